@@ -1,0 +1,9 @@
+#pragma once
+// The oap tool's subcommands. Each takes the full argv and the index of its first argument,
+// and returns the process exit status (0 ok, 1 failed on input or at run time, 2 usage).
+
+namespace oap::cli {
+
+int run_ingest(int argc, char** argv, int first);
+
+}  // namespace oap::cli

@@ -1,0 +1,82 @@
+// oap: the command-line tool of the oap library.
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**, int);
+};
+
+constexpr Command kCommands[] = {
+    {"ingest", "Read JSON Lines events into a history store and print a per-user summary",
+     oap::cli::run_ingest},
+};
+
+void print_usage(std::ostream& out) {
+  out << "oap: outlier-aware personalization of LLMs.\n\n"
+         "Usage: oap COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
+  for (const auto& c : kCommands) {
+    std::string name = c.name;
+    name.resize(10, ' ');
+    out << "  " << name << c.summary << "\n";
+  }
+  out << "\n'oap COMMAND --help' explains a command and its options.\n"
+         "'oap --version' prints the version.\n";
+}
+
+int run_command(const Command& c, int argc, char** argv, int first) {
+  try {
+    return c.run(argc, argv, first);
+  } catch (const oap::cli::UsageError& e) {
+    std::cerr << "oap " << c.name << ": " << e.what() << "\n"
+              << "Try 'oap " << c.name << " --help'.\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "oap " << c.name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+const Command* find_command(const char* name) {
+  for (const auto& c : kCommands) {
+    if (std::strcmp(name, c.name) == 0) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "help") == 0) {
+    const Command* c = find_command(argv[2]);
+    if (c == nullptr) {
+      std::cerr << "oap: unknown command '" << argv[2] << "'\n";
+      return 2;
+    }
+    char help_flag[] = "--help";
+    char* args[] = {argv[0], argv[2], help_flag};
+    return run_command(*c, 3, args, 2);
+  }
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "oap 0.1.0\n";
+    return 0;
+  }
+  if (const Command* c = find_command(argv[1])) return run_command(*c, argc, argv, 2);
+  std::cerr << "oap: unknown command '" << argv[1] << "'\n\n";
+  print_usage(std::cerr);
+  return 2;
+}

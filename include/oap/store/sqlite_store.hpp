@@ -1,0 +1,83 @@
+#pragma once
+// SqliteStore: a durable HistoryStore in one SQLite database file (WAL mode).
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "oap/store/history_store.hpp"
+
+namespace oap {
+
+// Events live in one table clustered by (user, timestamp, sequence), so a user's recent
+// events are one contiguous range of the B-tree. One writer connection commits appends in
+// batched transactions; options.read_connections reader connections serve reads beside it
+// (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
+// it returns; with kBatched once flush() returns (or its batch filled up). Durable means it
+// survives kill -9 of the process (and power loss with options.sync_full). Every read first
+// commits the appends made before it, so a thread always reads its own writes.
+//
+// Only one process may have a database open at a time (an exclusive lock on "<path>.lock";
+// a second open throws StoreError). Within the process: safe for concurrent access without
+// external synchronization. If a commit fails (disk full, I/O error), the error is thrown
+// from the call that committed; under kBatched the buffered events stay buffered and the next
+// flush() retries them, under kEveryAppend the failed call's events are dropped.
+class SqliteStore final : public HistoryStore {
+ public:
+  // Opens (creating if needed) the database at path. Throws StoreError if it cannot be
+  // opened, is not an oap database, or is open in another process.
+  explicit SqliteStore(std::filesystem::path path, const StoreOptions& options = {});
+  // Commits buffered appends (errors are logged, not thrown) and closes.
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  void append(const Event& event) override;
+  void append_batch(std::span<const Event> events) override;
+  std::vector<Event> recent(const UserId& user, std::size_t n) const override;
+  std::vector<Event> range(const UserId& user, Timestamp t0, Timestamp t1) const override;
+  std::size_t count(const UserId& user) const override;
+  std::optional<std::size_t> dimension(const UserId& user) const override;
+  std::vector<UserId> users() const override;
+  std::size_t forget(const UserId& user) override;
+  void flush() override;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Connection;
+  struct UserEntry {
+    std::int64_t id;
+    std::size_t dim;
+    bool committed;  // its row is in the users table
+  };
+
+  void commit_pending_locked();  // requires write_mu_
+  void commit_if_pending() const;
+  std::optional<std::int64_t> user_id(const UserId& user) const;
+  Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
+
+  std::filesystem::path path_;
+  StoreOptions options_;
+  int lock_fd_ = -1;
+
+  mutable std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;   // GUARDED_BY(write_mu_)
+  std::vector<Event> pending_;           // GUARDED_BY(write_mu_)
+  std::int64_t next_seq_ = 0;            // GUARDED_BY(write_mu_)
+  std::int64_t next_user_id_ = 1;        // GUARDED_BY(write_mu_)
+  std::atomic<std::size_t> pending_count_{0};
+
+  mutable std::shared_mutex users_mu_;  // taken after write_mu_ when both are needed
+  std::unordered_map<UserId, UserEntry> users_;  // GUARDED_BY(users_mu_)
+
+  std::vector<std::unique_ptr<Connection>> readers_;
+  mutable std::atomic<std::size_t> next_reader_{0};
+};
+
+}  // namespace oap

@@ -1,0 +1,41 @@
+#include "oap/core/error.hpp"
+
+#include <string_view>
+
+namespace oap {
+namespace {
+
+std::string compose(const std::string& source, std::size_t line, const std::string& field,
+                    const std::string& message) {
+  std::string out = source.empty() ? std::string("<input>") : source;
+  if (line > 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!field.empty()) out += "field '" + field + "': ";
+  out += message;
+  return out;
+}
+
+}  // namespace
+
+ParseError::ParseError(std::string source, std::size_t line, std::string field, std::string message)
+    : Error(compose(source, line, field, message)),
+      source_(std::move(source)),
+      line_(line),
+      field_(std::move(field)),
+      reason_(std::move(message)) {}
+
+namespace detail {
+
+std::string with_location(const std::string& message, const char* file, int line) {
+  std::string_view path(file);
+  for (std::string_view marker : {"/src/", "/include/", "/tests/", "/examples/", "/bench/"}) {
+    if (auto pos = path.rfind(marker); pos != std::string_view::npos) {
+      path.remove_prefix(pos + 1);
+      break;
+    }
+  }
+  return message + " [" + std::string(path) + ":" + std::to_string(line) + "]";
+}
+
+}  // namespace detail
+}  // namespace oap
