@@ -72,10 +72,11 @@ std::optional<Event> EventReader::parse_line(const std::string& line) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann's byte offset is within the line; its message already says what was expected.
+  } catch (const nlohmann::json::exception& e) {
+    // Syntax errors and number overflow (1e400). nlohmann's byte offset is within the line;
+    // its message already says what was expected.
     std::string what = e.what();
-    if (auto pos = what.find("parse error"); pos != std::string::npos) what = what.substr(pos);
+    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
     throw ParseError(source_, line_, "", "malformed JSON: " + what);
   }
   Event event = event_from_json(j, source_, line_);

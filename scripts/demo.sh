@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the main program from a fresh clone: installs what is missing, builds, then runs
+# `oap ingest` over the shipped sample events and prints a per-user summary.
+# Extra arguments go to `oap ingest` (e.g. --json, --store sqlite:///tmp/oap.db).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup.sh --preset default >&2
+exec build/oap ingest "$@" examples/data/events.jsonl

@@ -1,0 +1,78 @@
+#include "oap/core/json_config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_util.hpp"
+
+namespace oap {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(LoadJsonFile, ReadsValidJson) {
+  testing::TempDir dir;
+  testing::write_file(dir / "c.json", R"({"a": 1, "b": [true]})");
+  auto j = load_json_file(dir / "c.json");
+  EXPECT_EQ(j["a"], 1);
+}
+
+TEST(LoadJsonFile, InvalidJsonNamesFileLineAndColumn) {
+  testing::TempDir dir;
+  testing::write_file(dir / "bad.json", "{\n  \"a\": 1,\n  \"b\": oops\n}\n");
+  try {
+    load_json_file(dir / "bad.json");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.json:3:"));
+    EXPECT_THAT(e.what(), HasSubstr("invalid JSON"));
+  }
+}
+
+TEST(LoadJsonFile, MissingFileIsAnIoError) {
+  EXPECT_THROW(load_json_file("/nonexistent/oap/config.json"), IoError);
+}
+
+TEST(JsonObjectReader, ReadsTypedValuesWithFallbacks) {
+  nlohmann::json j = {{"n", 5}, {"x", 1.5}, {"s", "hi"}, {"b", true}};
+  JsonObjectReader r(j, "section");
+  EXPECT_EQ(r.get<std::size_t>("n", 0), 5u);
+  EXPECT_DOUBLE_EQ(r.get<double>("x", 0), 1.5);
+  EXPECT_EQ(r.get<std::string>("s", ""), "hi");
+  EXPECT_TRUE(r.get<bool>("b", false));
+  EXPECT_EQ(r.get<int>("absent", 42), 42);
+  EXPECT_NO_THROW(r.finish());
+}
+
+TEST(JsonObjectReader, TypeErrorsNameTheFieldPath) {
+  nlohmann::json j = {{"n", "five"}, {"neg", -1}, {"flag", 1}};
+  JsonObjectReader r(j, "store");
+  try {
+    r.get<std::size_t>("n", 0);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("store.n: expected a non-negative integer, got string \"five\""));
+  }
+  EXPECT_THROW(r.get<std::size_t>("neg", 0), ConfigError);
+  EXPECT_THROW(r.get<bool>("flag", false), ConfigError);
+}
+
+TEST(JsonObjectReader, UnknownKeysAreRejected) {
+  nlohmann::json j = {{"batch_size", 1}, {"bacth_size", 2}};
+  JsonObjectReader r(j, "store");
+  r.get<std::size_t>("batch_size", 0);
+  try {
+    r.finish();
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("store: unknown key(s) \"bacth_size\""));
+  }
+}
+
+TEST(JsonObjectReader, NonObjectIsRejected) {
+  EXPECT_THROW(JsonObjectReader(nlohmann::json::array(), "log"), ConfigError);
+  EXPECT_NO_THROW(JsonObjectReader(nlohmann::json(), "log"));
+}
+
+}  // namespace
+}  // namespace oap

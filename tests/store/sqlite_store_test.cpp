@@ -1,0 +1,135 @@
+#include "oap/store/sqlite_store.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "oap/core/error.hpp"
+#include "test_util.hpp"
+
+namespace oap {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::make_event;
+
+TEST(SqliteStore, EverythingSurvivesReopen) {
+  testing::TempDir dir;
+  auto path = dir / "s.db";
+  {
+    SqliteStore store(path);
+    for (int i = 0; i < 100; ++i) store.append(make_event("u" + std::to_string(i % 7), i, 3));
+    store.forget("u3");
+  }  // closes without an explicit flush: buffered appends are committed at close
+  SqliteStore store(path);
+  EXPECT_EQ(store.users().size(), 6u);
+  EXPECT_EQ(store.count("u0"), 15u);
+  EXPECT_EQ(store.count("u3"), 0u);
+  EXPECT_EQ(store.dimension("u1"), 3u);
+  auto r = store.recent("u1", 2);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], make_event("u1", 92, 3));
+  EXPECT_EQ(r[1], make_event("u1", 99, 3));
+  // The dimension is still enforced after reopening, and new events keep their order.
+  EXPECT_THROW(store.append(make_event("u1", 200, 4)), InvalidArgument);
+  store.append(make_event("u1", 200, 3));
+  EXPECT_EQ(store.recent("u1", 1)[0], make_event("u1", 200, 3));
+}
+
+TEST(SqliteStore, SecondOpenOfTheSameDatabaseIsRefused) {
+  testing::TempDir dir;
+  SqliteStore first(dir / "s.db");
+  try {
+    SqliteStore second(dir / "s.db");
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("is open in another process"));
+  }
+}
+
+TEST(SqliteStore, RefusesFilesThatAreNotOapStores) {
+  testing::TempDir dir;
+  testing::write_file(dir / "garbage.db", std::string(4096, 'x'));
+  try {
+    SqliteStore store(dir / "garbage.db");
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("garbage.db"));
+  }
+  // A real SQLite database with someone else's tables is left untouched.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "other.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    SqliteStore store(dir / "other.db");
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("not an oap history store"));
+  }
+}
+
+TEST(SqliteStore, MissingDirectoryIsAClearError) {
+  try {
+    SqliteStore store("/nonexistent/oap/dir/s.db");
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("directory /nonexistent/oap/dir"));
+  }
+}
+
+TEST(SqliteStore, EveryAppendDurabilityCommitsEachCall) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.durability = Durability::kEveryAppend;
+  SqliteStore store(dir / "s.db", options);
+  store.append(make_event("u", 0));
+  // Visible to an independent connection without flush(): it is committed.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStore, BatchedAppendsCommitWhenTheBatchFillsOrOnFlush) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.batch_size = 10;
+  SqliteStore store(dir / "s.db", options);
+  auto committed = [&] {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  };
+  for (int i = 0; i < 9; ++i) store.append(make_event("u", i));
+  EXPECT_EQ(committed(), 0);
+  store.append(make_event("u", 9));
+  EXPECT_EQ(committed(), 10);
+  store.append(make_event("u", 10));
+  EXPECT_EQ(committed(), 10);
+  store.flush();
+  EXPECT_EQ(committed(), 11);
+}
+
+TEST(SqliteStore, ReadsSeeBufferedAppends) {
+  testing::TempDir dir;
+  StoreOptions options;
+  options.batch_size = 1000;
+  SqliteStore store(dir / "s.db", options);
+  store.append(make_event("u", 0));
+  EXPECT_EQ(store.count("u"), 1u);
+  EXPECT_EQ(store.recent("u", 5).size(), 1u);
+}
+
+}  // namespace
+}  // namespace oap
