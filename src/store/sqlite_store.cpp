@@ -1,7 +1,6 @@
 #include "oap/store/sqlite_store.hpp"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 
 #include "core/log.hpp"
 #include "oap/core/error.hpp"
+#include "store/sqlite_connection.hpp"
 
 namespace oap {
 
@@ -21,6 +21,9 @@ static_assert(std::endian::native == std::endian::little,
               "little-endian host");
 
 namespace {
+
+using detail::ResetOnExit;
+using detail::StoredEvent;
 
 constexpr const char* kSchemaVersion = "1";
 
@@ -38,139 +41,54 @@ CREATE TABLE IF NOT EXISTS events(
   text TEXT NOT NULL,
   meta TEXT NOT NULL,
   PRIMARY KEY(user_id, ts, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox(
+  seq INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  features BLOB NOT NULL,
+  text TEXT NOT NULL,
+  meta TEXT NOT NULL);
 INSERT OR IGNORE INTO oap_meta(key, value) VALUES('schema', '1');
 INSERT OR IGNORE INTO oap_meta(key, value) VALUES('next_seq', '0');
 )sql";
 
-// Resets a prepared statement when it goes out of scope, so it can be reused.
-struct ResetOnExit {
-  sqlite3_stmt* stmt;
-  ~ResetOnExit() {
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+bool before(const StoredEvent& a, const StoredEvent& b) {
+  return a.event.timestamp != b.event.timestamp ? a.event.timestamp < b.event.timestamp
+                                                : a.seq < b.seq;
+}
+
+// Inserts e into v, which is sorted by (timestamp, seq); appends are the common case.
+void insert_sorted(std::vector<StoredEvent>& v, StoredEvent e) {
+  if (v.empty() || !before(e, v.back())) {
+    v.push_back(std::move(e));
+  } else {
+    v.insert(std::upper_bound(v.begin(), v.end(), e, before), std::move(e));
   }
-};
+}
+
+std::vector<Event> merge_events(std::vector<StoredEvent> a, const StoredEvent* b_begin,
+                                const StoredEvent* b_end, std::size_t keep_last) {
+  std::vector<StoredEvent> merged;
+  merged.reserve(a.size() + static_cast<std::size_t>(b_end - b_begin));
+  std::merge(std::make_move_iterator(a.begin()), std::make_move_iterator(a.end()), b_begin, b_end,
+             std::back_inserter(merged), before);
+  std::size_t skip = merged.size() > keep_last ? merged.size() - keep_last : 0;
+  std::vector<Event> out;
+  out.reserve(merged.size() - skip);
+  for (std::size_t i = skip; i < merged.size(); ++i) out.push_back(std::move(merged[i].event));
+  return out;
+}
 
 }  // namespace
 
-struct SqliteStore::Connection {
-  sqlite3* db = nullptr;
-  std::string path;
-  std::mutex mu;  // readers only: one thread uses a reader connection at a time
-  std::vector<sqlite3_stmt*> statements;
-
-  Connection(const std::string& file, bool create, const StoreOptions& options) : path(file) {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
-    if (rc != SQLITE_OK) {
-      std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-      sqlite3_close_v2(db);
-      db = nullptr;
-      OAP_THROW(StoreError, "cannot open SQLite database " + file + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, options.busy_timeout_ms);
-    exec("PRAGMA cache_size = -" + std::to_string(options.cache_mib * 1024));
-  }
-  ~Connection() {
-    for (sqlite3_stmt* s : statements) sqlite3_finalize(s);
-    sqlite3_close_v2(db);
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    OAP_THROW(StoreError, "SQLite database " + path + ": " + what + ": " + sqlite3_errmsg(db));
-  }
-  void check(int rc, const std::string& what) const {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) fail(what);
-  }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-      std::string msg = err ? err : sqlite3_errstr(rc);
-      sqlite3_free(err);
-      OAP_THROW(StoreError, "SQLite database " + path + ": " + msg + " (in: " + sql.substr(0, 60) + ")");
-    }
-  }
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr),
-          std::string("prepare ") + sql);
-    statements.push_back(stmt);
-    return stmt;
-  }
-  // Runs a statement that returns no rows (or ignores them).
-  void step_done(sqlite3_stmt* stmt, const char* what) {
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) fail(what);
-  }
-
-  // Writer statements.
-  sqlite3_stmt* begin = nullptr;
-  sqlite3_stmt* commit = nullptr;
-  sqlite3_stmt* rollback = nullptr;
-  sqlite3_stmt* insert_event = nullptr;
-  sqlite3_stmt* insert_user = nullptr;
-  sqlite3_stmt* set_next_seq = nullptr;
-  sqlite3_stmt* delete_events = nullptr;
-  sqlite3_stmt* delete_user = nullptr;
-  // Reader statements.
-  sqlite3_stmt* recent = nullptr;
-  sqlite3_stmt* range = nullptr;
-  sqlite3_stmt* count = nullptr;
-
-  void prepare_writer() {
-    begin = prepare("BEGIN IMMEDIATE");
-    commit = prepare("COMMIT");
-    rollback = prepare("ROLLBACK");
-    insert_event = prepare(
-        "INSERT INTO events(user_id, ts, seq, features, text, meta) VALUES(?1,?2,?3,?4,?5,?6)");
-    insert_user = prepare("INSERT INTO users(id, name, dim) VALUES(?1,?2,?3)");
-    set_next_seq = prepare("UPDATE oap_meta SET value = ?1 WHERE key = 'next_seq'");
-    delete_events = prepare("DELETE FROM events WHERE user_id = ?1");
-    delete_user = prepare("DELETE FROM users WHERE id = ?1");
-  }
-  void prepare_reader() {
-    exec("PRAGMA query_only = 1");
-    recent = prepare(
-        "SELECT ts, features, text, meta FROM events WHERE user_id = ?1 "
-        "ORDER BY ts DESC, seq DESC LIMIT ?2");
-    range = prepare(
-        "SELECT ts, features, text, meta FROM events WHERE user_id = ?1 AND ts >= ?2 AND "
-        "ts < ?3 ORDER BY ts, seq");
-    count = prepare("SELECT count(*) FROM events WHERE user_id = ?1");
-  }
-
-  // Reads (ts, features, text, meta) from the current row of stmt.
-  Event read_event(sqlite3_stmt* stmt, const UserId& user) const {
-    Event e;
-    e.user = user;
-    e.timestamp = timestamp_from_micros(sqlite3_column_int64(stmt, 0));
-    const void* blob = sqlite3_column_blob(stmt, 1);
-    int bytes = sqlite3_column_bytes(stmt, 1);
-    if (bytes % static_cast<int>(sizeof(float)) != 0) {
-      OAP_THROW(StoreError, "SQLite database " + path + ": corrupt features of user \"" + user +
-                                "\" (" + std::to_string(bytes) + " bytes)");
-    }
-    e.features.resize(static_cast<std::size_t>(bytes) / sizeof(float));
-    if (bytes > 0) std::memcpy(e.features.data(), blob, static_cast<std::size_t>(bytes));
-    auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
-    e.text.assign(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 2)));
-    auto meta = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-    std::string_view meta_text(meta ? meta : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 3)));
-    if (meta_text != "{}") {
-      try {
-        e.meta = nlohmann::json::parse(meta_text);
-      } catch (const nlohmann::json::exception& ex) {
-        OAP_THROW(StoreError, "SQLite database " + path + ": corrupt meta of user \"" + user +
-                                  "\": " + ex.what());
-      }
-    }
-    return e;
-  }
+struct SqliteStore::Inbox {
+  mutable std::shared_mutex mu;
+  std::unordered_map<std::int64_t, std::vector<StoredEvent>> by_user;  // GUARDED_BY(mu)
+  std::size_t events = 0;                                               // GUARDED_BY(mu)
 };
 
 SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options)
-    : path_(std::move(path)), options_(options) {
+    : path_(std::move(path)), options_(options), inbox_(std::make_unique<Inbox>()) {
   options_.validate();
   OAP_CHECK(!path_.empty(), InvalidArgument, "SqliteStore: empty database path");
   auto parent = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
@@ -188,94 +106,8 @@ SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options
     OAP_THROW(StoreError, "SqliteStore: database " + path_.string() +
                               " is open in another process (lock " + lock_path + " is held)");
   }
-
   try {
-    writer_ = std::make_unique<Connection>(path_.string(), /*create=*/true, options_);
-    auto& w = *writer_;
-    // Detects a file that is not SQLite at all (SQLITE_NOTADB) before changing anything.
-    w.exec("PRAGMA schema_version");
-    {
-      sqlite3_stmt* stmt = nullptr;
-      w.check(sqlite3_prepare_v2(w.db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr),
-              "set WAL mode");
-      int rc = sqlite3_step(stmt);
-      std::string mode = rc == SQLITE_ROW
-                             ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
-                             : "";
-      sqlite3_finalize(stmt);
-      OAP_CHECK(mode == "wal", StoreError,
-                "SqliteStore: cannot switch " + path_.string() + " to WAL mode (got \"" + mode + "\")");
-    }
-    w.exec(options_.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    // Events of many users arrive interleaved, so a batch of k events dirties about
-    // min(k, users) leaf pages of the (user, ts, seq) B-tree. With SQLite's default
-    // auto-checkpoint (1000 pages) every such commit was followed by a checkpoint that wrote
-    // the same hot pages back into the database file again; letting the WAL reach 16384
-    // pages (64 MiB at 4 KiB pages) coalesces those writes over several commits. Measured
-    // with 10k users and 10000-event commits (bench/store_bench.cpp, docs/benchmarks.md):
-    // ~30% less CPU per appended event. journal_size_limit truncates the WAL back after a
-    // checkpoint so it does not stay at its peak size on disk. Durability is unchanged: a
-    // commit is durable once it is in the WAL.
-    w.exec("PRAGMA wal_autocheckpoint = 16384");
-    w.exec("PRAGMA journal_size_limit = 67108864");
-
-    // Refuse a database that has tables but is not ours, before creating anything in it.
-    bool has_tables = false, has_meta = false;
-    {
-      sqlite3_stmt* stmt = nullptr;
-      w.check(sqlite3_prepare_v2(w.db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1,
-                                 &stmt, nullptr),
-              "list tables");
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        has_tables = true;
-        has_meta = has_meta || std::strcmp(reinterpret_cast<const char*>(
-                                               sqlite3_column_text(stmt, 0)), "oap_meta") == 0;
-      }
-      sqlite3_finalize(stmt);
-    }
-    OAP_CHECK(!has_tables || has_meta, StoreError,
-              "SqliteStore: " + path_.string() +
-                  " is an SQLite database but not an oap history store (no oap_meta table)");
-    w.exec("BEGIN IMMEDIATE");
-    w.exec(kSchema);
-    w.exec("COMMIT");
-
-    {
-      sqlite3_stmt* stmt = nullptr;
-      w.check(sqlite3_prepare_v2(w.db, "SELECT key, value FROM oap_meta", -1, &stmt, nullptr),
-              "read oap_meta");
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        std::string key = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-        std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
-        if (key == "schema" && value != kSchemaVersion) {
-          sqlite3_finalize(stmt);
-          OAP_THROW(StoreError, "SqliteStore: " + path_.string() + " has schema version " + value +
-                                    ", this build reads version " + kSchemaVersion);
-        }
-        if (key == "next_seq") next_seq_ = std::stoll(value);
-      }
-      sqlite3_finalize(stmt);
-    }
-    {
-      sqlite3_stmt* stmt = nullptr;
-      w.check(sqlite3_prepare_v2(w.db, "SELECT id, name, dim FROM users", -1, &stmt, nullptr),
-              "read users");
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        std::int64_t id = sqlite3_column_int64(stmt, 0);
-        std::string name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
-        auto dim = static_cast<std::size_t>(sqlite3_column_int64(stmt, 2));
-        users_.emplace(std::move(name), UserEntry{id, dim, true});
-        next_user_id_ = std::max(next_user_id_, id + 1);
-      }
-      sqlite3_finalize(stmt);
-    }
-    w.prepare_writer();
-
-    for (std::size_t i = 0; i < options_.read_connections; ++i) {
-      auto reader = std::make_unique<Connection>(path_.string(), /*create=*/false, options_);
-      reader->prepare_reader();
-      readers_.push_back(std::move(reader));
-    }
+    open_database();
   } catch (...) {
     readers_.clear();
     writer_.reset();
@@ -283,8 +115,77 @@ SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options
     lock_fd_ = -1;
     throw;
   }
-  detail::logger()->debug("opened SQLite store {} ({} users, next seq {})", path_.string(),
-                          users_.size(), next_seq_);
+  detail::logger()->debug("opened SQLite store {} ({} users, {} events in the inbox, next seq {})",
+                          path_.string(), users_.size(), inbox_->events, next_seq_);
+}
+
+void SqliteStore::open_database() {
+  writer_ = std::make_unique<Connection>(path_.string(), /*create=*/true, options_);
+  auto& w = *writer_;
+  // Detects a file that is not SQLite at all (SQLITE_NOTADB) before changing anything.
+  w.exec("PRAGMA schema_version");
+  std::string mode = w.query_text("PRAGMA journal_mode = WAL");
+  OAP_CHECK(mode == "wal", StoreError,
+            "SqliteStore: cannot switch " + path_.string() + " to WAL mode (got \"" + mode + "\")");
+  w.exec(options_.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  // Checkpoint less often than SQLite's default (1000 pages), so that pages dirtied by several
+  // commits are written back once (bench/store_bench.cpp, docs/benchmarks.md); truncate the WAL
+  // after a checkpoint. Durability is unchanged: a commit is durable once it is in the WAL.
+  w.exec("PRAGMA wal_autocheckpoint = 16384");
+  w.exec("PRAGMA journal_size_limit = 67108864");
+
+  // Refuse a database that has tables but is not ours, before creating anything in it.
+  std::string tables = w.query_text("SELECT group_concat(name, ',') FROM sqlite_master WHERE type = 'table'");
+  bool has_meta = ("," + tables + ",").find(",oap_meta,") != std::string::npos;
+  OAP_CHECK(tables.empty() || has_meta, StoreError,
+            "SqliteStore: " + path_.string() +
+                " is an SQLite database but not an oap history store (no oap_meta table)");
+  w.exec("BEGIN IMMEDIATE");
+  w.exec(kSchema);
+  w.exec("COMMIT");
+
+  std::string version = w.query_text("SELECT value FROM oap_meta WHERE key = 'schema'");
+  OAP_CHECK(version == kSchemaVersion, StoreError,
+            "SqliteStore: " + path_.string() + " has schema version " + version +
+                ", this build reads version " + kSchemaVersion);
+  next_seq_ = std::stoll(w.query_text("SELECT value FROM oap_meta WHERE key = 'next_seq'"));
+
+  std::unordered_map<std::int64_t, UserId> names;
+  {
+    sqlite3_stmt* stmt = w.prepare("SELECT id, name, dim FROM users");
+    ResetOnExit reset{stmt};
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::int64_t id = sqlite3_column_int64(stmt, 0);
+      std::string name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+      auto dim = static_cast<std::size_t>(sqlite3_column_int64(stmt, 2));
+      names.emplace(id, name);
+      users_.emplace(std::move(name), UserEntry{id, dim, true});
+      next_user_id_ = std::max(next_user_id_, id + 1);
+    }
+    w.check(rc, "read users");
+  }
+  {
+    // The inbox's in-memory mirror: everything committed but not yet moved.
+    sqlite3_stmt* stmt = w.prepare("SELECT ts, seq, features, text, meta, user_id FROM inbox ORDER BY seq");
+    ResetOnExit reset{stmt};
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::int64_t id = sqlite3_column_int64(stmt, 5);
+      auto name = names.find(id);
+      OAP_CHECK(name != names.end(), StoreError,
+                "SqliteStore: " + path_.string() + ": inbox event of unknown user id " + std::to_string(id));
+      insert_sorted(inbox_->by_user[id], w.read_event(stmt, name->second));
+      ++inbox_->events;
+    }
+    w.check(rc, "read inbox");
+  }
+  w.prepare_writer();
+  for (std::size_t i = 0; i < options_.read_connections; ++i) {
+    auto reader = std::make_unique<Connection>(path_.string(), /*create=*/false, options_);
+    reader->prepare_reader();
+    readers_.push_back(std::move(reader));
+  }
 }
 
 SqliteStore::~SqliteStore() {
@@ -352,11 +253,10 @@ void SqliteStore::append_batch(std::span<const Event> events) {
 void SqliteStore::commit_pending_locked() {
   if (pending_.empty()) return;
   auto& w = *writer_;
-  w.step_done(w.begin, "begin transaction");
-  sqlite3_reset(w.begin);
-  try {
-    std::vector<std::int64_t> user_ids(pending_.size());
-    std::vector<UserId> new_users;
+  std::vector<std::int64_t> user_ids(pending_.size());
+  std::vector<UserId> new_users;
+  detail::in_transaction(w, [&] {
+    new_users.clear();
     {
       std::shared_lock users_lock(users_mu_);
       std::unordered_set<std::int64_t> inserted;
@@ -377,37 +277,56 @@ void SqliteStore::commit_pending_locked() {
     std::string meta_text;
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       const Event& e = pending_[i];
-      ResetOnExit reset{w.insert_event};
-      sqlite3_bind_int64(w.insert_event, 1, user_ids[i]);
-      sqlite3_bind_int64(w.insert_event, 2, to_micros(e.timestamp));
-      sqlite3_bind_int64(w.insert_event, 3, next_seq_ + static_cast<std::int64_t>(i));
-      sqlite3_bind_blob(w.insert_event, 4, e.features.empty() ? "" : static_cast<const void*>(e.features.data()),
-                        static_cast<int>(e.features.size() * sizeof(float)), SQLITE_STATIC);
-      sqlite3_bind_text(w.insert_event, 5, e.text.data(), static_cast<int>(e.text.size()),
-                        SQLITE_STATIC);
+      ResetOnExit reset{w.insert_inbox};
+      sqlite3_bind_int64(w.insert_inbox, 1, user_ids[i]);
       meta_text = e.meta.empty() ? std::string("{}") : e.meta.dump();
-      sqlite3_bind_text(w.insert_event, 6, meta_text.data(), static_cast<int>(meta_text.size()),
-                        SQLITE_STATIC);
-      w.step_done(w.insert_event, "insert event");
+      Connection::bind_event(w.insert_inbox, 2, e, next_seq_ + static_cast<std::int64_t>(i),
+                             meta_text);
+      w.step_done(w.insert_inbox, "insert event");
     }
-    {
-      ResetOnExit reset{w.set_next_seq};
-      sqlite3_bind_int64(w.set_next_seq, 1, next_seq_ + static_cast<std::int64_t>(pending_.size()));
-      w.step_done(w.set_next_seq, "update next_seq");
+    ResetOnExit reset{w.set_next_seq};
+    sqlite3_bind_int64(w.set_next_seq, 1, next_seq_ + static_cast<std::int64_t>(pending_.size()));
+    w.step_done(w.set_next_seq, "update next_seq");
+  });
+  // Durable from here on.
+  {
+    std::unique_lock inbox_lock(inbox_->mu);
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      insert_sorted(inbox_->by_user[user_ids[i]],
+                    StoredEvent{next_seq_ + static_cast<std::int64_t>(i), std::move(pending_[i])});
     }
-    w.step_done(w.commit, "commit");
-    sqlite3_reset(w.commit);
-    next_seq_ += static_cast<std::int64_t>(pending_.size());
-    pending_.clear();
-    pending_count_.store(0, std::memory_order_release);
+    inbox_->events += pending_.size();
+  }
+  next_seq_ += static_cast<std::int64_t>(pending_.size());
+  pending_.clear();
+  pending_count_.store(0, std::memory_order_release);
+  {
     std::unique_lock users_write(users_mu_);
     for (const auto& user : new_users) users_.at(user).committed = true;
-  } catch (...) {
-    sqlite3_reset(w.commit);
-    sqlite3_step(w.rollback);
-    sqlite3_reset(w.rollback);
-    throw;
   }
+  if (inbox_->events >= options_.inbox_events) {
+    try {
+      migrate_inbox_locked();
+    } catch (const std::exception& e) {
+      // The events are safe in the inbox; the move is tried again after the next commit.
+      detail::logger()->error("SqliteStore {}: moving the inbox failed (will retry): {}",
+                              path_.string(), e.what());
+    }
+  }
+}
+
+void SqliteStore::migrate_inbox_locked() {
+  auto& w = *writer_;
+  std::unique_lock inbox_lock(inbox_->mu);
+  detail::in_transaction(w, [&] {
+    w.step_done(w.migrate_inbox, "move inbox into events");
+    sqlite3_reset(w.migrate_inbox);
+    w.step_done(w.clear_inbox, "clear inbox");
+    sqlite3_reset(w.clear_inbox);
+  });
+  detail::logger()->debug("SqliteStore {}: moved {} inbox events", path_.string(), inbox_->events);
+  inbox_->by_user.clear();
+  inbox_->events = 0;
 }
 
 void SqliteStore::commit_if_pending() const {
@@ -448,47 +367,67 @@ std::vector<Event> SqliteStore::recent(const UserId& user, std::size_t n) const 
   commit_if_pending();
   auto id = user_id(user);
   if (!id || n == 0) return {};
-  std::unique_lock<std::mutex> lock;
-  Connection& c = acquire_reader(lock);
-  ResetOnExit reset{c.recent};
-  sqlite3_bind_int64(c.recent, 1, *id);
-  sqlite3_bind_int64(c.recent, 2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
-  std::vector<Event> out;
-  int rc;
-  while ((rc = sqlite3_step(c.recent)) == SQLITE_ROW) out.push_back(c.read_event(c.recent, user));
-  c.check(rc, "read recent events");
-  std::reverse(out.begin(), out.end());
-  return out;
+  std::shared_lock inbox_lock(inbox_->mu);
+  std::vector<StoredEvent> rows;
+  {
+    std::unique_lock<std::mutex> lock;
+    Connection& c = acquire_reader(lock);
+    ResetOnExit reset{c.recent};
+    sqlite3_bind_int64(c.recent, 1, *id);
+    sqlite3_bind_int64(c.recent, 2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+    int rc;
+    while ((rc = sqlite3_step(c.recent)) == SQLITE_ROW) rows.push_back(c.read_event(c.recent, user));
+    c.check(rc, "read recent events");
+  }
+  std::reverse(rows.begin(), rows.end());
+  auto it = inbox_->by_user.find(*id);
+  if (it == inbox_->by_user.end()) return merge_events(std::move(rows), nullptr, nullptr, n);
+  const auto& in = it->second;
+  std::size_t take = std::min(n, in.size());
+  return merge_events(std::move(rows), in.data() + (in.size() - take), in.data() + in.size(), n);
 }
 
 std::vector<Event> SqliteStore::range(const UserId& user, Timestamp t0, Timestamp t1) const {
   commit_if_pending();
   auto id = user_id(user);
   if (!id || t1 <= t0) return {};
-  std::unique_lock<std::mutex> lock;
-  Connection& c = acquire_reader(lock);
-  ResetOnExit reset{c.range};
-  sqlite3_bind_int64(c.range, 1, *id);
-  sqlite3_bind_int64(c.range, 2, to_micros(t0));
-  sqlite3_bind_int64(c.range, 3, to_micros(t1));
-  std::vector<Event> out;
-  int rc;
-  while ((rc = sqlite3_step(c.range)) == SQLITE_ROW) out.push_back(c.read_event(c.range, user));
-  c.check(rc, "read event range");
-  return out;
+  std::shared_lock inbox_lock(inbox_->mu);
+  std::vector<StoredEvent> rows;
+  {
+    std::unique_lock<std::mutex> lock;
+    Connection& c = acquire_reader(lock);
+    ResetOnExit reset{c.range};
+    sqlite3_bind_int64(c.range, 1, *id);
+    sqlite3_bind_int64(c.range, 2, to_micros(t0));
+    sqlite3_bind_int64(c.range, 3, to_micros(t1));
+    int rc;
+    while ((rc = sqlite3_step(c.range)) == SQLITE_ROW) rows.push_back(c.read_event(c.range, user));
+    c.check(rc, "read event range");
+  }
+  auto it = inbox_->by_user.find(*id);
+  if (it == inbox_->by_user.end()) return merge_events(std::move(rows), nullptr, nullptr, SIZE_MAX);
+  const auto& in = it->second;
+  auto lo = std::lower_bound(in.begin(), in.end(), t0,
+                             [](const StoredEvent& e, Timestamp t) { return e.event.timestamp < t; });
+  auto hi = std::lower_bound(lo, in.end(), t1,
+                             [](const StoredEvent& e, Timestamp t) { return e.event.timestamp < t; });
+  return merge_events(std::move(rows), std::to_address(lo), std::to_address(hi), SIZE_MAX);
 }
 
 std::size_t SqliteStore::count(const UserId& user) const {
   commit_if_pending();
   auto id = user_id(user);
   if (!id) return 0;
+  std::shared_lock inbox_lock(inbox_->mu);
   std::unique_lock<std::mutex> lock;
   Connection& c = acquire_reader(lock);
   ResetOnExit reset{c.count};
   sqlite3_bind_int64(c.count, 1, *id);
   int rc = sqlite3_step(c.count);
   c.check(rc, "count events");
-  return rc == SQLITE_ROW ? static_cast<std::size_t>(sqlite3_column_int64(c.count, 0)) : 0;
+  std::size_t n = rc == SQLITE_ROW ? static_cast<std::size_t>(sqlite3_column_int64(c.count, 0)) : 0;
+  auto it = inbox_->by_user.find(*id);
+  return n + (it == inbox_->by_user.end() ? 0 : it->second.size());
 }
 
 std::optional<std::size_t> SqliteStore::dimension(const UserId& user) const {
@@ -515,28 +454,23 @@ std::size_t SqliteStore::forget(const UserId& user) {
   auto id = user_id(user);
   if (!id) return 0;
   auto& w = *writer_;
-  w.step_done(w.begin, "begin transaction");
-  sqlite3_reset(w.begin);
+  std::unique_lock inbox_lock(inbox_->mu);
   std::size_t removed = 0;
-  try {
-    {
-      ResetOnExit reset{w.delete_events};
-      sqlite3_bind_int64(w.delete_events, 1, *id);
-      w.step_done(w.delete_events, "delete events");
-      removed = static_cast<std::size_t>(sqlite3_changes(w.db));
+  detail::in_transaction(w, [&] {
+    removed = 0;
+    for (sqlite3_stmt* stmt : {w.delete_events, w.delete_inbox}) {
+      ResetOnExit reset{stmt};
+      sqlite3_bind_int64(stmt, 1, *id);
+      w.step_done(stmt, "delete events");
+      removed += static_cast<std::size_t>(sqlite3_changes(w.db));
     }
-    {
-      ResetOnExit reset{w.delete_user};
-      sqlite3_bind_int64(w.delete_user, 1, *id);
-      w.step_done(w.delete_user, "delete user");
-    }
-    w.step_done(w.commit, "commit");
-    sqlite3_reset(w.commit);
-  } catch (...) {
-    sqlite3_reset(w.commit);
-    sqlite3_step(w.rollback);
-    sqlite3_reset(w.rollback);
-    throw;
+    ResetOnExit reset{w.delete_user};
+    sqlite3_bind_int64(w.delete_user, 1, *id);
+    w.step_done(w.delete_user, "delete user");
+  });
+  if (auto it = inbox_->by_user.find(*id); it != inbox_->by_user.end()) {
+    inbox_->events -= it->second.size();
+    inbox_->by_user.erase(it);
   }
   std::unique_lock users_write(users_mu_);
   users_.erase(user);

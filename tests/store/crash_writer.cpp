@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   bool every_append = std::strcmp(argv[2], "every_append") == 0;
   options.durability = every_append ? oap::Durability::kEveryAppend : oap::Durability::kBatched;
   options.batch_size = 1u << 30;  // commit only on flush, so acknowledgements are explicit
+  options.inbox_events = 700;     // move the inbox often, so kills also land during moves
   oap::SqliteStore store(argv[1], options);
   std::setvbuf(stdout, nullptr, _IONBF, 0);
   std::printf("ready\n");

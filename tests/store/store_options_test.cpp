@@ -18,6 +18,7 @@ TEST(StoreOptions, JsonRoundTrip) {
   o.max_events_per_user = 9;
   o.durability = Durability::kEveryAppend;
   o.batch_size = 17;
+  o.inbox_events = 5;
   o.read_connections = 2;
   o.sync_full = true;
   o.cache_mib = 8;

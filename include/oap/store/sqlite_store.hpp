@@ -12,11 +12,16 @@
 #include "oap/store/history_store.hpp"
 
 namespace oap {
+namespace detail {
+class SqliteConnection;
+}
 
 // Events live in one table clustered by (user, timestamp, sequence), so a user's recent
-// events are one contiguous range of the B-tree. One writer connection commits appends in
-// batched transactions; options.read_connections reader connections serve reads beside it
-// (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
+// events are one contiguous range of the B-tree. Appends of many interleaved users would dirty
+// one page per event there, so they are first committed to an append-only inbox table (one
+// sequential write per batch) that is mirrored in memory, and moved into the clustered table,
+// sorted, once options.inbox_events have gathered. One writer connection commits;
+// options.read_connections reader connections serve reads beside it (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
 // it returns; with kBatched once flush() returns (or its batch filled up). Durable means it
 // survives kill -9 of the process (and power loss with options.sync_full). Every read first
 // commits the appends made before it, so a thread always reads its own writes.
@@ -50,14 +55,17 @@ class SqliteStore final : public HistoryStore {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  struct Connection;
+  using Connection = detail::SqliteConnection;
+  struct Inbox;
   struct UserEntry {
     std::int64_t id;
     std::size_t dim;
     bool committed;  // its row is in the users table
   };
 
+  void open_database();
   void commit_pending_locked();  // requires write_mu_
+  void migrate_inbox_locked();   // requires write_mu_
   void commit_if_pending() const;
   std::optional<std::int64_t> user_id(const UserId& user) const;
   Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
@@ -75,6 +83,10 @@ class SqliteStore final : public HistoryStore {
 
   mutable std::shared_mutex users_mu_;  // taken after write_mu_ when both are needed
   std::unordered_map<UserId, UserEntry> users_;  // GUARDED_BY(users_mu_)
+
+  // Committed events not yet in the clustered table, by user (its own lock, taken after
+  // write_mu_; readers hold it shared while they read the table and the inbox together).
+  std::unique_ptr<Inbox> inbox_;
 
   std::vector<std::unique_ptr<Connection>> readers_;
   mutable std::atomic<std::size_t> next_reader_{0};

@@ -1,0 +1,146 @@
+#include "store/sqlite_connection.hpp"
+
+#include <cstring>
+
+#include "oap/core/error.hpp"
+
+namespace oap::detail {
+
+SqliteConnection::SqliteConnection(const std::string& file, bool create,
+                                   const StoreOptions& options)
+    : path(file) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    db = nullptr;
+    OAP_THROW(StoreError, "cannot open SQLite database " + file + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  exec("PRAGMA cache_size = -" + std::to_string(options.cache_mib * 1024));
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (sqlite3_stmt* s : statements_) sqlite3_finalize(s);
+  sqlite3_close_v2(db);
+}
+
+void SqliteConnection::fail(const std::string& what) const {
+  OAP_THROW(StoreError, "SQLite database " + path + ": " + what + ": " + sqlite3_errmsg(db));
+}
+
+void SqliteConnection::check(int rc, const std::string& what) const {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) fail(what);
+}
+
+void SqliteConnection::exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    OAP_THROW(StoreError,
+              "SQLite database " + path + ": " + msg + " (in: " + sql.substr(0, 60) + ")");
+  }
+}
+
+sqlite3_stmt* SqliteConnection::prepare(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr),
+        std::string("prepare ") + sql);
+  statements_.push_back(stmt);
+  return stmt;
+}
+
+void SqliteConnection::step_done(sqlite3_stmt* stmt, const char* what) {
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) fail(what);
+}
+
+std::string SqliteConnection::query_text(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  check(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), std::string("prepare ") + sql);
+  int rc = sqlite3_step(stmt);
+  std::string out;
+  if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0)) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  check(rc, sql);
+  return out;
+}
+
+void SqliteConnection::prepare_writer() {
+  begin = prepare("BEGIN IMMEDIATE");
+  commit = prepare("COMMIT");
+  rollback = prepare("ROLLBACK");
+  insert_inbox = prepare(
+      "INSERT INTO inbox(user_id, ts, seq, features, text, meta) VALUES(?1,?2,?3,?4,?5,?6)");
+  insert_user = prepare("INSERT INTO users(id, name, dim) VALUES(?1,?2,?3)");
+  set_next_seq = prepare("UPDATE oap_meta SET value = ?1 WHERE key = 'next_seq'");
+  // Sorted by the clustered key, so each user's pages are written once per migration.
+  migrate_inbox = prepare(
+      "INSERT INTO events(user_id, ts, seq, features, text, meta) "
+      "SELECT user_id, ts, seq, features, text, meta FROM inbox ORDER BY user_id, ts, seq");
+  clear_inbox = prepare("DELETE FROM inbox");
+  delete_events = prepare("DELETE FROM events WHERE user_id = ?1");
+  delete_inbox = prepare("DELETE FROM inbox WHERE user_id = ?1");
+  delete_user = prepare("DELETE FROM users WHERE id = ?1");
+}
+
+void SqliteConnection::prepare_reader() {
+  exec("PRAGMA query_only = 1");
+  recent = prepare(
+      "SELECT ts, seq, features, text, meta FROM events WHERE user_id = ?1 "
+      "ORDER BY ts DESC, seq DESC LIMIT ?2");
+  range = prepare(
+      "SELECT ts, seq, features, text, meta FROM events WHERE user_id = ?1 AND ts >= ?2 AND "
+      "ts < ?3 ORDER BY ts, seq");
+  count = prepare("SELECT count(*) FROM events WHERE user_id = ?1");
+}
+
+StoredEvent SqliteConnection::read_event(sqlite3_stmt* stmt, const UserId& user) const {
+  StoredEvent out;
+  Event& e = out.event;
+  e.user = user;
+  e.timestamp = timestamp_from_micros(sqlite3_column_int64(stmt, 0));
+  out.seq = sqlite3_column_int64(stmt, 1);
+  const void* blob = sqlite3_column_blob(stmt, 2);
+  int bytes = sqlite3_column_bytes(stmt, 2);
+  if (bytes % static_cast<int>(sizeof(float)) != 0) {
+    OAP_THROW(StoreError, "SQLite database " + path + ": corrupt features of user \"" + user +
+                              "\" (" + std::to_string(bytes) + " bytes)");
+  }
+  e.features.resize(static_cast<std::size_t>(bytes) / sizeof(float));
+  if (bytes > 0) std::memcpy(e.features.data(), blob, static_cast<std::size_t>(bytes));
+  auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+  e.text.assign(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 3)));
+  auto meta = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 4));
+  std::string_view meta_text(meta ? meta : "",
+                             static_cast<std::size_t>(sqlite3_column_bytes(stmt, 4)));
+  if (meta_text != "{}") {
+    try {
+      e.meta = nlohmann::json::parse(meta_text);
+    } catch (const nlohmann::json::exception& ex) {
+      OAP_THROW(StoreError, "SQLite database " + path + ": corrupt meta of user \"" + user +
+                                "\": " + ex.what());
+    }
+  }
+  return out;
+}
+
+void SqliteConnection::bind_event(sqlite3_stmt* stmt, int first, const Event& e,
+                                  std::int64_t seq, const std::string& meta_text) {
+  sqlite3_bind_int64(stmt, first, to_micros(e.timestamp));
+  sqlite3_bind_int64(stmt, first + 1, seq);
+  sqlite3_bind_blob(stmt, first + 2,
+                    e.features.empty() ? "" : static_cast<const void*>(e.features.data()),
+                    static_cast<int>(e.features.size() * sizeof(float)), SQLITE_STATIC);
+  sqlite3_bind_text(stmt, first + 3, e.text.data(), static_cast<int>(e.text.size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_text(stmt, first + 4, meta_text.data(), static_cast<int>(meta_text.size()),
+                    SQLITE_STATIC);
+}
+
+}  // namespace oap::detail
