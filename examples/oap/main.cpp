@@ -19,6 +19,14 @@ struct Command {
 constexpr Command kCommands[] = {
     {"ingest", "Read JSON Lines events into a history store and print a per-user summary",
      oap::cli::run_ingest},
+    {"detect", "Score events (JSON Lines or CSV) with per-user deviation detectors",
+     oap::cli::run_detect},
+#ifdef OAP_CLI_WITH_LLM
+    {"init-model", "Write a random-weight model in the Hugging Face layout", oap::cli::run_init_model},
+    {"tokenize", "Encode text with a model's tokenizer (JSON ids)", oap::cli::run_tokenize},
+    {"generate", "Continue a prompt with a model (greedy or sampled)", oap::cli::run_generate},
+    {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},
+#endif
 };
 
 void print_usage(std::ostream& out) {
@@ -26,7 +34,7 @@ void print_usage(std::ostream& out) {
          "Usage: oap COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
   for (const auto& c : kCommands) {
     std::string name = c.name;
-    name.resize(10, ' ');
+    name.resize(12, ' ');
     out << "  " << name << c.summary << "\n";
   }
   out << "\n'oap COMMAND --help' explains a command and its options.\n"

@@ -11,7 +11,8 @@ CsvReader::CsvReader(std::istream& in, std::string source_name, char delimiter)
     : in_(in), source_(std::move(source_name)), delimiter_(delimiter) {
   OAP_CHECK(delimiter != '"' && delimiter != '\n' && delimiter != '\r', InvalidArgument,
             "csv: the delimiter cannot be a quote or a line break");
-  if (!read_row(header_)) throw ParseError(source_, line_ + 1, "", "no header row: the input is empty");
+  if (!read_row(header_))
+    throw ParseError(source_, line_ + 1, "", "no header row: the input is empty");
   std::set<std::string> seen;
   for (std::size_t i = 0; i < header_.size(); ++i) {
     if (header_[i].empty()) {
@@ -36,8 +37,8 @@ std::optional<std::vector<std::string>> CsvReader::next() {
   if (!read_row(fields)) return std::nullopt;
   if (fields.size() != header_.size()) {
     throw ParseError(source_, row_line_, "",
-                     "expected " + std::to_string(header_.size()) + " fields (as in the header), got " +
-                         std::to_string(fields.size()));
+                     "expected " + std::to_string(header_.size()) +
+                         " fields (as in the header), got " + std::to_string(fields.size()));
   }
   return fields;
 }

@@ -2,12 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_runner.hpp"
 #include "test_util.hpp"
 
 namespace oap {
@@ -16,47 +16,34 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(OAP_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::run_cli;
 
 const std::string kSample = std::string(OAP_SOURCE_DIR) + "/examples/data/events.jsonl";
 
 TEST(Cli, HelpListsCommands) {
-  auto r = run("--help");
+  auto r = run_cli("--help");
   EXPECT_EQ(r.status, 0);
   EXPECT_THAT(r.output, HasSubstr("ingest"));
-  auto usage = run("");
+  auto usage = run_cli("");
   EXPECT_EQ(usage.status, 2);
-  auto ingest_help = run("ingest --help");
+  auto ingest_help = run_cli("ingest --help");
   EXPECT_EQ(ingest_help.status, 0);
   EXPECT_THAT(ingest_help.output, HasSubstr("--on-bad-line"));
-  EXPECT_EQ(run("help ingest").output, ingest_help.output);
+  EXPECT_EQ(run_cli("help ingest").output, ingest_help.output);
 }
 
 TEST(Cli, UnknownCommandAndOptionAreUsageErrors) {
-  auto r = run("frobnicate");
+  auto r = run_cli("frobnicate");
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.output, HasSubstr("unknown command 'frobnicate'"));
-  auto o = run("ingest --frob x");
+  auto o = run_cli("ingest --frob x");
   EXPECT_EQ(o.status, 2);
   EXPECT_THAT(o.output, HasSubstr("unknown option --frob"));
-  EXPECT_EQ(run("ingest").status, 2);
+  EXPECT_EQ(run_cli("ingest").status, 2);
 }
 
 TEST(Cli, IngestSampleSummarisesEachUser) {
-  auto r = run("ingest --json " + kSample);
+  auto r = run_cli("ingest --json " + kSample);
   ASSERT_EQ(r.status, 0) << r.output;
   std::istringstream lines(r.output);
   std::string line;
@@ -81,8 +68,8 @@ TEST(Cli, IngestSampleSummarisesEachUser) {
 TEST(Cli, IngestIntoSqliteAccumulatesAcrossRuns) {
   testing::TempDir dir;
   std::string uri = "sqlite://" + (dir / "h.db").string();
-  ASSERT_EQ(run("ingest --store " + uri + " " + kSample).status, 0);
-  auto second = run("ingest --json --store " + uri + " " + kSample);
+  ASSERT_EQ(run_cli("ingest --store " + uri + " " + kSample).status, 0);
+  auto second = run_cli("ingest --json --store " + uri + " " + kSample);
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("\"events_held\":300"));
 }
@@ -94,16 +81,16 @@ TEST(Cli, BadLineFailsWithLocationButKeepsEarlierEvents) {
                       "{\"user\":\"x\",\"timestamp\":2,\"features\":[\"a\"]}\n"
                       "{\"user\":\"x\",\"timestamp\":3,\"features\":[2]}\n");
   std::string uri = "sqlite://" + (dir / "h.db").string();
-  auto r = run("ingest --store " + uri + " " + (dir / "bad.jsonl").string());
+  auto r = run_cli("ingest --store " + uri + " " + (dir / "bad.jsonl").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.output, HasSubstr("bad.jsonl:2: field 'features[0]': not a number"));
   EXPECT_THAT(r.output, HasSubstr("the 1 events before it were stored"));
   // The event before the bad line is in the store: one more makes two.
   testing::write_file(dir / "one.jsonl", "{\"user\":\"x\",\"timestamp\":4,\"features\":[3]}\n");
-  auto check = run("ingest --json --store " + uri + " " + (dir / "one.jsonl").string());
+  auto check = run_cli("ingest --json --store " + uri + " " + (dir / "one.jsonl").string());
   EXPECT_THAT(check.output, HasSubstr("\"events_held\":2,"));
 
-  auto skip = run("ingest --json --on-bad-line skip " + (dir / "bad.jsonl").string());
+  auto skip = run_cli("ingest --json --on-bad-line skip " + (dir / "bad.jsonl").string());
   EXPECT_EQ(skip.status, 0);
   EXPECT_THAT(skip.output, HasSubstr("skipped " + (dir / "bad.jsonl").string() + ":2"));
   EXPECT_THAT(skip.output, HasSubstr("\"events_read\":2"));
@@ -112,10 +99,10 @@ TEST(Cli, BadLineFailsWithLocationButKeepsEarlierEvents) {
 TEST(Cli, EmptyAndMissingFilesAreErrors) {
   testing::TempDir dir;
   testing::write_file(dir / "empty.jsonl", "");
-  auto r = run("ingest " + (dir / "empty.jsonl").string());
+  auto r = run_cli("ingest " + (dir / "empty.jsonl").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.output, HasSubstr("no events: the input is empty"));
-  auto m = run("ingest " + (dir / "missing.jsonl").string());
+  auto m = run_cli("ingest " + (dir / "missing.jsonl").string());
   EXPECT_EQ(m.status, 1);
   EXPECT_THAT(m.output, HasSubstr("cannot open"));
 }
@@ -123,15 +110,15 @@ TEST(Cli, EmptyAndMissingFilesAreErrors) {
 TEST(Cli, ConfigFileIsValidated) {
   testing::TempDir dir;
   testing::write_file(dir / "c.json", R"({"store": {"batch_size": 0}})");
-  auto r = run("ingest --config " + (dir / "c.json").string() + " " + kSample);
+  auto r = run_cli("ingest --config " + (dir / "c.json").string() + " " + kSample);
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.output, HasSubstr("store.batch_size must be >= 1"));
   testing::write_file(dir / "typo.json", R"({"stor": {}})");
-  auto t = run("ingest --config " + (dir / "typo.json").string() + " " + kSample);
+  auto t = run_cli("ingest --config " + (dir / "typo.json").string() + " " + kSample);
   EXPECT_EQ(t.status, 1);
   EXPECT_THAT(t.output, HasSubstr("unknown key(s) \"stor\""));
   testing::write_file(dir / "ok.json", R"({"log": {"level": "error"}, "ingest": {"on_bad_line": "skip"}})");
-  EXPECT_EQ(run("ingest --config " + (dir / "ok.json").string() + " " + kSample).status, 0);
+  EXPECT_EQ(run_cli("ingest --config " + (dir / "ok.json").string() + " " + kSample).status, 0);
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+#pragma once
+// DetectorBank: one set of detectors and a shift monitor per user, built from a JSON config.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "oap/core/user_id.hpp"
+#include "oap/detect/detector.hpp"
+#include "oap/detect/shift_monitor.hpp"
+
+namespace oap {
+
+struct DetectorBankOptions {
+  // Named detector specs (see make_detector): {"z": {"type": "zscore"}, ...}. Requires at
+  // least one. Default: {"zscore": {"type": "zscore"}}.
+  nlohmann::json detectors = {{"zscore", {{"type", "zscore"}}}};
+  // The detector whose p-value feeds the shift monitor, as the normal quantile
+  // normal_isf(p) (N(0, 1) while nothing changes; large when p is small).
+  // Default: "" = the first name.
+  std::string shift_input;
+  ShiftMonitorOptions shift{};
+  // While a user has fewer events than this, scores come from population detectors (all users
+  // of the same dimension pooled) and Observation.cold_start is true. 0 disables. Default: 20.
+  std::size_t min_history = 20;
+  // Users held in memory; beyond it the least recently used is saved (if state_dir is set)
+  // and dropped. Requires >= 1. Default: 100000.
+  std::size_t max_users = 100000;
+  // Directory for per-user state files "<user_file_stem(user)>.json"; empty = no persistence.
+  // A user seen for the first time is restored from its file if there is one. Default: "".
+  std::string state_dir;
+
+  void validate() const;
+};
+void to_json(nlohmann::json& j, const DetectorBankOptions& o);
+void from_json(const nlohmann::json& j, DetectorBankOptions& o);
+
+// What the bank says about one event.
+struct Observation {
+  bool cold_start = false;               // scores came from the population detectors
+  std::map<std::string, Score> scores;   // by detector name
+  ShiftReport shift;                     // the user's shift monitor after this event
+  std::uint64_t user_events = 0;         // the user's events including this one
+};
+void to_json(nlohmann::json& j, const Observation& o);
+
+// Holds per-user detector sets. Safe for concurrent use without external synchronization:
+// a map mutex guards the user table, each user has its own mutex (events of one user are
+// processed in call order, different users in parallel), the population sets have theirs.
+class DetectorBank {
+ public:
+  explicit DetectorBank(DetectorBankOptions options = {});
+  ~DetectorBank();
+
+  // Scores x against the user's history (or the population's during cold start), then learns
+  // it. The user's dimension is fixed by its first event; InvalidArgument for a mismatch or
+  // non-finite values (nothing is learned then).
+  Observation observe(const UserId& user, std::span<const double> x);
+
+  // Writes the user's state file (atomically: temp file + rename). IoError on failure;
+  // false if the user is unknown. Requires state_dir.
+  bool save_user(const UserId& user);
+  // Saves every user in memory.
+  void save_all();
+  std::size_t users_in_memory() const;
+  const DetectorBankOptions& options() const { return options_; }
+
+ private:
+  struct Set;
+  struct Slot;
+  std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim);
+  std::unique_ptr<Set> make_set(std::size_t dim) const;
+  void ensure_set(const UserId& user, Slot& slot);
+  std::filesystem::path state_path(const UserId& user) const;
+  void write_state(const UserId& user, Slot& slot);
+
+  DetectorBankOptions options_;
+  std::vector<std::string> names_;
+  mutable std::mutex mu_;  // guards users_, clock_
+  std::unordered_map<UserId, std::shared_ptr<Slot>> users_;
+  std::uint64_t clock_ = 0;
+  std::mutex population_mu_;  // guards population_
+  std::map<std::size_t, std::unique_ptr<Set>> population_;
+};
+
+}  // namespace oap

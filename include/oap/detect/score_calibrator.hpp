@@ -1,0 +1,51 @@
+#pragma once
+// ScoreCalibrator: raw scores -> p-values from the empirical distribution of recent scores.
+
+#include <cstddef>
+#include <nlohmann/json_fwd.hpp>
+#include <vector>
+
+namespace oap {
+
+struct ScoreCalibratorOptions {
+  // Recent scores kept (the empirical CDF is over these). Requires 10..1000000. Default: 500.
+  std::size_t window = 500;
+  // Scores needed before p_value() is used (ready()); fewer give unreliable tails.
+  // Requires 1 <= min_scores <= window. Default: 50.
+  std::size_t min_scores = 50;
+
+  void validate() const;
+};
+void to_json(nlohmann::json& j, const ScoreCalibratorOptions& o);
+void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o);
+
+// Keeps the last `window` raw scores of one detector for one user and answers
+// p(s) = (1 + #{recent scores >= s}) / (1 + #recent), the conformal p-value: under "s comes from
+// the same distribution as the recent scores" it is (super-)uniform, so p < alpha happens with
+// probability <= alpha whatever the detector's scale. The +1 keeps it > 0.
+// add() is O(window) (sorted insert), p_value() O(log window).
+// Thread safety: const methods concurrent; add() needs external synchronization.
+class ScoreCalibrator {
+ public:
+  explicit ScoreCalibrator(ScoreCalibratorOptions options = {});
+
+  // Records a raw score (must be finite; non-finite scores are ignored).
+  void add(double score);
+  // The empirical upper-tail p-value of s (1 with no scores).
+  double p_value(double s) const;
+  bool ready() const { return sorted_.size() >= options_.min_scores; }
+  std::size_t size() const { return sorted_.size(); }
+  const ScoreCalibratorOptions& options() const { return options_; }
+
+  nlohmann::json save() const;
+  // Throws ConfigError naming the field for a malformed state.
+  void load(const nlohmann::json& state);
+
+ private:
+  ScoreCalibratorOptions options_;
+  std::vector<double> ring_;    // insertion order, size <= window
+  std::size_t next_ = 0;        // where the next score goes once ring_ is full
+  std::vector<double> sorted_;  // the same scores, ascending
+};
+
+}  // namespace oap

@@ -1,0 +1,89 @@
+#pragma once
+// CausalLM: a Llama-family decoder (Llama, Mistral, Qwen2, SmolLM, TinyLlama) in LibTorch.
+
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "oap/llm/causal_lm_options.hpp"
+#include "oap/llm/kv_cache.hpp"
+#include "oap/llm/lora_linear.hpp"
+#include "oap/llm/lora_weights.hpp"
+#include "oap/llm/model_config.hpp"
+
+namespace oap {
+
+class SafeTensorsCheckpoint;
+
+// A causal language model computed as Hugging Face's LlamaForCausalLM computes it: token
+// embedding; per layer RMSNorm (in float32) -> attention (q/k/v projections, rotary embeddings
+// in the rotate-half convention, grouped-query attention, softmax in float32) -> residual ->
+// RMSNorm -> SwiGLU MLP -> residual; final RMSNorm; tied or untied head. Qwen2's q/k/v biases,
+// attention_bias and mlp_bias are honoured. Every projection is a LoraLinear, so per-user LoRA
+// pairs apply per call without touching the base weights.
+//
+// Mistral's sliding window is not applied: results are exact up to sliding_window tokens.
+//
+// Thread safety: immutable after load; forward() may run concurrently from many threads (each
+// with its own KVCache). Ownership: the weights are owned here (aliasing the checkpoint's
+// memory mapping when dtype and device allow); share one model between users as
+// std::shared_ptr<const CausalLM>.
+class CausalLM {
+ public:
+  // Loads config.json and the safetensors weights of a Hugging Face model folder. Sets the
+  // process-wide intra-op thread count from options. Throws ConfigError/IoError naming the file,
+  // InvalidArgument naming a missing or misshapen tensor.
+  static std::unique_ptr<CausalLM> load(const std::filesystem::path& model_dir,
+                                        const CausalLMOptions& options = {});
+  static std::unique_ptr<CausalLM> from_checkpoint(const ModelConfig& config,
+                                                   const SafeTensorsCheckpoint& checkpoint,
+                                                   const CausalLMOptions& options = {});
+
+  // Logits for input_ids.
+  //   input_ids: [B, T] integer token ids (any device; moved to the model's).
+  //   attention_mask: [B, past + T], 1 for real tokens, 0 for padding (left padding); undefined
+  //     means all ones. With a cache it must cover the cached positions too.
+  //   cache: nullptr, or the KVCache of these B rows holding `past` positions; appended to.
+  //   adapters: empty (no LoRA), one (all rows), or B entries (row b uses adapters[b]; nullptr
+  //     for none).
+  //   last_only: return logits of the last position only ([B, 1, V]); saves the head's cost.
+  // Returns float32 logits [B, T, V] on the model's device. Runs with autograd if enabled by
+  // the caller (gradients reach only adapter tensors; base weights never require grad).
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
+                     KVCache* cache = nullptr,
+                     std::span<const LoraWeights* const> adapters = {},
+                     bool last_only = false) const;
+
+  // A KVCache sized for this model.
+  KVCache new_cache() const { return KVCache(config_.num_hidden_layers); }
+
+  const ModelConfig& config() const { return config_; }
+  const CausalLMOptions& options() const { return options_; }
+  // The weights under their Hugging Face names (lm_head.weight only when untied).
+  std::vector<std::pair<std::string, at::Tensor>> named_weights() const;
+
+ private:
+  struct Layer {
+    at::Tensor input_norm;  // [H]
+    at::Tensor post_norm;   // [H]
+    LoraLinear proj[kNumLoraTargets];  // indexed by LoraTarget
+  };
+
+  CausalLM() = default;
+  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
+
+  ModelConfig config_;
+  CausalLMOptions options_;
+  at::Tensor embed_;    // [V, H]
+  at::Tensor norm_;     // [H]
+  at::Tensor lm_head_;  // [V, H]; aliases embed_ when tied
+  at::Tensor inv_freq_;  // [hd/2] float32, without dynamic scaling
+  std::vector<Layer> layers_;
+};
+
+}  // namespace oap

@@ -1,0 +1,50 @@
+#pragma once
+// LoraLinear: a frozen linear projection plus optional per-user low-rank updates.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <span>
+
+namespace oap {
+
+// One low-rank update of a projection: y += scale * (x A^T) B^T.
+// The tensors are owned by the adapter (shared handles, never copies); they may require grad.
+struct LoraPair {
+  at::Tensor a;        // [r, in_features], any floating dtype, same device as the base weight
+  at::Tensor b;        // [out_features, r]
+  double scale = 1.0;  // alpha / r, or alpha / sqrt(r) with rsLoRA
+};
+
+// A linear projection y = x W^T (+ bias) whose base weight is frozen and shared, plus low-rank
+// pairs chosen per call: none, one for the whole batch, or a different one per batch row
+// (the rows' A and B are gathered with index_select and applied with batched matmul, "BGMV").
+// Gradients reach only the pairs passed in (and never W). Adapters are cast to the input dtype.
+// Thread safety: immutable after construction; forward may run concurrently.
+class LoraLinear {
+ public:
+  LoraLinear() = default;
+  // weight [out, in]; bias [out] or undefined. Both are detached and held, not copied.
+  LoraLinear(at::Tensor weight, at::Tensor bias);
+
+  // x [B, T, in] (or [N, in] for the first two overloads) in the weight's dtype/device.
+  // Returns [B, T, out].
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x, const LoraPair& pair) const;
+  // rows.size() == B; rows[b] is the pair of batch row b, or nullptr for none. Pairs may have
+  // different ranks (padded with zeros, which adds nothing).
+  at::Tensor forward(const at::Tensor& x, std::span<const LoraPair* const> rows) const;
+
+  const at::Tensor& weight() const { return weight_; }
+  const at::Tensor& bias() const { return bias_; }
+  std::int64_t in_features() const { return weight_.size(1); }
+  std::int64_t out_features() const { return weight_.size(0); }
+
+ private:
+  void check_pair(const LoraPair& p) const;
+
+  at::Tensor weight_;
+  at::Tensor bias_;
+};
+
+}  // namespace oap

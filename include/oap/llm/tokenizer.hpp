@@ -1,0 +1,81 @@
+#pragma once
+// Tokenizer: the text <-> token-id codec of a language model, loaded from a Hugging Face model
+// directory (tokenizer.json, byte-level BPE) or a SentencePiece tokenizer.model.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace oap {
+
+// A text <-> token-id codec. Immutable after load: const methods are safe to call from many
+// threads at once (an internal cache of encoded words is guarded by its own mutex).
+// The factories return an owning pointer; the tokenizer owns all its tables.
+//
+// Text is a byte string, normally UTF-8. Behaviour on invalid UTF-8 depends on the kind:
+//  - byte-level BPE (tokenizer.json): invalid bytes never take part in a pre-tokenizer regex
+//    match; each run of them becomes a pre-token of its own and is encoded byte by byte, so
+//    decode(encode(text)) == text for every byte string.
+//  - SentencePiece: the library maps invalid bytes to U+FFFD (unknown piece, or its bytes if the
+//    model has byte_fallback); it never crashes, but the round trip is lossy for those bytes.
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Loads tokenizer.json (preferred) or tokenizer.model (SentencePiece) from a model directory.
+  // Throws IoError if neither exists, ParseError if the file is malformed.
+  static std::unique_ptr<Tokenizer> load(const std::filesystem::path& model_dir);
+  // A Hugging Face tokenizer.json with a BPE model and byte-level pre-tokenization (GPT-2,
+  // Llama-3, Qwen2). If a tokenizer_config.json lies beside it, its bos_token / eos_token name
+  // bos_id() / eos_id(); otherwise the post-processor's template, then well-known names
+  // (<|begin_of_text|>, <s>; <|end_of_text|>, <|endoftext|>, </s>). Normalizer: none, or NFC
+  // (Qwen2), for which encode() refuses (InvalidArgument) text that NFC could change, since
+  // composition itself is not implemented. Throws IoError (unreadable) or ParseError naming the
+  // field that is wrong (unknown model.type, unknown pre-tokenizer type, bad merge, ...).
+  static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
+  // A SentencePiece model file (Llama-2, Mistral, T5 style). Throws IoError if it cannot be
+  // loaded, ConfigError if oap was built without SentencePiece (OAP_WITH_SENTENCEPIECE=OFF, the
+  // default with Debian's LibTorch, whose protobuf clashes with libsentencepiece's).
+  static std::unique_ptr<Tokenizer> from_sentencepiece_file(const std::filesystem::path& model);
+
+  // Token ids of text. add_special: add the tokenizer's configured BOS/EOS tokens, as its
+  // post-processor does (tokenizer.json) or BOS (SentencePiece). Added/special tokens written
+  // literally in text ("<|im_start|>") are always recognised as single tokens.
+  virtual std::vector<std::int32_t> encode(std::string_view text,
+                                           bool add_special = false) const = 0;
+  // The bytes ids stand for. skip_special: leave out special/added control tokens.
+  // The result can be invalid UTF-8 when ids cut a multi-byte character (as a streaming
+  // generator does); the bytes are returned as they are, not replaced.
+  // Throws InvalidArgument for an id outside [0, vocab_size()).
+  virtual std::string decode(std::span<const std::int32_t> ids,
+                             bool skip_special = false) const = 0;
+  // Number of ids, added tokens included (one more than the largest id).
+  virtual std::size_t vocab_size() const = 0;
+  // The id of a token as the vocabulary spells it ("Ġthe" in byte-level BPE, "▁the" in
+  // SentencePiece, "<|im_end|>"), or nullopt.
+  virtual std::optional<std::int32_t> token_to_id(std::string_view token) const = 0;
+  virtual std::optional<std::int32_t> bos_id() const = 0;
+  virtual std::optional<std::int32_t> eos_id() const = 0;
+};
+
+// Builds a byte-level BPE tokenizer (GPT-2/Llama-3 style: ByteLevel pre-tokenizer with the
+// Llama-3 split regex, 256 byte tokens + learned merges, special tokens appended) by training
+// merges on corpus until vocab_size (special tokens included) or until no adjacent pair is
+// left, and writes a Hugging Face tokenizer.json to out (temp file + rename).
+// Byte b gets id b; merges follow in the order learned; special tokens get the last ids.
+// Deterministic for the same inputs: the most frequent pair wins, ties go to the pair whose
+// (left id, right id) is smallest. Cost is O(merges x distinct words x word length): meant for
+// test and toy corpora (a few MB), not for training production tokenizers.
+// Throws InvalidArgument if vocab_size < 256 + special_tokens.size() or a special token is
+// empty or repeated; IoError if out cannot be written.
+void write_byte_level_bpe_tokenizer(const std::vector<std::string>& corpus, std::size_t vocab_size,
+                                    const std::vector<std::string>& special_tokens,
+                                    const std::filesystem::path& out);
+
+}  // namespace oap

@@ -1,0 +1,21 @@
+#pragma once
+// Private: atomic, durable file writes (temporary sibling, fsync, rename, fsync of the folder).
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string_view>
+
+namespace oap::detail {
+
+// Calls write(stream) on a temporary file next to path, flushes and fsyncs it, renames it over
+// path and fsyncs the folder, so that a reader (or a process after a crash) sees either the old
+// file or the complete new one. The temporary file is removed if write throws. Throws IoError
+// naming the path. Safe to call from several threads for different paths.
+void write_file_atomic(const std::filesystem::path& path,
+                       const std::function<void(std::ostream&)>& write);
+
+// write_file_atomic with the given bytes as the whole content.
+void write_text_file_atomic(const std::filesystem::path& path, std::string_view text);
+
+}  // namespace oap::detail

@@ -1,0 +1,43 @@
+#include "oap/detect/detector.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "oap/core/error.hpp"
+
+namespace oap {
+
+void to_json(nlohmann::json& j, const Score& s) {
+  j = {{"score", s.score},
+       {"p_value", s.p_value},
+       {"flagged", s.flagged},
+       {"contributions", s.contributions}};
+}
+
+void check_point(std::span<const double> x, std::size_t dim, const char* who) {
+  OAP_CHECK(x.size() == dim, InvalidArgument,
+            std::string(who) + ": expected " + std::to_string(dim) + " features, got " +
+                std::to_string(x.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i])) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", x[i]);
+      OAP_THROW(InvalidArgument, std::string(who) + ": feature " + std::to_string(i) +
+                                     " is not finite (" + buf + ")");
+    }
+  }
+}
+
+std::vector<Score> Detector::score_batch(std::span<const double> rows) const {
+  const std::size_t d = dim();
+  OAP_CHECK(d > 0 && rows.size() % d == 0, InvalidArgument,
+            kind() + ": score_batch needs a multiple of " + std::to_string(d) +
+                " values (rows of dim()), got " + std::to_string(rows.size()));
+  std::vector<Score> out;
+  out.reserve(rows.size() / d);
+  for (std::size_t i = 0; i < rows.size(); i += d) out.push_back(score(rows.subspan(i, d)));
+  return out;
+}
+
+}  // namespace oap

@@ -1,0 +1,243 @@
+// Incomplete gamma by series (x < a + 1) or Lentz continued fraction (otherwise); incomplete
+// beta by the Lentz continued fraction with the symmetry I_x(a,b) = 1 - I_{1-x}(b,a).
+// Both are the standard constructions (Numerical Recipes 6.2 and 6.4) and converge to ~1e-15.
+
+#include "oap/detect/distributions.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <string>
+
+#include "oap/core/error.hpp"
+
+namespace oap {
+namespace {
+
+constexpr int kMaxIterations = 10000;
+constexpr double kEps = 1e-16;
+constexpr double kTiny = 1e-300;
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void check_gamma_args(double a, double x) {
+  OAP_CHECK(std::isfinite(a) && a > 0, InvalidArgument,
+            "incomplete gamma: shape a must be finite and > 0, got " + num(a));
+  OAP_CHECK(!std::isnan(x) && x >= 0, InvalidArgument,
+            "incomplete gamma: x must be >= 0, got " + num(x));
+}
+
+// P(a, x) by its power series; valid and fast for x < a + 1.
+double gamma_p_series(double a, double x) {
+  double ap = a, sum = 1.0 / a, del = sum;
+  for (int n = 0; n < kMaxIterations; ++n) {
+    ap += 1.0;
+    del *= x / ap;
+    sum += del;
+    if (std::fabs(del) < std::fabs(sum) * kEps) break;
+  }
+  return sum * std::exp(-x + a * std::log(x) - std::lgamma(a));
+}
+
+// Q(a, x) by the continued fraction (modified Lentz); valid for x >= a + 1.
+double gamma_q_fraction(double a, double x) {
+  double b = x + 1.0 - a, c = 1.0 / kTiny, d = 1.0 / b, h = d;
+  for (int i = 1; i < kMaxIterations; ++i) {
+    double an = -i * (i - a);
+    b += 2.0;
+    d = an * d + b;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = b + an / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1.0) < kEps) break;
+  }
+  return std::exp(-x + a * std::log(x) - std::lgamma(a)) * h;
+}
+
+// Continued fraction for the incomplete beta (modified Lentz).
+double beta_fraction(double a, double b, double x) {
+  double qab = a + b, qap = a + 1.0, qam = a - 1.0;
+  double c = 1.0, d = 1.0 - qab * x / qap;
+  if (std::fabs(d) < kTiny) d = kTiny;
+  d = 1.0 / d;
+  double h = d;
+  for (int m = 1; m < kMaxIterations; ++m) {
+    int m2 = 2 * m;
+    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    h *= d * c;
+    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1.0) < kEps) break;
+  }
+  return h;
+}
+
+// Closed forms for integer degrees of freedom: O(df) positive terms, no cancellation, ~10x
+// faster than the general series / continued fractions (the detectors call these per point).
+// Both return a negative number when the closed form does not apply or would underflow, and
+// the caller falls back to the general method.
+
+// Q(k/2, h) for integer k >= 1 (chi-square(k) upper tail at 2h): for even k the Poisson sum
+// e^-h sum_{i<k/2} h^i / i!; for odd k erfc(sqrt h) + e^-h sum_{i=1}^{(k-1)/2} h^(i-1/2) / G(i+1/2)
+// (Abramowitz-Stegun 26.4.4 and 26.4.5).
+double chi_square_sf_integer(double h, double k) {
+  constexpr double kMaxDf = 256;
+  if (k != std::floor(k) || k < 1 || k > kMaxDf || h > 700) return -1.0;
+  const int m = static_cast<int>(k);
+  const double e = std::exp(-h);
+  double sum = 0.0;
+  if (m % 2 == 0) {
+    double t = 1.0;
+    for (int i = 0; i < m / 2; ++i) {
+      sum += t;
+      t *= h / (i + 1);
+    }
+    return e * sum;
+  }
+  double t = std::sqrt(h) * 2.0 / std::sqrt(std::numbers::pi);  // h^(1/2) / Gamma(3/2)
+  for (int i = 1; i <= (m - 1) / 2; ++i) {
+    sum += t;
+    t *= h / (i + 0.5);
+  }
+  return std::erfc(std::sqrt(h)) + e * sum;
+}
+
+// P(F(d1, d2) > x) for even integer d1: I_y(a, b) with y = d2 / (d2 + d1 x), a = d2 / 2 and
+// integer b = d1 / 2 is the negative-binomial sum sum_{j<b} C(a+j-1, j) y^a (1-y)^j.
+double f_sf_even_d1(double x, double d1, double d2) {
+  constexpr double kMaxD1 = 256;
+  if (d1 != std::floor(d1) || d1 < 2 || d1 > kMaxD1 || std::fmod(d1, 2.0) != 0) return -1.0;
+  const double denom = d2 + d1 * x;
+  const double one_minus_y = d1 * x / denom;
+  const double a = 0.5 * d2;
+  const double log_t0 = a * std::log1p(-one_minus_y);  // a log y, accurate for y near 1
+  if (log_t0 < -700) return -1.0;
+  const int b = static_cast<int>(d1 / 2);
+  double t = std::exp(log_t0), sum = 0.0;
+  for (int j = 0; j < b; ++j) {
+    sum += t;
+    t *= (a + j) / (j + 1) * one_minus_y;
+  }
+  return sum;
+}
+
+}  // namespace
+
+double normal_sf(double z) {
+  if (std::isnan(z)) return 1.0;
+  return 0.5 * std::erfc(z / std::sqrt(2.0));
+}
+
+double normal_two_sided_p(double z) {
+  if (std::isnan(z)) return 1.0;
+  return std::erfc(std::fabs(z) / std::sqrt(2.0));
+}
+
+double normal_isf(double p) {
+  if (std::isnan(p)) p = 1.0;
+  p = std::clamp(p, 1e-300, 1.0 - 1e-16);
+  // Lower-tail quantile of q = 1 - p by Acklam's rational approximation (relative error
+  // < 1.2e-9), then one Halley step on the exact erfc, which brings it to full precision.
+  // Work with the smaller tail for accuracy: z(p) = -z(1 - p).
+  const bool upper = p < 0.5;
+  const double t = upper ? p : 1.0 - p;  // tail probability <= 0.5
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00, 2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  double x;  // the lower-tail quantile of t (negative)
+  if (t < 0.02425) {
+    double q = std::sqrt(-2.0 * std::log(t));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else {
+    double q = t - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+  }
+  // Halley refinement of Phi(x) = t, with Phi(x) = erfc(-x / sqrt 2) / 2.
+  double e = 0.5 * std::erfc(-x / std::sqrt(2.0)) - t;
+  double u = e * std::sqrt(2.0 * std::numbers::pi) * std::exp(0.5 * x * x);
+  x = x - u / (1.0 + 0.5 * x * u);
+  return upper ? -x : x;
+}
+
+double regularized_gamma_p(double a, double x) {
+  check_gamma_args(a, x);
+  if (x == 0) return 0.0;
+  if (std::isinf(x)) return 1.0;
+  return x < a + 1.0 ? gamma_p_series(a, x) : 1.0 - gamma_q_fraction(a, x);
+}
+
+double regularized_gamma_q(double a, double x) {
+  check_gamma_args(a, x);
+  if (x == 0) return 1.0;
+  if (std::isinf(x)) return 0.0;
+  return x < a + 1.0 ? 1.0 - gamma_p_series(a, x) : gamma_q_fraction(a, x);
+}
+
+double chi_square_sf(double x, double df) {
+  OAP_CHECK(std::isfinite(df) && df > 0, InvalidArgument,
+            "chi-square: degrees of freedom must be finite and > 0, got " + num(df));
+  OAP_CHECK(!std::isnan(x), InvalidArgument, "chi-square: x is NaN");
+  if (x <= 0) return 1.0;
+  if (std::isinf(x)) return 0.0;
+  double fast = chi_square_sf_integer(0.5 * x, df);
+  if (fast >= 0) return std::min(fast, 1.0);
+  return regularized_gamma_q(0.5 * df, 0.5 * x);
+}
+
+double regularized_beta(double a, double b, double x) {
+  OAP_CHECK(std::isfinite(a) && a > 0 && std::isfinite(b) && b > 0, InvalidArgument,
+            "incomplete beta: a and b must be finite and > 0, got a=" + num(a) + " b=" + num(b));
+  OAP_CHECK(x >= 0 && x <= 1, InvalidArgument,
+            "incomplete beta: x must be in [0, 1], got " + num(x));
+  if (x == 0) return 0.0;
+  if (x == 1) return 1.0;
+  double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
+                          a * std::log(x) + b * std::log1p(-x));
+  // The fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
+  if (x < (a + 1.0) / (a + b + 2.0)) return front * beta_fraction(a, b, x) / a;
+  return 1.0 - front * beta_fraction(b, a, 1.0 - x) / b;
+}
+
+double f_sf(double x, double d1, double d2) {
+  OAP_CHECK(std::isfinite(d1) && d1 > 0 && std::isfinite(d2) && d2 > 0, InvalidArgument,
+            "F distribution: degrees of freedom must be finite and > 0, got d1=" + num(d1) +
+                " d2=" + num(d2));
+  OAP_CHECK(!std::isnan(x), InvalidArgument, "F distribution: x is NaN");
+  if (x <= 0) return 1.0;
+  if (std::isinf(x)) return 0.0;
+  double fast = f_sf_even_d1(x, d1, d2);
+  if (fast >= 0) return std::min(fast, 1.0);
+  // P(F > x) = I_{d2 / (d2 + d1 x)}(d2 / 2, d1 / 2).
+  return regularized_beta(0.5 * d2, 0.5 * d1, d2 / (d2 + d1 * x));
+}
+
+}  // namespace oap

@@ -1,0 +1,74 @@
+#include "oap/detect/score_calibrator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "detect/state_json.hpp"
+#include "oap/core/json_config.hpp"
+
+namespace oap {
+
+void ScoreCalibratorOptions::validate() const {
+  OAP_CHECK(window >= 10 && window <= 1000000, ConfigError,
+            "calibration.window must be in 10..1000000, got " + std::to_string(window));
+  OAP_CHECK(min_scores >= 1 && min_scores <= window, ConfigError,
+            "calibration.min_scores must be in 1..window (" + std::to_string(window) + "), got " +
+                std::to_string(min_scores));
+}
+
+void to_json(nlohmann::json& j, const ScoreCalibratorOptions& o) {
+  j = {{"window", o.window}, {"min_scores", o.min_scores}};
+}
+
+void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o) {
+  JsonObjectReader r(j, "calibration");
+  o.window = r.get<std::size_t>("window", o.window);
+  o.min_scores = r.get<std::size_t>("min_scores", o.min_scores);
+  r.finish();
+  o.validate();
+}
+
+ScoreCalibrator::ScoreCalibrator(ScoreCalibratorOptions options) : options_(options) {
+  options_.validate();
+}
+
+void ScoreCalibrator::add(double score) {
+  if (!std::isfinite(score)) return;
+  if (ring_.size() < options_.window) {
+    ring_.push_back(score);
+  } else {
+    double old = ring_[next_];
+    sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), old));
+    ring_[next_] = score;
+    next_ = (next_ + 1) % options_.window;
+  }
+  sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), score), score);
+}
+
+double ScoreCalibrator::p_value(double s) const {
+  if (sorted_.empty()) return 1.0;
+  auto at_least = static_cast<double>(sorted_.end() -
+                                      std::lower_bound(sorted_.begin(), sorted_.end(), s));
+  return (1.0 + at_least) / (1.0 + static_cast<double>(sorted_.size()));
+}
+
+nlohmann::json ScoreCalibrator::save() const {
+  return {{"options", options_}, {"scores", ring_}, {"next", next_}};
+}
+
+void ScoreCalibrator::load(const nlohmann::json& state) {
+  auto options = detail::state_field(state, "options", "calibration").get<ScoreCalibratorOptions>();
+  ScoreCalibrator fresh(options);
+  fresh.ring_ = detail::state_vector(state, "scores", "calibration", SIZE_MAX);
+  fresh.next_ = detail::state_get<std::size_t>(state, "next", "calibration");
+  OAP_CHECK(fresh.ring_.size() <= options.window, ConfigError,
+            "calibration.scores: more scores than the window");
+  OAP_CHECK(fresh.next_ < options.window && (fresh.ring_.size() == options.window || fresh.next_ == 0),
+            ConfigError, "calibration.next: out of range");
+  fresh.sorted_ = fresh.ring_;
+  std::sort(fresh.sorted_.begin(), fresh.sorted_.end());
+  *this = std::move(fresh);
+}
+
+}  // namespace oap

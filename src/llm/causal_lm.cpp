@@ -1,0 +1,266 @@
+#include "oap/llm/causal_lm.hpp"
+
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "core/log.hpp"
+#include "oap/core/error.hpp"
+#include "oap/llm/safetensors_checkpoint.hpp"
+
+namespace oap {
+namespace {
+
+std::string shape_str(at::IntArrayRef s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+torch::Dtype parse_dtype_option(const std::string& d) {
+  if (d == "bfloat16") return torch::kBFloat16;
+  if (d == "float16") return torch::kHalf;
+  return torch::kFloat;
+}
+
+at::Tensor apply(const LoraLinear& lin, const at::Tensor& x,
+                 std::span<const LoraWeights* const> adapters, std::int64_t layer, LoraTarget t) {
+  if (adapters.empty()) return lin.forward(x);
+  if (adapters.size() == 1) {
+    const LoraPair* p = adapters[0] != nullptr ? adapters[0]->get(layer, t) : nullptr;
+    return p != nullptr ? lin.forward(x, *p) : lin.forward(x);
+  }
+  std::vector<const LoraPair*> rows(adapters.size());
+  for (std::size_t b = 0; b < adapters.size(); ++b) {
+    rows[b] = adapters[b] != nullptr ? adapters[b]->get(layer, t) : nullptr;
+  }
+  return lin.forward(x, rows);
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const auto half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::filesystem::path& model_dir,
+                                         const CausalLMOptions& options) {
+  const auto config = ModelConfig::from_file(model_dir);
+  const auto checkpoint = SafeTensorsCheckpoint::open(model_dir);
+  return from_checkpoint(config, *checkpoint, options);
+}
+
+std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
+                                                    const SafeTensorsCheckpoint& ck,
+                                                    const CausalLMOptions& options) {
+  options.validate();
+  config.validate();
+  const torch::Device device(options.device);
+  if (device.is_cuda()) {
+    OAP_CHECK(torch::cuda::is_available(), ConfigError,
+              "model.device is \"" + options.device +
+                  "\" but this LibTorch build has no usable CUDA device");
+  }
+  const int threads = options.num_threads > 0
+                          ? options.num_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  const auto dtype = parse_dtype_option(options.dtype);
+
+  std::unique_ptr<CausalLM> m(new CausalLM());
+  m->config_ = config;
+  m->options_ = options;
+  const auto& c = config;
+  auto load = [&](const std::string& name, std::vector<std::int64_t> shape) {
+    const auto* e = ck.find(name);
+    OAP_CHECK(e != nullptr, InvalidArgument,
+              "checkpoint has no tensor '" + name + "' (expected shape " + shape_str(shape) +
+                  " for a " + c.architecture + "; maybe wrong config.json?)");
+    OAP_CHECK(e->shape == shape, InvalidArgument,
+              "tensor '" + name + "' has shape " + shape_str(e->shape) + " but config.json implies " +
+                  shape_str(shape) + " (maybe wrong config.json?)");
+    // .to() returns the mapped tensor itself when dtype and device already match: no copy.
+    return ck.tensor(name).to(device, dtype);
+  };
+  const std::int64_t h = c.hidden_size;
+  const std::int64_t q = c.num_attention_heads * c.head_dim;
+  const std::int64_t kv = c.num_key_value_heads * c.head_dim;
+  m->embed_ = load("model.embed_tokens.weight", {c.vocab_size, h});
+  m->norm_ = load("model.norm.weight", {h});
+  m->lm_head_ = c.tie_word_embeddings ? m->embed_ : load("lm_head.weight", {c.vocab_size, h});
+  m->layers_.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    auto& layer = m->layers_[static_cast<std::size_t>(i)];
+    layer.input_norm = load(p + "input_layernorm.weight", {h});
+    layer.post_norm = load(p + "post_attention_layernorm.weight", {h});
+    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in, bool bias) {
+      return LoraLinear(load(p + name + ".weight", {out, in}),
+                        bias ? load(p + name + ".bias", {out}) : at::Tensor());
+    };
+    const bool qkv_bias = c.has_qkv_bias();
+    layer.proj[static_cast<int>(LoraTarget::kQ)] = linear("self_attn.q_proj", q, h, qkv_bias);
+    layer.proj[static_cast<int>(LoraTarget::kK)] = linear("self_attn.k_proj", kv, h, qkv_bias);
+    layer.proj[static_cast<int>(LoraTarget::kV)] = linear("self_attn.v_proj", kv, h, qkv_bias);
+    layer.proj[static_cast<int>(LoraTarget::kO)] =
+        linear("self_attn.o_proj", h, q, c.attention_bias);
+    layer.proj[static_cast<int>(LoraTarget::kGate)] =
+        linear("mlp.gate_proj", c.intermediate_size, h, c.mlp_bias);
+    layer.proj[static_cast<int>(LoraTarget::kUp)] =
+        linear("mlp.up_proj", c.intermediate_size, h, c.mlp_bias);
+    layer.proj[static_cast<int>(LoraTarget::kDown)] =
+        linear("mlp.down_proj", h, c.intermediate_size, c.mlp_bias);
+  }
+  const auto inv = rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim,
+                                 c.max_position_embeddings, 0);
+  m->inv_freq_ = torch::tensor(inv, torch::kFloat).to(device);
+  detail::logger()->info("loaded {} ({} layers, hidden {}, {} parameters) on {} as {}, {} threads",
+                         c.architecture, c.num_hidden_layers, c.hidden_size, c.num_parameters(),
+                         options.device, options.dtype, threads);
+  return m;
+}
+
+at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  // As HF LlamaRMSNorm: normalise in float32, cast back, then scale in the model dtype.
+  auto xf = x.to(torch::kFloat);
+  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  xf = xf * torch::rsqrt(var + config_.rms_norm_eps);
+  return weight * xf.to(x.scalar_type());
+}
+
+at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                             KVCache* cache, std::span<const LoraWeights* const> adapters,
+                             bool last_only) const {
+  const auto& c = config_;
+  OAP_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0, InvalidArgument,
+            "CausalLM::forward: input_ids must be [B, T] with T > 0, got " +
+                shape_str(input_ids.sizes()));
+  const auto device = embed_.device();
+  const auto dtype = embed_.scalar_type();
+  const std::int64_t batch = input_ids.size(0);
+  const std::int64_t t = input_ids.size(1);
+  const std::int64_t past = cache != nullptr ? cache->length() : 0;
+  const std::int64_t s = past + t;
+  OAP_CHECK(adapters.size() <= 1 || static_cast<std::int64_t>(adapters.size()) == batch,
+            InvalidArgument,
+            "CausalLM::forward: adapters must be empty, one, or one per row (" +
+                std::to_string(batch) + "), got " + std::to_string(adapters.size()));
+  OAP_CHECK(cache == nullptr || cache->num_layers() == c.num_hidden_layers, InvalidArgument,
+            "CausalLM::forward: KV cache has " + std::to_string(cache ? cache->num_layers() : 0) +
+                " layers, the model " + std::to_string(c.num_hidden_layers));
+  auto ids = input_ids.to(device, torch::kLong);
+  {
+    const auto lo = ids.min().item<std::int64_t>();
+    const auto hi = ids.max().item<std::int64_t>();
+    OAP_CHECK(lo >= 0 && hi < c.vocab_size, InvalidArgument,
+              "CausalLM::forward: token id " + std::to_string(lo < 0 ? lo : hi) +
+                  " outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  }
+
+  // Positions and the additive attention mask [B, 1, T, S].
+  at::Tensor positions;  // [B, T] int64
+  at::Tensor key_ok;     // [B, S] bool
+  if (attention_mask.defined()) {
+    OAP_CHECK(attention_mask.dim() == 2 && attention_mask.size(0) == batch &&
+                  attention_mask.size(1) == s,
+              InvalidArgument,
+              "CausalLM::forward: attention_mask must be [B, past + T] = [" +
+                  std::to_string(batch) + ", " + std::to_string(s) + "], got " +
+                  shape_str(attention_mask.sizes()));
+    key_ok = attention_mask.to(device).ne(0);
+    // As HF generate(): position = number of real tokens before it; padding gets position 1.
+    auto pos = key_ok.to(torch::kLong).cumsum(1) - 1;
+    pos = pos.masked_fill(key_ok.logical_not(), 1);
+    positions = pos.narrow(1, past, t);
+  } else {
+    key_ok = torch::ones({batch, s}, torch::TensorOptions().dtype(torch::kBool).device(device));
+    positions = torch::arange(past, s, torch::TensorOptions().dtype(torch::kLong).device(device))
+                    .unsqueeze(0)
+                    .expand({batch, t});
+  }
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto causal = torch::arange(s, long_opts).unsqueeze(0) <=
+                (torch::arange(t, long_opts) + past).unsqueeze(1);  // [T, S]
+  auto allowed = causal.unsqueeze(0).logical_and(key_ok.unsqueeze(1));  // [B, T, S]
+  const double lowest = dtype == torch::kBFloat16 ? -3.3895313892515355e38
+                        : dtype == torch::kHalf    ? -65504.0
+                                                   : -3.4028234663852886e38;
+  auto mask = torch::zeros({batch, 1, t, s}, torch::TensorOptions().dtype(dtype).device(device))
+                  .masked_fill(allowed.logical_not().unsqueeze(1), lowest);
+
+  // Rotary tables [B, 1, T, hd] in float32, cast to the model dtype as HF does.
+  at::Tensor inv_freq = inv_freq_;
+  if (c.rope_scaling.type == RopeScaling::Type::kDynamic && s > c.max_position_embeddings) {
+    inv_freq = torch::tensor(rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim,
+                                           c.max_position_embeddings, s),
+                             torch::kFloat)
+                   .to(device);
+  }
+  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq.view({1, 1, -1});
+  auto emb = torch::cat({freqs, freqs}, -1);
+  auto cos = emb.cos().to(dtype).unsqueeze(1);
+  auto sin = emb.sin().to(dtype).unsqueeze(1);
+
+  const std::int64_t nh = c.num_attention_heads;
+  const std::int64_t nkv = c.num_key_value_heads;
+  const std::int64_t hd = c.head_dim;
+  const std::int64_t groups = nh / nkv;
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  auto x = torch::embedding(embed_, ids);  // [B, T, H]
+  for (std::int64_t li = 0; li < c.num_hidden_layers; ++li) {
+    const auto& layer = layers_[static_cast<std::size_t>(li)];
+    auto proj = [&](LoraTarget target, const at::Tensor& in) {
+      return apply(layer.proj[static_cast<int>(target)], in, adapters, li, target);
+    };
+    auto hn = rms_norm(x, layer.input_norm);
+    auto qh = proj(LoraTarget::kQ, hn).view({batch, t, nh, hd}).transpose(1, 2);
+    auto kh = proj(LoraTarget::kK, hn).view({batch, t, nkv, hd}).transpose(1, 2);
+    auto vh = proj(LoraTarget::kV, hn).view({batch, t, nkv, hd}).transpose(1, 2);
+    qh = qh * cos + rotate_half(qh) * sin;
+    kh = kh * cos + rotate_half(kh) * sin;
+    if (cache != nullptr) std::tie(kh, vh) = cache->append(li, kh, vh);
+    // Grouped-query attention without repeating K/V: query heads h*groups..h*groups+groups-1
+    // share kv head h, so fold the group into the query length.
+    auto qg = qh.reshape({batch, nkv, groups * t, hd});
+    auto scores = torch::matmul(qg, kh.transpose(-1, -2)).view({batch, nh, t, s}) * scaling + mask;
+    auto probs = torch::softmax(scores, -1, torch::kFloat).to(dtype);
+    auto ctx = torch::matmul(probs.view({batch, nkv, groups * t, s}), vh)
+                   .view({batch, nh, t, hd})
+                   .transpose(1, 2)
+                   .reshape({batch, t, nh * hd});
+    x = x + proj(LoraTarget::kO, ctx);
+    hn = rms_norm(x, layer.post_norm);
+    auto gated = torch::silu(proj(LoraTarget::kGate, hn)) * proj(LoraTarget::kUp, hn);
+    x = x + proj(LoraTarget::kDown, gated);
+  }
+  if (last_only) x = x.narrow(1, t - 1, 1);
+  x = rms_norm(x, norm_);
+  return torch::nn::functional::linear(x, lm_head_).to(torch::kFloat);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", embed_);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const auto& layer = layers_[i];
+    out.emplace_back(p + "input_layernorm.weight", layer.input_norm);
+    out.emplace_back(p + "post_attention_layernorm.weight", layer.post_norm);
+    for (int t = 0; t < kNumLoraTargets; ++t) {
+      const auto target = static_cast<LoraTarget>(t);
+      const bool mlp = target == LoraTarget::kGate || target == LoraTarget::kUp ||
+                       target == LoraTarget::kDown;
+      const std::string name =
+          p + (mlp ? "mlp." : "self_attn.") + std::string(lora_target_name(target));
+      out.emplace_back(name + ".weight", layer.proj[t].weight());
+      if (layer.proj[t].bias().defined()) out.emplace_back(name + ".bias", layer.proj[t].bias());
+    }
+  }
+  out.emplace_back("model.norm.weight", norm_);
+  if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head_);
+  return out;
+}
+
+}  // namespace oap

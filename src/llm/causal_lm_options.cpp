@@ -1,0 +1,36 @@
+#include "oap/llm/causal_lm_options.hpp"
+
+#include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
+
+namespace oap {
+
+void CausalLMOptions::validate() const {
+  const bool cuda = device == "cuda" || device.rfind("cuda:", 0) == 0;
+  OAP_CHECK(device == "cpu" || cuda, ConfigError,
+            "model.device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"");
+  OAP_CHECK(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", ConfigError,
+            "model.dtype: expected float32, bfloat16 or float16, got \"" + dtype + "\"");
+  OAP_CHECK(!(dtype == "float16" && device == "cpu"), ConfigError,
+            "model.dtype: float16 is not supported on the CPU (LibTorch has no CPU fp16 matmul); "
+            "use bfloat16 or float32, or a CUDA device");
+  OAP_CHECK(num_threads >= 0, ConfigError,
+            "model.num_threads: must be >= 0 (0 = all cores), got " + std::to_string(num_threads));
+}
+
+CausalLMOptions CausalLMOptions::from_json(const nlohmann::json& j, const std::string& context) {
+  JsonObjectReader r(j, context);
+  CausalLMOptions o;
+  o.device = r.get<std::string>("device", o.device);
+  o.dtype = r.get<std::string>("dtype", o.dtype);
+  o.num_threads = r.get<int>("num_threads", o.num_threads);
+  r.finish();
+  o.validate();
+  return o;
+}
+
+nlohmann::json CausalLMOptions::to_json() const {
+  return {{"device", device}, {"dtype", dtype}, {"num_threads", num_threads}};
+}
+
+}  // namespace oap

@@ -1,0 +1,99 @@
+#include "oap/llm/lora_linear.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "oap/core/error.hpp"
+
+namespace oap {
+namespace {
+std::string shape_str(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+}  // namespace
+
+LoraLinear::LoraLinear(at::Tensor weight, at::Tensor bias)
+    : weight_(weight.detach()), bias_(bias.defined() ? bias.detach() : bias) {
+  OAP_CHECK(weight_.dim() == 2, InvalidArgument,
+            "LoraLinear: weight must be [out, in], got " + shape_str(weight_));
+  OAP_CHECK(!bias_.defined() || (bias_.dim() == 1 && bias_.size(0) == weight_.size(0)),
+            InvalidArgument, "LoraLinear: bias must be [out], got " + shape_str(bias_));
+}
+
+at::Tensor LoraLinear::forward(const at::Tensor& x) const {
+  return torch::nn::functional::linear(x, weight_, bias_);
+}
+
+void LoraLinear::check_pair(const LoraPair& p) const {
+  OAP_CHECK(p.a.defined() && p.b.defined() && p.a.dim() == 2 && p.b.dim() == 2 &&
+                p.a.size(1) == in_features() && p.b.size(0) == out_features() &&
+                p.a.size(0) == p.b.size(1),
+            InvalidArgument,
+            "LoRA pair shapes A " + shape_str(p.a) + ", B " + shape_str(p.b) +
+                " do not fit a projection [" + std::to_string(out_features()) + ", " +
+                std::to_string(in_features()) + "] (A must be [r, in], B [out, r]; maybe an "
+                "adapter for another base model?)");
+}
+
+at::Tensor LoraLinear::forward(const at::Tensor& x, const LoraPair& p) const {
+  check_pair(p);
+  auto a = p.a.to(x.scalar_type());
+  auto b = p.b.to(x.scalar_type());
+  // Same order of operations as PEFT: lora_B(lora_A(x)) * scaling.
+  auto delta = torch::matmul(torch::matmul(x, a.t()), b.t()) * p.scale;
+  return forward(x) + delta;
+}
+
+at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* const> rows) const {
+  OAP_CHECK(x.dim() == 3 && static_cast<std::size_t>(x.size(0)) == rows.size(), InvalidArgument,
+            "LoraLinear: per-row adapters need x [B, T, in] with B == " +
+                std::to_string(rows.size()) + " rows, got x " + shape_str(x));
+  // Distinct pairs in first-seen order; rows without one get index 0 and scale 0.
+  std::vector<const LoraPair*> unique;
+  std::vector<int64_t> index(rows.size(), 0);
+  std::vector<double> scale(rows.size(), 0.0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] == nullptr) continue;
+    auto it = std::find(unique.begin(), unique.end(), rows[i]);
+    if (it == unique.end()) {
+      check_pair(*rows[i]);
+      unique.push_back(rows[i]);
+      it = unique.end() - 1;
+    }
+    index[i] = it - unique.begin();
+    scale[i] = rows[i]->scale;
+  }
+  if (unique.empty()) return forward(x);
+  if (unique.size() == 1 && std::all_of(rows.begin(), rows.end(),
+                                        [&](const LoraPair* p) { return p == unique[0]; })) {
+    return forward(x, *unique[0]);
+  }
+  int64_t r_max = 0;
+  for (const auto* p : unique) r_max = std::max(r_max, p->a.size(0));
+  std::vector<at::Tensor> as, bs;
+  for (const auto* p : unique) {
+    const int64_t pad = r_max - p->a.size(0);
+    auto a = p->a.to(x.scalar_type());
+    auto b = p->b.to(x.scalar_type());
+    if (pad > 0) {
+      // Zero rows of A and zero columns of B contribute nothing, so mixed ranks can share a bmm.
+      a = torch::constant_pad_nd(a, {0, 0, 0, pad});
+      b = torch::constant_pad_nd(b, {0, pad});
+    }
+    as.push_back(a);
+    bs.push_back(b);
+  }
+  auto dev = x.device();
+  auto idx = torch::tensor(index, torch::kLong).to(dev);
+  auto a_rows = torch::stack(as).index_select(0, idx);  // [B, r, in]
+  auto b_rows = torch::stack(bs).index_select(0, idx);  // [B, out, r]
+  auto s = torch::tensor(scale, torch::kDouble).to(x.scalar_type()).to(dev).view({-1, 1, 1});
+  auto delta = torch::bmm(torch::bmm(x, a_rows.transpose(1, 2)), b_rows.transpose(1, 2)) * s;
+  return forward(x) + delta;
+}
+
+}  // namespace oap

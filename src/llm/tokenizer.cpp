@@ -1,0 +1,65 @@
+#include "oap/llm/tokenizer.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "llm/bpe_tokenizer.hpp"
+#if OAP_HAVE_SENTENCEPIECE
+#include "llm/sentencepiece_tokenizer.hpp"
+#endif
+#include "oap/core/error.hpp"
+
+namespace oap {
+namespace {
+
+// Parses a JSON file; a syntax error becomes a ParseError with the line it is on.
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  OAP_CHECK(in.good(), IoError, "cannot open " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::size_t line = 1;
+    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) line += text[i] == '\n';
+    throw ParseError(path.string(), line, "", std::string("invalid JSON: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const std::filesystem::path& model_dir) {
+  OAP_CHECK(std::filesystem::is_directory(model_dir), IoError,
+            "model directory " + model_dir.string() + " does not exist");
+  if (std::filesystem::exists(model_dir / "tokenizer.json")) {
+    return from_json_file(model_dir / "tokenizer.json");
+  }
+  if (std::filesystem::exists(model_dir / "tokenizer.model")) {
+    return from_sentencepiece_file(model_dir / "tokenizer.model");
+  }
+  OAP_THROW(IoError, "no tokenizer in " + model_dir.string() +
+                         ": expected tokenizer.json or tokenizer.model");
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::filesystem::path& tokenizer_json) {
+  nlohmann::json tokenizer = read_json(tokenizer_json);
+  nlohmann::json config;  // null unless tokenizer_config.json lies beside it
+  auto config_path = tokenizer_json.parent_path() / "tokenizer_config.json";
+  if (std::filesystem::exists(config_path)) config = read_json(config_path);
+  return std::make_unique<detail::BpeTokenizer>(tokenizer, tokenizer_json.string(), config);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_sentencepiece_file(const std::filesystem::path& model) {
+#if OAP_HAVE_SENTENCEPIECE
+  return std::make_unique<detail::SentencePieceTokenizer>(model);
+#else
+  OAP_THROW(ConfigError, "cannot load SentencePiece model " + model.string() +
+                             ": oap was built without SentencePiece support "
+                             "(-DOAP_WITH_SENTENCEPIECE=ON; see src/llm/tokenizer_sources.cmake); "
+                             "a tokenizer.json of the same model can be used instead");
+#endif
+}
+
+}  // namespace oap

@@ -1,0 +1,243 @@
+#include "oap/llm/causal_lm.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "llm/model_test_util.hpp"
+#include "oap/core/error.hpp"
+#include "oap/llm/safetensors.hpp"
+
+#ifndef OAP_SOURCE_DIR
+#error "OAP_SOURCE_DIR must be defined by the build"
+#endif
+
+namespace oap {
+namespace {
+
+// The same computation in another order (cached vs full forward, padded vs alone) in f32: the
+// logits (of order 1-10) differ in the last bits; a wrong cache position or mask differs by ~1.
+constexpr double kSameMathTol = 5e-5;
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+using testing::write_micro_model;
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+// Runs tests/reference/llama_reference.py; returns its logits or an undefined tensor with the
+// reason in *why.
+at::Tensor python_logits(const std::filesystem::path& model, const nlohmann::json& input,
+                         std::string* why) {
+  const std::string py = testing::python_with_torch();
+  if (py.empty()) {
+    *why = "no Python with torch (apt-get install python3-torch)";
+    return {};
+  }
+  const auto in = model / "ref_input.json";
+  const auto out = model / "ref_logits.safetensors";
+  std::ofstream(in) << input.dump();
+  const std::string cmd = py + " " + OAP_SOURCE_DIR "/tests/reference/llama_reference.py " +
+                          model.string() + " " + in.string() + " " + out.string();
+  if (std::system(cmd.c_str()) != 0) {
+    *why = "reference script failed: " + cmd;
+    return {};
+  }
+  return SafeTensors::open(out)->tensor("logits").clone();
+}
+
+at::Tensor ids_tensor(const std::vector<std::vector<std::int64_t>>& rows) {
+  std::vector<at::Tensor> ts;
+  for (const auto& r : rows) ts.push_back(torch::tensor(r, torch::kLong));
+  return torch::stack(ts);
+}
+
+TEST(CausalLM, MatchesIndependentPythonReferenceInFloat32) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 5);
+  auto model = CausalLM::load(dir.path(), {.device = "cpu", .dtype = "float32", .num_threads = 1});
+  const std::vector<std::vector<std::int64_t>> ids = {{1, 5, 9, 22, 3, 96, 40, 7},
+                                                      {0, 0, 0, 11, 12, 13, 14, 15}};
+  const std::vector<std::vector<std::int64_t>> mask = {{1, 1, 1, 1, 1, 1, 1, 1},
+                                                       {0, 0, 0, 1, 1, 1, 1, 1}};
+  std::string why;
+  auto ref = python_logits(dir.path(), {{"input_ids", ids}, {"attention_mask", mask}}, &why);
+  if (!ref.defined()) GTEST_SKIP() << why;
+  torch::NoGradGuard no_grad;
+  auto logits = model->forward(ids_tensor(ids), ids_tensor(mask));
+  ASSERT_EQ(logits.sizes(), ref.sizes());
+  // Padding positions are garbage in both; compare the real ones.
+  EXPECT_LT(max_abs_diff(logits[0], ref[0]), 1e-4);
+  EXPECT_LT(max_abs_diff(logits[1].narrow(0, 3, 5), ref[1].narrow(0, 3, 5)), 1e-4);
+  EXPECT_GT(logits.abs().max().item<double>(), 0.5);  // not a degenerate all-zero model
+}
+
+TEST(CausalLM, MatchesPythonReferenceForQwen2BiasesTiedHeadAndLinearRope) {
+  TempDir dir;
+  auto c = testing::micro_config();
+  c.architecture = "Qwen2ForCausalLM";
+  c.model_type = "qwen2";
+  c.qkv_bias = true;
+  c.tie_word_embeddings = true;
+  c.rope_theta = 1000000.0;
+  c.rope_scaling.type = RopeScaling::Type::kLinear;
+  c.rope_scaling.factor = 2.0;
+  write_micro_model(dir.path(), c, 6);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  const std::vector<std::vector<std::int64_t>> ids = {{4, 8, 15, 16, 23, 42}};
+  std::string why;
+  auto ref = python_logits(dir.path(), {{"input_ids", ids}}, &why);
+  if (!ref.defined()) GTEST_SKIP() << why;
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(max_abs_diff(model->forward(ids_tensor(ids)), ref), 1e-4);
+}
+
+TEST(CausalLM, MatchesPythonReferenceWithAttentionAndMlpBias) {
+  TempDir dir;
+  auto c = testing::micro_config();
+  c.attention_bias = true;
+  c.mlp_bias = true;
+  c.num_key_value_heads = 6;  // plain multi-head attention
+  write_micro_model(dir.path(), c, 7);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  const std::vector<std::vector<std::int64_t>> ids = {{3, 1, 4, 1, 5, 9, 2, 6, 5}};
+  std::string why;
+  auto ref = python_logits(dir.path(), {{"input_ids", ids}}, &why);
+  if (!ref.defined()) GTEST_SKIP() << why;
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(max_abs_diff(model->forward(ids_tensor(ids)), ref), 1e-4);
+}
+
+TEST(CausalLM, Bfloat16IsCloseToPythonReferenceInBfloat16) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 8);
+  auto model = CausalLM::load(dir.path(), {.dtype = "bfloat16", .num_threads = 1});
+  const std::vector<std::vector<std::int64_t>> ids = {{1, 2, 3, 4, 5, 6}};
+  std::string why;
+  auto ref = python_logits(dir.path(), {{"input_ids", ids}, {"dtype", "bfloat16"}}, &why);
+  if (!ref.defined()) GTEST_SKIP() << why;
+  torch::NoGradGuard no_grad;
+  auto logits = model->forward(ids_tensor(ids));
+  // bf16 keeps 8 mantissa bits; kernels may round differently, so compare loosely relative to
+  // the logit scale.
+  const double scale = ref.abs().max().item<double>();
+  EXPECT_LT(max_abs_diff(logits, ref), 0.05 * scale);
+}
+
+TEST(CausalLM, KVCacheDecodeEqualsFullForward) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 9);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 97, {2, 12}, torch::kLong);
+  auto full = model->forward(ids);
+  auto cache = model->new_cache();
+  // Prompt of 5, then one token at a time (crossing the cache's initial capacity of 16 is
+  // covered by the 12 + growth test below).
+  auto first = model->forward(ids.narrow(1, 0, 5), {}, &cache);
+  EXPECT_LT(max_abs_diff(first, full.narrow(1, 0, 5)), kSameMathTol);
+  for (int t = 5; t < 12; ++t) {
+    auto step = model->forward(ids.narrow(1, t, 1), {}, &cache);
+    EXPECT_LT(max_abs_diff(step, full.narrow(1, t, 1)), kSameMathTol) << "position " << t;
+  }
+  EXPECT_EQ(cache.length(), 12);
+  // Grow past the initial capacity in one chunk.
+  auto ids2 = torch::randint(0, 97, {2, 40}, torch::kLong);
+  auto full2 = model->forward(ids2);
+  auto cache2 = model->new_cache();
+  model->forward(ids2.narrow(1, 0, 10), {}, &cache2);
+  auto rest = model->forward(ids2.narrow(1, 10, 30), {}, &cache2);
+  EXPECT_LT(max_abs_diff(rest, full2.narrow(1, 10, 30)), kSameMathTol);
+}
+
+TEST(CausalLM, LeftPaddedBatchEqualsRowsRunAlone) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 10);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  const std::vector<std::int64_t> a = {5, 6, 7, 8, 9, 10, 11};
+  const std::vector<std::int64_t> b = {50, 60, 70};
+  auto batch = ids_tensor({a, {0, 0, 0, 0, 50, 60, 70}});
+  auto mask = ids_tensor({{1, 1, 1, 1, 1, 1, 1}, {0, 0, 0, 0, 1, 1, 1}});
+  auto logits = model->forward(batch, mask);
+  auto alone_a = model->forward(ids_tensor({a}));
+  auto alone_b = model->forward(ids_tensor({b}));
+  EXPECT_LT(max_abs_diff(logits[0], alone_a[0]), kSameMathTol);
+  EXPECT_LT(max_abs_diff(logits[1].narrow(0, 4, 3), alone_b[0]), kSameMathTol);
+
+  // And decoding on from the padded batch with the cache matches each row alone.
+  auto cache = model->new_cache();
+  model->forward(batch, mask, &cache);
+  auto next = ids_tensor({{12}, {80}});
+  auto mask2 = torch::cat({mask, torch::ones({2, 1}, torch::kLong)}, 1);
+  auto step = model->forward(next, mask2, &cache);
+  auto a2 = model->forward(ids_tensor({{5, 6, 7, 8, 9, 10, 11, 12}}));
+  auto b2 = model->forward(ids_tensor({{50, 60, 70, 80}}));
+  EXPECT_LT(max_abs_diff(step[0][0], a2[0][7]), kSameMathTol);
+  EXPECT_LT(max_abs_diff(step[1][0], b2[0][3]), kSameMathTol);
+}
+
+TEST(CausalLM, LastOnlyReturnsTheLastPosition) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 11);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 97, {1, 6}, torch::kLong);
+  auto last = model->forward(ids, {}, nullptr, {}, /*last_only=*/true);
+  ASSERT_EQ(last.sizes(), (std::vector<std::int64_t>{1, 1, 97}));
+  EXPECT_LT(max_abs_diff(last[0][0], model->forward(ids)[0][5]), 1e-6);
+}
+
+TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
+  TempDir dir;
+  auto c = write_micro_model(dir.path(), testing::micro_config(), 12);
+  // A config that disagrees with the weights.
+  auto j = c.to_json();
+  j["intermediate_size"] = 64;
+  std::ofstream(dir.path() / "config.json") << j.dump();
+  try {
+    CausalLM::load(dir.path());
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model.layers.0.mlp.gate_proj.weight' has shape [80, 48] but "
+                                    "config.json implies [64, 48]"));
+  }
+  std::ofstream(dir.path() / "config.json") << c.to_json().dump();
+  try {
+    CausalLM::load(dir.path(), {.device = "cpu", .dtype = "float16"});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("float16 is not supported on the CPU"));
+  }
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  try {
+    model->forward(torch::tensor({{1, 97}}, torch::kLong));
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("token id 97 outside the vocabulary [0, 97)"));
+  }
+  try {
+    model->forward(torch::tensor({{1, 2}}, torch::kLong), torch::ones({1, 3}, torch::kLong));
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("attention_mask must be [B, past + T] = [1, 2]"));
+  }
+}
+
+TEST(CausalLM, RunsOnCudaWhenAvailable) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this LibTorch build";
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 13);
+  auto cpu = CausalLM::load(dir.path(), {.device = "cpu"});
+  auto gpu = CausalLM::load(dir.path(), {.device = "cuda"});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 97, {2, 9}, torch::kLong);
+  EXPECT_LT(max_abs_diff(gpu->forward(ids).cpu(), cpu->forward(ids)), 1e-3);
+}
+
+}  // namespace
+}  // namespace oap

@@ -1,0 +1,187 @@
+#include "oap/llm/lora_linear.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "llm/model_test_util.hpp"
+#include "oap/core/error.hpp"
+#include "oap/llm/causal_lm.hpp"
+#include "oap/llm/lora_weights.hpp"
+#include "oap/llm/safetensors.hpp"
+
+namespace oap {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+LoraPair random_pair(std::int64_t r, std::int64_t in, std::int64_t out, double scale) {
+  return LoraPair{torch::randn({r, in}).set_requires_grad(true),
+                  torch::randn({out, r}).set_requires_grad(true), scale};
+}
+
+TEST(LoraLinear, ZeroBGivesExactlyTheBaseOutput) {
+  torch::manual_seed(1);
+  LoraLinear lin(torch::randn({6, 5}), torch::randn({6}));
+  auto x = torch::randn({2, 3, 5});
+  LoraPair p{torch::randn({4, 5}), torch::zeros({6, 4}), 2.0};
+  EXPECT_TRUE(torch::equal(lin.forward(x, p), lin.forward(x)));
+  const LoraPair* rows[] = {&p, nullptr};
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows), lin.forward(x)));
+}
+
+TEST(LoraLinear, OneAdapterMatchesClosedForm) {
+  torch::manual_seed(2);
+  auto w = torch::randn({6, 5});
+  auto b = torch::randn({6});
+  LoraLinear lin(w, b);
+  auto x = torch::randn({2, 3, 5});
+  auto p = random_pair(3, 5, 6, 0.5);
+  // y = x W^T + b + 0.5 * x A^T B^T, i.e. the merged weight W + 0.5 B A.
+  auto expected = torch::matmul(x, (w + 0.5 * torch::matmul(p.b, p.a)).t()) + b;
+  EXPECT_TRUE(torch::allclose(lin.forward(x, p), expected, 1e-5, 1e-5));
+}
+
+TEST(LoraLinear, PerRowMixedBatchEqualsRowsOneByOne) {
+  torch::manual_seed(3);
+  LoraLinear lin(torch::randn({7, 5}), at::Tensor());
+  auto x = torch::randn({4, 3, 5});
+  auto p1 = random_pair(2, 5, 7, 1.5);
+  auto p2 = random_pair(4, 5, 7, 0.25);  // different rank: padded inside
+  const LoraPair* rows[] = {&p1, nullptr, &p2, &p1};
+  auto mixed = lin.forward(x, rows);
+  for (int i = 0; i < 4; ++i) {
+    auto xi = x.narrow(0, i, 1);
+    auto alone = rows[i] != nullptr ? lin.forward(xi, *rows[i]) : lin.forward(xi);
+    EXPECT_TRUE(torch::allclose(mixed.narrow(0, i, 1), alone, 1e-5, 1e-5)) << "row " << i;
+  }
+  EXPECT_TRUE(torch::equal(mixed.narrow(0, 1, 1), lin.forward(x.narrow(0, 1, 1))));
+}
+
+TEST(LoraLinear, GradientsReachOnlySelectedAdapters) {
+  torch::manual_seed(4);
+  auto w = torch::randn({6, 5});
+  LoraLinear lin(w, at::Tensor());
+  auto x = torch::randn({3, 2, 5});
+  auto used = random_pair(2, 5, 6, 1.0);
+  auto other = random_pair(2, 5, 6, 1.0);
+  auto unused = random_pair(2, 5, 6, 1.0);
+  const LoraPair* rows[] = {&used, nullptr, &other};
+  lin.forward(x, rows).pow(2).sum().backward();
+  ASSERT_TRUE(used.a.grad().defined());
+  ASSERT_TRUE(used.b.grad().defined());
+  ASSERT_TRUE(other.b.grad().defined());
+  EXPECT_GT(used.b.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_FALSE(unused.a.grad().defined());
+  EXPECT_FALSE(unused.b.grad().defined());
+  EXPECT_FALSE(lin.weight().requires_grad());
+  EXPECT_FALSE(lin.weight().grad().defined());
+
+  // The gradient of B for row 0 alone equals the gradient computed one row at a time.
+  auto solo = LoraPair{used.a.detach().clone().set_requires_grad(true),
+                       used.b.detach().clone().set_requires_grad(true), 1.0};
+  lin.forward(x.narrow(0, 0, 1), solo).pow(2).sum().backward();
+  EXPECT_TRUE(torch::allclose(used.b.grad(), solo.b.grad(), 1e-4, 1e-5));
+  // The base weight tensor is shared, never copied per call.
+  EXPECT_EQ(lin.weight().data_ptr(), w.data_ptr());
+}
+
+TEST(LoraLinear, RefusesPairOfWrongShape) {
+  LoraLinear lin(torch::randn({6, 5}), at::Tensor());
+  LoraPair p{torch::randn({2, 4}), torch::randn({6, 2}), 1.0};
+  try {
+    lin.forward(torch::randn({1, 1, 5}), p);
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("do not fit a projection [6, 5]"));
+    EXPECT_THAT(e.what(), HasSubstr("maybe an adapter for another base model?"));
+  }
+}
+
+TEST(LoraWeights, CreateFollowsPeftInitAndNames) {
+  const auto c = testing::micro_config();
+  auto w = LoraWeights::create(c, 4, 8.0, {LoraTarget::kQ, LoraTarget::kDown}, false, 7);
+  const auto* q = w.get(1, LoraTarget::kQ);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(w.get(1, LoraTarget::kK), nullptr);
+  EXPECT_EQ(q->a.sizes(), (std::vector<std::int64_t>{4, 48}));
+  EXPECT_EQ(q->b.sizes(), (std::vector<std::int64_t>{48, 4}));
+  EXPECT_DOUBLE_EQ(q->scale, 2.0);
+  EXPECT_EQ(q->b.abs().sum().item<double>(), 0.0);
+  EXPECT_LE(q->a.abs().max().item<double>(), 1.0 / std::sqrt(48.0));
+  EXPECT_TRUE(q->a.requires_grad());
+  EXPECT_EQ(w.get(0, LoraTarget::kDown)->a.size(1), 80);
+  auto rs = LoraWeights::create(c, 4, 8.0, {LoraTarget::kQ}, true, 7);
+  EXPECT_DOUBLE_EQ(rs.get(0, LoraTarget::kQ)->scale, 4.0);  // alpha / sqrt(r)
+  auto named = w.named_tensors();
+  ASSERT_EQ(named.size(), 8u);
+  EXPECT_EQ(named[0].first, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
+  EXPECT_EQ(named[3].first, "base_model.model.model.layers.0.mlp.down_proj.lora_B.weight");
+  // Same seed, same adapter.
+  auto again = LoraWeights::create(c, 4, 8.0, {LoraTarget::kQ, LoraTarget::kDown}, false, 7);
+  EXPECT_TRUE(torch::equal(again.get(1, LoraTarget::kQ)->a, q->a));
+}
+
+TEST(LoraWeights, SaveLoadRoundTripsBitExactly) {
+  TempDir dir;
+  auto w = LoraWeights::create(testing::micro_config(), 3, 6.0, {LoraTarget::kV}, false, 9);
+  save_safetensors(dir.path() / "adapter_model.safetensors", w.named_tensors());
+  auto st = SafeTensors::open(dir.path() / "adapter_model.safetensors");
+  for (const auto& [name, t] : w.named_tensors()) EXPECT_TRUE(torch::equal(st->tensor(name), t));
+}
+
+TEST(CausalLMLora, ZeroBAdapterGivesBaseLogitsAndMixedBatchMatchesRows) {
+  TempDir dir;
+  const auto c = testing::write_micro_model(dir.path(), testing::micro_config(), 21);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  const std::vector<LoraTarget> all = {LoraTarget::kQ, LoraTarget::kK,    LoraTarget::kV,
+                                       LoraTarget::kO, LoraTarget::kGate, LoraTarget::kUp,
+                                       LoraTarget::kDown};
+  auto fresh = LoraWeights::create(c, 4, 8.0, all, false, 1);
+  auto ids = torch::randint(0, 97, {3, 7}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  const LoraWeights* one[] = {&fresh};
+  EXPECT_TRUE(torch::equal(model->forward(ids, {}, nullptr, one), model->forward(ids)));
+
+  // Two trained-looking adapters (non-zero B), one row without.
+  auto u1 = LoraWeights::create(c, 4, 8.0, all, false, 2);
+  auto u2 = LoraWeights::create(c, 2, 4.0, {LoraTarget::kQ, LoraTarget::kV}, true, 3);
+  for (auto* w : {&u1, &u2}) {
+    for (auto& t : w->parameters()) t.normal_(0.0, 0.1);
+  }
+  const LoraWeights* rows[] = {&u1, nullptr, &u2};
+  auto mixed = model->forward(ids, {}, nullptr, rows);
+  for (int i = 0; i < 3; ++i) {
+    std::vector<const LoraWeights*> single;
+    if (rows[i] != nullptr) single.push_back(rows[i]);
+    auto alone = model->forward(ids.narrow(0, i, 1), {}, nullptr, single);
+    EXPECT_LT((mixed.narrow(0, i, 1) - alone).abs().max().item<double>(), 1e-4) << "row " << i;
+  }
+  // The adapters change the output.
+  EXPECT_GT((mixed[0] - model->forward(ids.narrow(0, 0, 1))[0]).abs().max().item<double>(), 1e-3);
+}
+
+TEST(CausalLMLora, GradientsFlowOnlyIntoTheSelectedUsersAdapter) {
+  TempDir dir;
+  const auto c = testing::write_micro_model(dir.path(), testing::micro_config(), 22);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  auto alice = LoraWeights::create(c, 4, 8.0, {LoraTarget::kQ, LoraTarget::kV}, false, 1);
+  auto bob = LoraWeights::create(c, 4, 8.0, {LoraTarget::kQ, LoraTarget::kV}, false, 2);
+  auto ids = torch::randint(0, 97, {2, 6}, torch::kLong);
+  const LoraWeights* rows[] = {&alice, nullptr};
+  auto logits = model->forward(ids, {}, nullptr, rows);
+  torch::nn::functional::cross_entropy(logits.view({-1, 97}), ids.view({-1})).backward();
+  for (const auto& t : alice.parameters()) {
+    ASSERT_TRUE(t.grad().defined());
+  }
+  // B starts at zero, so A's gradient is zero at step 0 but B's is not.
+  EXPECT_GT(alice.get(0, LoraTarget::kQ)->b.grad().abs().sum().item<double>(), 0.0);
+  for (const auto& t : bob.parameters()) EXPECT_FALSE(t.grad().defined());
+  for (const auto& [name, w] : model->named_weights()) {
+    EXPECT_FALSE(w.requires_grad()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace oap
