@@ -16,7 +16,9 @@
 // (e.g. --benchmark_filter=Recent).
 //
 //   store_bench [--full] [--users=N] [--db_events=N] [--memory_events_per_user=N]
-//               [--batch_size=N] [--db=PATH] [--delete_db] [benchmark flags...]
+//               [--batch_size=N] [--inbox_events=N] [--cache_mib=N] [--db=PATH] [--delete_db]
+//               [benchmark flags...]
+//   --inbox_events, --cache_mib  the StoreOptions fields of that name, for the same stores
 //   --batch_size   StoreOptions::batch_size for the SqliteStore kBatched appends and the build
 //                  of the read database (default: the library's default)
 //   --db           the read database (default /tmp/oap_store_bench_<users>u_<events>e.db)
@@ -56,6 +58,8 @@ struct Config {
   std::size_t db_events = 100000;         // events in the read database
   std::size_t memory_events_per_user = 100;
   std::size_t batch_size = oap::StoreOptions{}.batch_size;  // SqliteStore batch (build, appends)
+  std::size_t inbox_events = oap::StoreOptions{}.inbox_events;  // SqliteStore inbox (build, appends)
+  std::size_t cache_mib = oap::StoreOptions{}.cache_mib;        // SqliteStore page cache
   std::string db_path;                    // empty: derived from the sizes
   bool delete_db = false;
 };
@@ -145,6 +149,8 @@ std::unique_ptr<oap::HistoryStore> open_append_store(StoreKind kind, const Scrat
     case StoreKind::kSqliteBatched:
       options.durability = oap::Durability::kBatched;
       options.batch_size = g_config.batch_size;
+      options.inbox_events = g_config.inbox_events;
+      options.cache_mib = g_config.cache_mib;
       return std::make_unique<oap::SqliteStore>(db.path, options);
     case StoreKind::kSqliteEveryAppend:
       options.durability = oap::Durability::kEveryAppend;
@@ -268,6 +274,8 @@ void build_database(const std::filesystem::path& path) {
   {
     oap::StoreOptions options;
     options.batch_size = g_config.batch_size;
+    options.inbox_events = g_config.inbox_events;
+    options.cache_mib = g_config.cache_mib;
     oap::SqliteStore store(path, options);
     std::vector<oap::Event> pool = make_pool(std::max<std::size_t>(g_config.users, 10000) /
                                                  g_config.users * g_config.users,
@@ -361,6 +369,10 @@ void parse_flags(int& argc, char** argv) {
       mem_per_user = parse_size("--memory_events_per_user", *v);
     } else if (auto v = value("--batch_size")) {
       g_config.batch_size = parse_size("--batch_size", *v);
+    } else if (auto v = value("--inbox_events")) {
+      g_config.inbox_events = parse_size("--inbox_events", *v);
+    } else if (auto v = value("--cache_mib")) {
+      g_config.cache_mib = parse_size("--cache_mib", *v);
     } else if (auto v = value("--db")) {
       g_config.db_path = std::string(*v);
     } else {
