@@ -185,6 +185,30 @@ void BM_Append(benchmark::State& state, StoreKind kind, bool batched_calls) {
 
 // ---------------------------------------------------------------- recent() benchmarks
 
+// Times recent(user, kRecentN) on random users of store (seeded), recording each call.
+void measure_recent(benchmark::State& state, const oap::HistoryStore& store, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, g_config.users - 1);
+  std::vector<std::string> names;
+  for (std::size_t u = 0; u < g_config.users; ++u) names.push_back(user_name(u));
+  std::vector<std::int64_t> ns;
+  ns.reserve(1 << 20);
+  std::size_t returned = 0;
+  for (auto _ : state) {
+    const std::string& user = names[pick(rng)];
+    auto t0 = Clock::now();
+    auto events = store.recent(user, kRecentN);
+    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+    returned += events.size();
+    benchmark::DoNotOptimize(events.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["events_per_call"] = benchmark::Counter(
+      static_cast<double>(returned) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())),
+      benchmark::Counter::kAvgThreads);
+  set_latency_counters(state, ns);
+}
+
 void BM_RecentMemory(benchmark::State& state) {
   static std::unique_ptr<oap::MemoryStore> store = [] {
     auto s = std::make_unique<oap::MemoryStore>();
@@ -202,51 +226,13 @@ void BM_RecentMemory(benchmark::State& state) {
                  g_config.memory_events_per_user, secs);
     return s;
   }();
-  std::mt19937 rng(123);
-  std::uniform_int_distribution<std::size_t> pick(0, g_config.users - 1);
-  std::vector<std::string> names;
-  for (std::size_t u = 0; u < g_config.users; ++u) names.push_back(user_name(u));
-  std::vector<std::int64_t> ns;
-  ns.reserve(1 << 20);
-  std::size_t returned = 0;
-  for (auto _ : state) {
-    const std::string& user = names[pick(rng)];
-    auto t0 = Clock::now();
-    auto events = store->recent(user, kRecentN);
-    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
-    returned += events.size();
-    benchmark::DoNotOptimize(events.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["events_per_call"] = benchmark::Counter(
-      static_cast<double>(returned) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())),
-      benchmark::Counter::kAvgThreads);
-  set_latency_counters(state, ns);
+  measure_recent(state, *store, 123);
 }
 
 std::unique_ptr<oap::SqliteStore> g_read_db;
 
 void BM_RecentSqlite(benchmark::State& state) {
-  std::mt19937 rng(321 + static_cast<unsigned>(state.thread_index()));
-  std::uniform_int_distribution<std::size_t> pick(0, g_config.users - 1);
-  std::vector<std::string> names;
-  for (std::size_t u = 0; u < g_config.users; ++u) names.push_back(user_name(u));
-  std::vector<std::int64_t> ns;
-  ns.reserve(1 << 20);
-  std::size_t returned = 0;
-  for (auto _ : state) {
-    const std::string& user = names[pick(rng)];
-    auto t0 = Clock::now();
-    auto events = g_read_db->recent(user, kRecentN);
-    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
-    returned += events.size();
-    benchmark::DoNotOptimize(events.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["events_per_call"] = benchmark::Counter(
-      static_cast<double>(returned) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())),
-      benchmark::Counter::kAvgThreads);
-  set_latency_counters(state, ns);
+  measure_recent(state, *g_read_db, 321 + static_cast<unsigned>(state.thread_index()));
 }
 
 // ---------------------------------------------------------------- the read database
