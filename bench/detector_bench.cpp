@@ -57,7 +57,8 @@ std::unique_ptr<oap::Detector> trained(const std::string& type, std::size_t d) {
   return det;
 }
 
-void update_score(benchmark::State& state, const std::string& type) {
+// One score per event, and with learn also one update (the streaming loop).
+void stream(benchmark::State& state, const std::string& type, bool learn) {
   const auto d = static_cast<std::size_t>(state.range(0));
   auto det = trained(type, d);
   auto rows = normal_rows(kStreamRows, d, 11);
@@ -65,24 +66,14 @@ void update_score(benchmark::State& state, const std::string& type) {
   for (auto _ : state) {
     std::span<const double> x(rows.data() + i * d, d);
     benchmark::DoNotOptimize(det->score(x));
-    det->update(x);
+    if (learn) det->update(x);
     if (++i == kStreamRows) i = 0;
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void score_only(benchmark::State& state, const std::string& type) {
-  const auto d = static_cast<std::size_t>(state.range(0));
-  auto det = trained(type, d);
-  auto rows = normal_rows(kStreamRows, d, 11);
-  std::size_t i = 0;
-  for (auto _ : state) {
-    std::span<const double> x(rows.data() + i * d, d);
-    benchmark::DoNotOptimize(det->score(x));
-    if (++i == kStreamRows) i = 0;
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void update_score(benchmark::State& state, const std::string& type) { stream(state, type, true); }
+void score_only(benchmark::State& state, const std::string& type) { stream(state, type, false); }
 
 void score_batch(benchmark::State& state, const std::string& type) {
   const auto d = static_cast<std::size_t>(state.range(0));

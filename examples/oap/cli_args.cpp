@@ -1,6 +1,7 @@
 #include "cli_args.hpp"
 
 #include <algorithm>
+#include <iostream>
 
 namespace oap::cli {
 
@@ -70,6 +71,13 @@ std::string format_options(const std::vector<OptionSpec>& specs) {
   }
   out += "  -h, --help                Show this help.\n";
   return out;
+}
+
+bool print_help_if_requested(const Args& args, const char* help,
+                             const std::vector<OptionSpec>& specs) {
+  if (!args.help_requested()) return false;
+  std::cout << help << format_options(specs);
+  return true;
 }
 
 }  // namespace oap::cli

@@ -46,4 +46,8 @@ class Args {
 // Formats the option list of a command's --help.
 std::string format_options(const std::vector<OptionSpec>& specs);
 
+// If --help was given, prints help followed by the option list to stdout and returns true.
+bool print_help_if_requested(const Args& args, const char* help,
+                             const std::vector<OptionSpec>& specs);
+
 }  // namespace oap::cli

@@ -212,10 +212,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 int run_detect(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   if (!args.positional().empty()) {
     throw UsageError("unexpected argument \"" + args.positional().front() +
                      "\" (the input is given with --input)");

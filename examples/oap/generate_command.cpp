@@ -5,6 +5,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/generator.hpp"
 #include "oap/llm/tokenizer.hpp"
@@ -39,18 +40,12 @@ constexpr const char* kHelp =
 
 int run_generate(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto model_dir = args.value("model");
   const auto prompt = args.value("prompt");
   if (!model_dir) throw UsageError("--model is required");
   if (!prompt) throw UsageError("--prompt is required");
-  CausalLMOptions mo;
-  if (auto d = args.value("device")) mo.device = *d;
-  if (auto d = args.value("dtype")) mo.dtype = *d;
-  if (auto n = args.size_value("threads")) mo.num_threads = static_cast<int>(*n);
+  CausalLMOptions mo = causal_lm_options_from(args);
   GenerationOptions go;
   auto number = [&](const char* name, double fallback) {
     const auto v = args.value(name);

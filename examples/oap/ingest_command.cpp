@@ -76,10 +76,7 @@ std::string fixed(double v) {
 
 int run_ingest(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   if (args.positional().empty()) throw UsageError("no input file given");
 
   nlohmann::json config = nlohmann::json::object();

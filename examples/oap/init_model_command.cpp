@@ -34,10 +34,7 @@ constexpr const char* kHelp =
 
 int run_init_model(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto preset = args.value("preset");
   const auto out = args.value("out");
   if (!preset) throw UsageError("--preset is required");

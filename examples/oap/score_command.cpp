@@ -5,6 +5,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/scorer.hpp"
 #include "oap/llm/tokenizer.hpp"
@@ -32,20 +33,14 @@ constexpr const char* kHelp =
 
 int run_score(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto model_dir = args.value("model");
   if (!model_dir) throw UsageError("--model is required");
   std::vector<std::string> texts;
   if (auto t = args.value("text")) texts.push_back(*t);
   for (const auto& p : args.positional()) texts.push_back(p);
   if (texts.empty()) throw UsageError("--text is required");
-  CausalLMOptions mo;
-  if (auto d = args.value("device")) mo.device = *d;
-  if (auto d = args.value("dtype")) mo.dtype = *d;
-  if (auto n = args.size_value("threads")) mo.num_threads = static_cast<int>(*n);
+  CausalLMOptions mo = causal_lm_options_from(args);
   const auto model = CausalLM::load(*model_dir, mo);
   const auto tok = Tokenizer::load(*model_dir);
   std::vector<std::vector<std::int32_t>> seqs;

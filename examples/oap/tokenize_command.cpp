@@ -26,10 +26,7 @@ constexpr const char* kHelp =
 
 int run_tokenize(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
-  if (args.help_requested()) {
-    std::cout << kHelp << format_options(kOptions);
-    return 0;
-  }
+  if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto model = args.value("model");
   const auto text = args.value("text");
   if (!model) throw UsageError("--model is required");

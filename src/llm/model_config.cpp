@@ -110,6 +110,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
 }
 
 ModelConfig ModelConfig::from_file(const std::filesystem::path& path) {
+  OAP_CHECK(std::filesystem::exists(path), IoError,
+            "model path " + path.string() +
+                " does not exist (expected a Hugging Face model directory or its config.json)");
   const auto file = std::filesystem::is_directory(path) ? path / "config.json" : path;
   return from_json(load_json_file(file), file.string());
 }

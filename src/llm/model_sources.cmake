@@ -31,13 +31,3 @@ target_link_libraries(oap_llm_objects PUBLIC torch nlohmann_json::nlohmann_json 
 target_include_directories(oap_llm_objects PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(oap_llm_objects PRIVATE -Wall -Wextra)
 target_sources(oap PRIVATE $<TARGET_OBJECTS:oap_llm_objects>)
-
-# libsentencepiece (the tokenizer's dependency) exports its bundled protobuf-lite symbols. When
-# it precedes LibTorch's libprotobuf in a process's symbol search order, libprotobuf's static
-# initialisers call into sentencepiece's copy and crash before main() (any program linking oap,
-# tests included). Naming libprotobuf first on oap's link line (as a link option, so it comes
-# before every library) makes liboap.so NEED it ahead of libsentencepiece.
-find_library(OAP_PROTOBUF_LIBRARY protobuf)
-if(OAP_PROTOBUF_LIBRARY)
-  target_link_options(oap PRIVATE "LINKER:--no-as-needed" "${OAP_PROTOBUF_LIBRARY}" "LINKER:--as-needed")
-endif()

@@ -26,6 +26,13 @@ if(OAP_WITH_SENTENCEPIECE)
   pkg_check_modules(OAP_SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
   target_sources(oap PRIVATE ${CMAKE_CURRENT_LIST_DIR}/sentencepiece_tokenizer.cpp)
   target_link_libraries(oap PRIVATE PkgConfig::OAP_SENTENCEPIECE)
+  # Naming LibTorch's libprotobuf first on oap's link line makes liboap.so NEED it ahead of
+  # libsentencepiece, which stops the start-up crash; whether SentencePiece then works with
+  # that protobuf has not been verified with Debian's LibTorch.
+  find_library(OAP_PROTOBUF_LIBRARY protobuf)
+  if(OAP_PROTOBUF_LIBRARY)
+    target_link_options(oap PRIVATE "LINKER:--no-as-needed" "${OAP_PROTOBUF_LIBRARY}" "LINKER:--as-needed")
+  endif()
   set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
                               PROPERTIES COMPILE_DEFINITIONS OAP_HAVE_SENTENCEPIECE=1)
 endif()

@@ -179,3 +179,18 @@ TEST(ModelPreset, ShapesAndUnknownName) {
 
 }  // namespace
 }  // namespace oap
+
+namespace oap {
+namespace {
+
+TEST(ModelConfig, MissingModelPathIsNamed) {
+  try {
+    ModelConfig::from_file("/nonexistent/oap/model");
+    FAIL() << "accepted a missing path";
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("model path /nonexistent/oap/model does not exist"));
+  }
+}
+
+}  // namespace
+}  // namespace oap
