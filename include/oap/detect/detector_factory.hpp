@@ -1,5 +1,6 @@
 #pragma once
 // Building detectors from JSON: a configuration ("spec") or a saved state.
+// Thread safety: pure functions; the caller owns the returned detector.
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>

@@ -1,5 +1,6 @@
 #pragma once
 // Random-weight checkpoints in the Hugging Face layout, for tests and benchmarks.
+// Thread safety: init_random_model may run concurrently for different output folders.
 
 #include <cstdint>
 #include <filesystem>

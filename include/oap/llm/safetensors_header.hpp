@@ -1,6 +1,7 @@
 #pragma once
 // The safetensors file header: dtypes, tensor entries and the validating parser. No LibTorch here,
 // so the parser can be fuzzed and used by tools that never touch tensors.
+// Thread safety: pure functions and value types; safe to call from any thread.
 
 #include <cstddef>
 #include <cstdint>

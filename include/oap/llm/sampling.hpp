@@ -1,5 +1,6 @@
 #pragma once
 // Next-token selection from logits: repetition penalty, temperature, top-k, top-p, greedy.
+// Thread safety: free functions; safe concurrently as long as each thread has its own rng.
 
 #include <ATen/core/Tensor.h>
 

@@ -1,5 +1,7 @@
 #pragma once
 // score(): per-token log-probabilities and mean negative log-likelihood of token sequences.
+// Thread safety: as CausalLM::forward without a cache (the model is only read); the returned
+// values are the caller's.
 
 #include <cstdint>
 #include <span>
