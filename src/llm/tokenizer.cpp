@@ -56,9 +56,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_sentencepiece_file(const std::filesys
   return std::make_unique<detail::SentencePieceTokenizer>(model);
 #else
   OAP_THROW(ConfigError, "cannot load SentencePiece model " + model.string() +
-                             ": oap was built without SentencePiece support "
-                             "(-DOAP_WITH_SENTENCEPIECE=ON; see src/llm/tokenizer_sources.cmake); "
-                             "a tokenizer.json of the same model can be used instead");
+                             ": oap was built without SentencePiece support (it needs "
+                             "libsentencepiece-dev at build time and OAP_WITH_SENTENCEPIECE=ON, "
+                             "the default; see src/llm/tokenizer_sources.cmake); a tokenizer.json "
+                             "of the same model can be used instead");
 #endif
 }
 

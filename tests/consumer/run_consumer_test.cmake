@@ -1,6 +1,6 @@
 # Installs the built oap into a fresh prefix, builds tests/consumer against it with
 # find_package(oap), and runs the result. Called by ctest with -DOAP_BINARY_DIR, -DCONSUMER_DIR,
-# -DWORK_DIR.
+# -DWORK_DIR, and -DSPM_TRAIN_FIXTURE (empty without SentencePiece support).
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 function(run_step)
@@ -22,4 +22,15 @@ endif()
 execute_process(COMMAND "${prefix}/bin/oap" --version RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "oap ")
   message(FATAL_ERROR "installed oap --version failed (${rc}): ${out}")
+endif()
+# The installed tool reads a SentencePiece model through the plugin installed beside liboap.so
+# (it must not fall back on the build tree's copy: liboap looks next to itself).
+if(SPM_TRAIN_FIXTURE)
+  run_step("${SPM_TRAIN_FIXTURE}" train "${WORK_DIR}/spm_model")
+  execute_process(COMMAND "${prefix}/bin/oap" tokenize --model "${WORK_DIR}/spm_model"
+                          --text "the user changed topic"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "\"decoded\":\"the user changed topic\"")
+    message(FATAL_ERROR "installed oap tokenize with a SentencePiece model failed (${rc}): ${out}${err}")
+  endif()
 endif()

@@ -10,13 +10,21 @@ oap_add_test_binary(llm_tokenizer_test
 )
 # The tests reach the private helpers (byte table, pre-tokenizer) directly.
 target_include_directories(llm_tokenizer_test PRIVATE ${PROJECT_SOURCE_DIR}/src)
-# With SentencePiece support, its trainer builds the small .model those tests use.
-if(OAP_WITH_SENTENCEPIECE)
-  target_sources(llm_tokenizer_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/sentencepiece_tokenizer_test.cpp)
+# With SentencePiece support (the plugin target exists), spm_train_fixture trains the small
+# .model those tests use and encodes with SentencePiece as their oracle. It is a separate program
+# that links libsentencepiece only: the test binary links LibTorch through oap and must not link
+# libsentencepiece (the two protobuf copies would clash); it reaches SentencePiece only through
+# liboap's isolated plugin.
+if(TARGET oap_sentencepiece)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(OAP_TEST_SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
-  target_link_libraries(llm_tokenizer_test PRIVATE PkgConfig::OAP_TEST_SENTENCEPIECE)
-  target_compile_definitions(llm_tokenizer_test PRIVATE OAP_HAVE_SENTENCEPIECE=1)
+  add_executable(spm_train_fixture ${CMAKE_CURRENT_LIST_DIR}/spm_train_fixture.cpp)
+  target_link_libraries(spm_train_fixture PRIVATE PkgConfig::OAP_TEST_SENTENCEPIECE)
+  target_compile_options(spm_train_fixture PRIVATE -Wall -Wextra)
+  target_sources(llm_tokenizer_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/sentencepiece_tokenizer_test.cpp)
+  add_dependencies(llm_tokenizer_test spm_train_fixture)
+  target_compile_definitions(llm_tokenizer_test PRIVATE OAP_HAVE_SENTENCEPIECE=1
+    OAP_SPM_TRAIN_FIXTURE="$<TARGET_FILE:spm_train_fixture>")
 endif()
 # The Llama-3 oracle files come from scripts/fetch_test_tokenizers.sh; the test skips without them.
 target_compile_definitions(llm_tokenizer_test PRIVATE

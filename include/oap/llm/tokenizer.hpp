@@ -39,9 +39,14 @@ class Tokenizer {
   // composition itself is not implemented. Throws IoError (unreadable) or ParseError naming the
   // field that is wrong (unknown model.type, unknown pre-tokenizer type, bad merge, ...).
   static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
-  // A SentencePiece model file (Llama-2, Mistral, T5 style). Throws IoError if it cannot be
-  // loaded, ConfigError if oap was built without SentencePiece (OAP_WITH_SENTENCEPIECE=OFF, the
-  // default with Debian's LibTorch, whose protobuf clashes with libsentencepiece's).
+  // A SentencePiece model file (Llama-2, Mistral, T5 style). SentencePiece runs in a plugin,
+  // liboap_sentencepiece.so, that the first call loads in isolation from LibTorch (whose
+  // protobuf clashes with libsentencepiece's); it is looked for next to liboap.so, or at the
+  // path in the environment variable OAP_SENTENCEPIECE_PLUGIN if that is set (read until the
+  // plugin has loaded once). Throws IoError if the model cannot be loaded (file name and
+  // SentencePiece's reason) or the plugin is missing or unloadable (where it looked, dlerror),
+  // ConfigError if the plugin is not one this liboap can use, or if oap was built without
+  // SentencePiece (no libsentencepiece-dev, or OAP_WITH_SENTENCEPIECE=OFF).
   static std::unique_ptr<Tokenizer> from_sentencepiece_file(const std::filesystem::path& model);
 
   // Token ids of text. add_special: add the tokenizer's configured BOS/EOS tokens, as its
