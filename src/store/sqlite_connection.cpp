@@ -79,12 +79,12 @@ void SqliteConnection::prepare_writer() {
       "INSERT INTO inbox(user_id, ts, seq, features, text, meta) VALUES(?1,?2,?3,?4,?5,?6)");
   insert_user = prepare("INSERT INTO users(id, name, dim) VALUES(?1,?2,?3)");
   set_next_seq = prepare("UPDATE oap_meta SET value = ?1 WHERE key = 'next_seq'");
-  // Sorted by the clustered key, so each user's pages are written once per migration.
-  migrate_inbox = prepare(
-      "INSERT INTO events(user_id, ts, seq, features, text, meta) "
-      "SELECT user_id, ts, seq, features, text, meta FROM inbox ORDER BY user_id, ts, seq");
+  insert_block = prepare(
+      "INSERT INTO blocks(user_id, last_ts, last_seq, first_ts, n, data) "
+      "VALUES(?1,?2,?3,?4,?5,?6)");
   clear_inbox = prepare("DELETE FROM inbox");
-  delete_events = prepare("DELETE FROM events WHERE user_id = ?1");
+  delete_blocks = prepare("DELETE FROM blocks WHERE user_id = ?1");
+  count_blocks = prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE user_id = ?1");
   delete_inbox = prepare("DELETE FROM inbox WHERE user_id = ?1");
   delete_user = prepare("DELETE FROM users WHERE id = ?1");
 }
@@ -94,13 +94,14 @@ void SqliteConnection::prepare_reader() {
   // Reads of a large database go through the OS page cache; mapping the file saves a read()
   // system call and a copy per page that SQLite's own cache does not hold.
   exec("PRAGMA mmap_size = 17179869184");
+  // A user's blocks, newest last event first (the index order, read backwards).
   recent = prepare(
-      "SELECT ts, seq, features, text, meta FROM events WHERE user_id = ?1 "
-      "ORDER BY ts DESC, seq DESC LIMIT ?2");
+      "SELECT last_ts, last_seq, data FROM blocks WHERE user_id = ?1 "
+      "ORDER BY last_ts DESC, last_seq DESC");
+  // Blocks that may hold events in [?2, ?3): they end at or after ?2 and start before ?3.
   range = prepare(
-      "SELECT ts, seq, features, text, meta FROM events WHERE user_id = ?1 AND ts >= ?2 AND "
-      "ts < ?3 ORDER BY ts, seq");
-  count = prepare("SELECT count(*) FROM events WHERE user_id = ?1");
+      "SELECT data FROM blocks WHERE user_id = ?1 AND last_ts >= ?2 AND first_ts < ?3");
+  count = prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE user_id = ?1");
 }
 
 StoredEvent SqliteConnection::read_event(sqlite3_stmt* stmt, const UserId& user) const {

@@ -49,7 +49,7 @@ class SqliteConnection {
   void prepare_writer();
   void prepare_reader();
 
-  // Reads a row (ts, seq, features, text, meta) of stmt starting at column 0.
+  // Reads an inbox row (ts, seq, features, text, meta) of stmt starting at column 0.
   StoredEvent read_event(sqlite3_stmt* stmt, const UserId& user) const;
   // Binds (ts, seq, features, text, meta) to parameters first..first+4; meta_text must stay
   // alive until the statement has run.
@@ -67,12 +67,13 @@ class SqliteConnection {
   sqlite3_stmt* insert_inbox = nullptr;
   sqlite3_stmt* insert_user = nullptr;
   sqlite3_stmt* set_next_seq = nullptr;
-  sqlite3_stmt* migrate_inbox = nullptr;
+  sqlite3_stmt* insert_block = nullptr;
   sqlite3_stmt* clear_inbox = nullptr;
-  sqlite3_stmt* delete_events = nullptr;
+  sqlite3_stmt* delete_blocks = nullptr;
+  sqlite3_stmt* count_blocks = nullptr;
   sqlite3_stmt* delete_inbox = nullptr;
   sqlite3_stmt* delete_user = nullptr;
-  // Reader statements (on the clustered events table only; the inbox is mirrored in memory).
+  // Reader statements (on the blocks table only; the inbox is mirrored in memory).
   sqlite3_stmt* recent = nullptr;
   sqlite3_stmt* range = nullptr;
   sqlite3_stmt* count = nullptr;

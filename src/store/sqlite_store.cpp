@@ -6,12 +6,16 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <queue>
 #include <unordered_set>
 
 #include "core/log.hpp"
 #include "oap/core/error.hpp"
+#include "store/event_block.hpp"
 #include "store/sqlite_connection.hpp"
 
 namespace oap {
@@ -22,10 +26,14 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
+using detail::BlockEntry;
 using detail::ResetOnExit;
 using detail::StoredEvent;
 
-constexpr const char* kSchemaVersion = "1";
+constexpr const char* kSchemaVersion = "2";
+
+// A store move packs each user's inbox events into blocks of at most this many events.
+constexpr std::size_t kMaxBlockEvents = 256;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS oap_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,14 +41,15 @@ CREATE TABLE IF NOT EXISTS users(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   dim INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events(
+CREATE TABLE IF NOT EXISTS blocks(
+  id INTEGER PRIMARY KEY,
   user_id INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  features BLOB NOT NULL,
-  text TEXT NOT NULL,
-  meta TEXT NOT NULL,
-  PRIMARY KEY(user_id, ts, seq)) WITHOUT ROWID;
+  last_ts INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  first_ts INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_by_user ON blocks(user_id, last_ts, last_seq, first_ts, n);
 CREATE TABLE IF NOT EXISTS inbox(
   seq INTEGER PRIMARY KEY,
   user_id INTEGER NOT NULL,
@@ -48,7 +57,7 @@ CREATE TABLE IF NOT EXISTS inbox(
   features BLOB NOT NULL,
   text TEXT NOT NULL,
   meta TEXT NOT NULL);
-INSERT OR IGNORE INTO oap_meta(key, value) VALUES('schema', '1');
+INSERT OR IGNORE INTO oap_meta(key, value) VALUES('schema', '2');
 INSERT OR IGNORE INTO oap_meta(key, value) VALUES('next_seq', '0');
 )sql";
 
@@ -66,16 +75,26 @@ void insert_sorted(std::vector<StoredEvent>& v, StoredEvent e) {
   }
 }
 
-std::vector<Event> merge_events(std::vector<StoredEvent> a, const StoredEvent* b_begin,
-                                const StoredEvent* b_end, std::size_t keep_last) {
-  std::vector<StoredEvent> merged;
-  merged.reserve(a.size() + static_cast<std::size_t>(b_end - b_begin));
-  std::merge(std::make_move_iterator(a.begin()), std::make_move_iterator(a.end()), b_begin, b_end,
-             std::back_inserter(merged), before);
-  std::size_t skip = merged.size() > keep_last ? merged.size() - keep_last : 0;
+// (ts, seq): the order of a user's events.
+using Key = std::pair<std::int64_t, std::int64_t>;
+
+// An event that a read may return: in the inbox's mirror (inbox != nullptr) or in a block.
+struct Candidate {
+  Key key;
+  const StoredEvent* inbox = nullptr;
+  BlockEntry block;
+};
+
+// Sorts candidates by key and builds their events (copies from the inbox, decodes blocks).
+std::vector<Event> materialize_sorted(std::vector<Candidate>& cands, const UserId& user,
+                                      std::size_t dim, const std::string& where) {
+  std::sort(cands.begin(), cands.end(),
+            [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
   std::vector<Event> out;
-  out.reserve(merged.size() - skip);
-  for (std::size_t i = skip; i < merged.size(); ++i) out.push_back(std::move(merged[i].event));
+  out.reserve(cands.size());
+  for (const Candidate& c : cands) {
+    out.push_back(c.inbox ? c.inbox->event : materialize(c.block, user, dim, where));
+  }
   return out;
 }
 
@@ -317,14 +336,52 @@ void SqliteStore::commit_pending_locked() {
 
 void SqliteStore::migrate_inbox_locked() {
   auto& w = *writer_;
+  const auto t0 = std::chrono::steady_clock::now();
   std::unique_lock inbox_lock(inbox_->mu);
+  // Users in id order, so the index entries go in in order too.
+  std::vector<std::int64_t> ids;
+  ids.reserve(inbox_->by_user.size());
+  for (const auto& [id, events] : inbox_->by_user) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::uint8_t> blob;
+  std::vector<const Event*> events;
+  std::vector<std::int64_t> seqs;
+  std::size_t blocks = 0;
   detail::in_transaction(w, [&] {
-    w.step_done(w.migrate_inbox, "move inbox into events");
-    sqlite3_reset(w.migrate_inbox);
+    blocks = 0;
+    for (std::int64_t id : ids) {
+      const std::vector<StoredEvent>& v = inbox_->by_user.at(id);
+      if (v.empty()) continue;
+      const std::size_t dim = v.front().event.features.size();
+      for (std::size_t start = 0; start < v.size(); start += kMaxBlockEvents) {
+        const std::size_t end = std::min(v.size(), start + kMaxBlockEvents);
+        events.clear();
+        seqs.clear();
+        for (std::size_t i = start; i < end; ++i) {
+          events.push_back(&v[i].event);
+          seqs.push_back(v[i].seq);
+        }
+        blob.clear();
+        detail::encode_block(events, seqs, dim, blob);
+        ResetOnExit reset{w.insert_block};
+        sqlite3_bind_int64(w.insert_block, 1, id);
+        sqlite3_bind_int64(w.insert_block, 2, to_micros(v[end - 1].event.timestamp));
+        sqlite3_bind_int64(w.insert_block, 3, v[end - 1].seq);
+        sqlite3_bind_int64(w.insert_block, 4, to_micros(v[start].event.timestamp));
+        sqlite3_bind_int64(w.insert_block, 5, static_cast<std::int64_t>(end - start));
+        sqlite3_bind_blob(w.insert_block, 6, blob.data(), static_cast<int>(blob.size()),
+                          SQLITE_STATIC);
+        w.step_done(w.insert_block, "insert event block");
+        ++blocks;
+      }
+    }
     w.step_done(w.clear_inbox, "clear inbox");
     sqlite3_reset(w.clear_inbox);
   });
-  detail::logger()->debug("SqliteStore {}: moved {} inbox events", path_.string(), inbox_->events);
+  detail::logger()->debug(
+      "SqliteStore {}: moved {} inbox events into {} blocks in {:.1f} ms", path_.string(),
+      inbox_->events, blocks,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   inbox_->by_user.clear();
   inbox_->events = 0;
 }
@@ -349,6 +406,13 @@ std::optional<std::int64_t> SqliteStore::user_id(const UserId& user) const {
   return it->second.id;
 }
 
+std::optional<SqliteStore::UserEntry> SqliteStore::user_entry(const UserId& user) const {
+  std::shared_lock lock(users_mu_);
+  auto it = users_.find(user);
+  if (it == users_.end()) return std::nullopt;
+  return it->second;
+}
+
 SqliteStore::Connection& SqliteStore::acquire_reader(std::unique_lock<std::mutex>& lock) const {
   std::size_t n = readers_.size();
   std::size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
@@ -365,53 +429,92 @@ SqliteStore::Connection& SqliteStore::acquire_reader(std::unique_lock<std::mutex
 
 std::vector<Event> SqliteStore::recent(const UserId& user, std::size_t n) const {
   commit_if_pending();
-  auto id = user_id(user);
-  if (!id || n == 0) return {};
+  auto entry = user_entry(user);
+  if (!entry || n == 0) return {};
+  const std::string where = "SQLite database " + path_.string();
   std::shared_lock inbox_lock(inbox_->mu);
-  std::vector<StoredEvent> rows;
+  std::vector<Candidate> cands;
+  // The n largest keys seen so far (a min-heap): its top is the n-th newest candidate.
+  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> newest;
+  const auto offer = [&](Key key) {
+    newest.push(key);
+    if (newest.size() > n) newest.pop();
+  };
+  if (auto it = inbox_->by_user.find(entry->id); it != inbox_->by_user.end()) {
+    const auto& in = it->second;
+    for (std::size_t i = in.size() - std::min(n, in.size()); i < in.size(); ++i) {
+      Key key{to_micros(in[i].event.timestamp), in[i].seq};
+      cands.push_back(Candidate{key, &in[i], {}});
+      offer(key);
+    }
+  }
+  std::vector<std::vector<std::uint8_t>> blobs;  // the blocks read; candidates point into them
   {
     std::unique_lock<std::mutex> lock;
     Connection& c = acquire_reader(lock);
     ResetOnExit reset{c.recent};
-    sqlite3_bind_int64(c.recent, 1, *id);
-    sqlite3_bind_int64(c.recent, 2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+    sqlite3_bind_int64(c.recent, 1, entry->id);
     int rc;
-    while ((rc = sqlite3_step(c.recent)) == SQLITE_ROW) rows.push_back(c.read_event(c.recent, user));
+    while ((rc = sqlite3_step(c.recent)) == SQLITE_ROW) {
+      // Blocks come newest last event first: once one ends before the n-th newest candidate,
+      // it and every later one hold nothing newer.
+      Key last{sqlite3_column_int64(c.recent, 0), sqlite3_column_int64(c.recent, 1)};
+      if (newest.size() >= n && last < newest.top()) break;
+      const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(c.recent, 2));
+      blobs.emplace_back(data, data + sqlite3_column_bytes(c.recent, 2));
+      for (const BlockEntry& e : detail::parse_block(blobs.back(), entry->dim, where)) {
+        cands.push_back(Candidate{Key{e.ts, e.seq}, nullptr, e});
+        offer(cands.back().key);
+      }
+    }
     c.check(rc, "read recent events");
   }
-  std::reverse(rows.begin(), rows.end());
-  auto it = inbox_->by_user.find(*id);
-  if (it == inbox_->by_user.end()) return merge_events(std::move(rows), nullptr, nullptr, n);
-  const auto& in = it->second;
-  std::size_t take = std::min(n, in.size());
-  return merge_events(std::move(rows), in.data() + (in.size() - take), in.data() + in.size(), n);
+  if (cands.size() > n) {
+    // Keep the n newest.
+    auto cut = cands.begin() + static_cast<std::ptrdiff_t>(cands.size() - n);
+    std::nth_element(cands.begin(), cut, cands.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
+    cands.erase(cands.begin(), cut);
+  }
+  return materialize_sorted(cands, user, entry->dim, where);
 }
 
 std::vector<Event> SqliteStore::range(const UserId& user, Timestamp t0, Timestamp t1) const {
   commit_if_pending();
-  auto id = user_id(user);
-  if (!id || t1 <= t0) return {};
+  auto entry = user_entry(user);
+  if (!entry || t1 <= t0) return {};
+  const std::string where = "SQLite database " + path_.string();
+  const std::int64_t lo = to_micros(t0), hi = to_micros(t1);
   std::shared_lock inbox_lock(inbox_->mu);
-  std::vector<StoredEvent> rows;
+  std::vector<Candidate> cands;
+  if (auto it = inbox_->by_user.find(entry->id); it != inbox_->by_user.end()) {
+    const auto& in = it->second;
+    const auto by_time = [](const StoredEvent& e, Timestamp t) { return e.event.timestamp < t; };
+    auto first = std::lower_bound(in.begin(), in.end(), t0, by_time);
+    auto last = std::lower_bound(first, in.end(), t1, by_time);
+    for (auto i = first; i != last; ++i) {
+      cands.push_back(Candidate{Key{to_micros(i->event.timestamp), i->seq}, &*i, {}});
+    }
+  }
+  std::vector<std::vector<std::uint8_t>> blobs;
   {
     std::unique_lock<std::mutex> lock;
     Connection& c = acquire_reader(lock);
     ResetOnExit reset{c.range};
-    sqlite3_bind_int64(c.range, 1, *id);
-    sqlite3_bind_int64(c.range, 2, to_micros(t0));
-    sqlite3_bind_int64(c.range, 3, to_micros(t1));
+    sqlite3_bind_int64(c.range, 1, entry->id);
+    sqlite3_bind_int64(c.range, 2, lo);
+    sqlite3_bind_int64(c.range, 3, hi);
     int rc;
-    while ((rc = sqlite3_step(c.range)) == SQLITE_ROW) rows.push_back(c.read_event(c.range, user));
+    while ((rc = sqlite3_step(c.range)) == SQLITE_ROW) {
+      const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(c.range, 0));
+      blobs.emplace_back(data, data + sqlite3_column_bytes(c.range, 0));
+      for (const BlockEntry& e : detail::parse_block(blobs.back(), entry->dim, where)) {
+        if (e.ts >= lo && e.ts < hi) cands.push_back(Candidate{Key{e.ts, e.seq}, nullptr, e});
+      }
+    }
     c.check(rc, "read event range");
   }
-  auto it = inbox_->by_user.find(*id);
-  if (it == inbox_->by_user.end()) return merge_events(std::move(rows), nullptr, nullptr, SIZE_MAX);
-  const auto& in = it->second;
-  auto lo = std::lower_bound(in.begin(), in.end(), t0,
-                             [](const StoredEvent& e, Timestamp t) { return e.event.timestamp < t; });
-  auto hi = std::lower_bound(lo, in.end(), t1,
-                             [](const StoredEvent& e, Timestamp t) { return e.event.timestamp < t; });
-  return merge_events(std::move(rows), std::to_address(lo), std::to_address(hi), SIZE_MAX);
+  return materialize_sorted(cands, user, entry->dim, where);
 }
 
 std::size_t SqliteStore::count(const UserId& user) const {
@@ -458,11 +561,17 @@ std::size_t SqliteStore::forget(const UserId& user) {
   std::size_t removed = 0;
   detail::in_transaction(w, [&] {
     removed = 0;
-    for (sqlite3_stmt* stmt : {w.delete_events, w.delete_inbox}) {
+    {
+      ResetOnExit reset{w.count_blocks};
+      sqlite3_bind_int64(w.count_blocks, 1, *id);
+      w.step_done(w.count_blocks, "count events");
+      removed += static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
+    }
+    for (sqlite3_stmt* stmt : {w.delete_blocks, w.delete_inbox}) {
       ResetOnExit reset{stmt};
       sqlite3_bind_int64(stmt, 1, *id);
       w.step_done(stmt, "delete events");
-      removed += static_cast<std::size_t>(sqlite3_changes(w.db));
+      if (stmt == w.delete_inbox) removed += static_cast<std::size_t>(sqlite3_changes(w.db));
     }
     ResetOnExit reset{w.delete_user};
     sqlite3_bind_int64(w.delete_user, 1, *id);

@@ -16,12 +16,14 @@ namespace detail {
 class SqliteConnection;
 }
 
-// Events live in one table clustered by (user, timestamp, sequence), so a user's recent
-// events are one contiguous range of the B-tree. Appends of many interleaved users would dirty
-// one page per event there, so they are first committed to an append-only inbox table (one
-// sequential write per batch) that is mirrored in memory, and moved into the clustered table,
-// sorted, once options.inbox_events have gathered. One writer connection commits;
-// options.read_connections reader connections serve reads beside it (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
+// Appends are committed to an append-only inbox table (one sequential write per batch) that is
+// mirrored in memory. Once options.inbox_events have gathered they are moved, in one
+// transaction, into the blocks table: one row per user holding that user's inbox events packed
+// in (timestamp, sequence) order (src/store/event_block.hpp), appended at the end of the table,
+// with an index on (user, last timestamp, last sequence). A store move thus writes one row per
+// user rather than one per event, and recent() reads the user's newest few blocks instead of
+// one row per event. One writer connection commits; options.read_connections reader
+// connections serve reads beside it (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
 // it returns; with kBatched once flush() returns (or its batch filled up). Durable means it
 // survives kill -9 of the process (and power loss with options.sync_full). Every read first
 // commits the appends made before it, so a thread always reads its own writes.
@@ -68,6 +70,7 @@ class SqliteStore final : public HistoryStore {
   void migrate_inbox_locked();   // requires write_mu_
   void commit_if_pending() const;
   std::optional<std::int64_t> user_id(const UserId& user) const;
+  std::optional<UserEntry> user_entry(const UserId& user) const;
   Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
 
   std::filesystem::path path_;
@@ -84,7 +87,7 @@ class SqliteStore final : public HistoryStore {
   mutable std::shared_mutex users_mu_;  // taken after write_mu_ when both are needed
   std::unordered_map<UserId, UserEntry> users_;  // GUARDED_BY(users_mu_)
 
-  // Committed events not yet in the clustered table, by user (its own lock, taken after
+  // Committed events not yet moved into blocks, by user (its own lock, taken after
   // write_mu_; readers hold it shared while they read the table and the inbox together).
   std::unique_ptr<Inbox> inbox_;
 

@@ -27,9 +27,9 @@ struct StoreOptions {
   Durability durability = Durability::kBatched;
   // Events per transaction under kBatched. Default: 4096. Requires >= 1.
   std::size_t batch_size = 4096;
-  // Committed events gathered in the append-only inbox before they are moved, sorted by user,
-  // into the clustered events table (and memory that the inbox's in-memory mirror holds).
-  // Larger: fewer page writes per event with many users; more memory. Default: 131072.
+  // Committed events gathered in the append-only inbox before they are moved, packed per
+  // user, into the blocks table (and memory that the inbox's in-memory mirror holds).
+  // Larger: bigger blocks (fewer rows for recent() to read), more memory. Default: 131072.
   // Requires >= 1.
   std::size_t inbox_events = 131072;
   // Extra read-only connections for concurrent readers (WAL lets them run beside the
