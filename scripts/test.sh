@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs what is missing, builds, runs every
-# test (ctest), then runs the concurrency tests again under ThreadSanitizer.
+# test (ctest), runs the concurrency tests again under ThreadSanitizer, and fuzzes the
+# safetensors header parser for 30 seconds (scripts/fuzz.sh).
 #
 # Usage: scripts/test.sh [--no-tsan]
 set -euo pipefail
@@ -19,3 +20,5 @@ if [[ $tsan -eq 1 ]]; then
   cmake --build --preset tsan
   ctest --preset tsan
 fi
+
+scripts/fuzz.sh 30
