@@ -1,9 +1,9 @@
 // detector_bench: throughput of the streaming detectors (Google Benchmark).
 //
 // Measures, per detector and dimension d in {4, 16, 64}:
-//   - UpdateScore: the streaming loop `score(x); update(x);` on a pre-generated stream of
-//     standard normal points (items_per_second = events/s);
-//   - ScoreOnly: score(x) of a trained detector (const);
+//   - UpdateScore: the streaming loop `score_into(x, s); update(x);` on a pre-generated stream
+//     of standard normal points, reusing one Score (items_per_second = events/s);
+//   - ScoreOnly: score_into(x, s) of a trained detector (const);
 //   - ScoreBatch: score_batch() over 4096 points at once (items_per_second = points/s).
 // Detectors: zscore (Welford, max combine), mahalanobis (Ledoit-Wolf, default refit interval),
 // isolation_forest (100 trees, window 256, sample 256), ensemble (the three, Bonferroni).
@@ -63,9 +63,11 @@ void stream(benchmark::State& state, const std::string& type, bool learn) {
   auto det = trained(type, d);
   auto rows = normal_rows(kStreamRows, d, 11);
   std::size_t i = 0;
+  oap::Score score;  // reused, as a streaming caller would (score_into allocates nothing then)
   for (auto _ : state) {
     std::span<const double> x(rows.data() + i * d, d);
-    benchmark::DoNotOptimize(det->score(x));
+    det->score_into(x, score);
+    benchmark::DoNotOptimize(score);
     if (learn) det->update(x);
     if (++i == kStreamRows) i = 0;
   }

@@ -1,6 +1,8 @@
 #include "oap/detect/detector.hpp"
 
+#include <cstring>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,15 @@ void check_point(std::span<const double> x, std::size_t dim, const char* who) {
   OAP_CHECK(x.size() == dim, InvalidArgument,
             std::string(who) + ": expected " + std::to_string(dim) + " features, got " +
                 std::to_string(x.size()));
+  // A branch-free scan first (an exponent of all ones is inf or NaN), so the common case
+  // vectorizes; the slow loop only runs to name the bad feature.
+  std::uint64_t bad = 0;
+  for (double v : x) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    bad |= (~bits & 0x7ff0000000000000ull) == 0 ? 1u : 0u;
+  }
+  if (bad == 0) return;
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i])) {
       char buf[32];
@@ -28,6 +39,8 @@ void check_point(std::span<const double> x, std::size_t dim, const char* who) {
     }
   }
 }
+
+void Detector::score_into(std::span<const double> x, Score& out) const { out = score(x); }
 
 std::vector<Score> Detector::score_batch(std::span<const double> rows) const {
   const std::size_t d = dim();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "detect/simd.hpp"
 #include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/distributions.hpp"
@@ -29,6 +30,52 @@ double median_of(std::vector<double>& v) {
   if (n % 2 == 1) return hi;
   double lo = *std::max_element(v.begin(), v.begin() + mid);
   return lo + (hi - lo) / 2;
+}
+
+// z[i] = clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i]), the combined score over
+// features is max |z| or sum z^2. (x - offset) - center keeps the precision of small deviations
+// around a large offset. The reductions run in 8 fixed lanes (independent chains that
+// vectorize), so the result is the same on every CPU and clone.
+OAP_VECTOR_CLONES
+double standardize(const double* x, const double* offset, const double* center,
+                   const double* inv_scale, double* z, std::size_t n, bool sum_squares) {
+  for (std::size_t i = 0; i < n; ++i) {
+    z[i] = std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ);
+  }
+  constexpr std::size_t kLanes = 8;
+  double lane[kLanes] = {};
+  std::size_t i = 0;
+  if (sum_squares) {  // each term <= 1e200, so the sum stays finite
+    for (; i + kLanes <= n; i += kLanes)
+      for (std::size_t l = 0; l < kLanes; ++l) lane[l] += z[i + l] * z[i + l];
+    for (; i < n; ++i) lane[i % kLanes] += z[i] * z[i];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  }
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t l = 0; l < kLanes; ++l) lane[l] = std::max(lane[l], std::fabs(z[i + l]));
+  for (; i < n; ++i) lane[i % kLanes] = std::max(lane[i % kLanes], std::fabs(z[i]));
+  double m = lane[0];
+  for (std::size_t l = 1; l < kLanes; ++l) m = std::max(m, lane[l]);
+  return m;
+}
+
+// inv[i] = 1 / max(sqrt(m2[i] * inv_denom), min_std).
+OAP_VECTOR_CLONES
+void inverse_scales(const double* m2, double inv_denom, double min_std, double* inv,
+                    std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) inv[i] = 1.0 / std::max(std::sqrt(m2[i] * inv_denom), min_std);
+}
+
+// One Welford step for every feature: y = x - offset; mean += (y - mean) / n; m2 += ...
+OAP_VECTOR_CLONES
+void welford_step(const double* x, const double* offset, double inv_n, double* mean, double* m2,
+                  std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    double y = x[i] - offset[i];
+    double delta = y - mean[i];
+    mean[i] += delta * inv_n;
+    m2[i] += delta * (y - mean[i]);
+  }
 }
 
 }  // namespace
@@ -90,6 +137,8 @@ void ZScoreDetector::reset() {
   window_pos_ = 0;
   median_.assign(dim_, 0.0);
   mad_.assign(dim_, 0.0);
+  inv_scale_.assign(dim_, 0.0);
+  refresh_scales();
 }
 
 double ZScoreDetector::center(std::size_t i) const {
@@ -104,49 +153,37 @@ double ZScoreDetector::scale(std::size_t i) const {
 }
 
 Score ZScoreDetector::score(std::span<const double> x) const {
-  check_point(x, dim_, "zscore");
   Score s;
-  s.contributions.assign(dim_, 0.0);
-  if (n_ < options_.min_history) return s;
-  double max_abs = 0.0, sum_sq = 0.0;
+  score_into(x, s);
+  return s;
+}
+
+void ZScoreDetector::score_into(std::span<const double> x, Score& s) const {
+  check_point(x, dim_, "zscore");
+  s.contributions.resize(dim_);
+  s.score = 0.0;
+  s.p_value = 1.0;
+  s.flagged = false;
   double* zs = s.contributions.data();
-  if (!options_.robust && n_ >= 2) {
-    // The hot path, with no per-feature branches or calls so that it vectorizes; the same
-    // arithmetic as scale() (variance = m2 / (n - 1), or m2 itself for EWMA).
-    const bool ewma = options_.mode == ZScoreOptions::Mode::kEwma;
-    const double denom = ewma ? 1.0 : static_cast<double>(n_ - 1);
-    const double min_std = options_.min_std;
-    const double *off = offset_.data(), *mean = mean_.data(), *m2 = m2_.data();
-    for (std::size_t i = 0; i < dim_; ++i) {
-      double var = ewma ? m2[i] : m2[i] / denom;
-      double sd = std::max(std::sqrt(var), min_std);
-      // (x - offset) - mean keeps the precision of small deviations around a large offset.
-      zs[i] = std::clamp(((x[i] - off[i]) - mean[i]) / sd, -kMaxAbsZ, kMaxAbsZ);
-    }
-  } else {
-    for (std::size_t i = 0; i < dim_; ++i) {
-      double c = options_.robust ? median_[i] : mean_[i];
-      double sd = std::max(scale(i), options_.min_std);
-      zs[i] = std::clamp(((x[i] - offset_[i]) - c) / sd, -kMaxAbsZ, kMaxAbsZ);
-    }
+  if (n_ < options_.min_history) {
+    std::fill(zs, zs + dim_, 0.0);
+    return;
   }
-  for (std::size_t i = 0; i < dim_; ++i) {
-    max_abs = std::max(max_abs, std::fabs(zs[i]));
-    sum_sq = std::min(sum_sq + zs[i] * zs[i], 1e300);
-  }
-  const double d = static_cast<double>(dim_);
-  if (options_.combine == ZScoreOptions::Combine::kMax) {
-    s.score = max_abs;
-    // Sidak: P(max of d independent |Z| >= m) = 1 - (1 - p1)^d, without cancellation.
-    double p1 = normal_two_sided_p(max_abs);
-    s.p_value = p1 >= 1.0 ? 1.0 : -std::expm1(d * std::log1p(-p1));
+  // A multiply by the cached 1 / max(scale, min_std) (see refresh_scales) per feature.
+  const double* center = options_.robust ? median_.data() : mean_.data();
+  const bool sum_squares = options_.combine == ZScoreOptions::Combine::kSumSquares;
+  const double combined =
+      standardize(x.data(), offset_.data(), center, inv_scale_.data(), zs, dim_, sum_squares);
+  if (!sum_squares) {
+    s.score = combined;  // max |z|
+    // Sidak: P(max of d independent |Z| >= m) = 1 - (1 - p1)^d.
+    s.p_value = sidak_p(normal_two_sided_p(combined), dim_);
   } else {
-    s.score = sum_sq;
-    s.p_value = chi_square_sf(sum_sq, d);
+    s.score = std::min(combined, 1e300);
+    s.p_value = chi_square_sf(s.score, static_cast<double>(dim_));
   }
   s.p_value = std::clamp(s.p_value, 0.0, 1.0);
   s.flagged = s.p_value < options_.alpha;
-  return s;
 }
 
 void ZScoreDetector::update(std::span<const double> x) {
@@ -154,19 +191,20 @@ void ZScoreDetector::update(std::span<const double> x) {
   if (n_ == 0) offset_.assign(x.begin(), x.end());
   ++n_;
   const double n = static_cast<double>(n_);
-  // EWMA uses weight max(rate, 1/n): the first points are then averaged exactly (no bias
-  // toward the first value), and the rate takes over once 1/n drops below it.
-  const double rate = std::max(ewma_rate_, 1.0 / n);
-  for (std::size_t i = 0; i < dim_; ++i) {
-    double y = x[i] - offset_[i];
-    double delta = y - mean_[i];
-    if (options_.mode == ZScoreOptions::Mode::kWelford) {
-      mean_[i] += delta / n;
-      m2_[i] += delta * (y - mean_[i]);
-    } else {
+  const double inv_n = 1.0 / n;
+  const double *xs = x.data(), *off = offset_.data();
+  double *mean = mean_.data(), *m2 = m2_.data();
+  if (options_.mode == ZScoreOptions::Mode::kWelford) {
+    welford_step(xs, off, inv_n, mean, m2, dim_);
+  } else {
+    // EWMA uses weight max(rate, 1/n): the first points are then averaged exactly (no bias
+    // toward the first value), and the rate takes over once 1/n drops below it.
+    const double rate = std::max(ewma_rate_, inv_n);
+    for (std::size_t i = 0; i < dim_; ++i) {
+      double delta = (xs[i] - off[i]) - mean[i];
       double incr = rate * delta;
-      mean_[i] += incr;
-      m2_[i] = (1.0 - rate) * (m2_[i] + delta * incr);
+      mean[i] += incr;
+      m2[i] = (1.0 - rate) * (m2[i] + delta * incr);
     }
   }
   if (options_.robust) {
@@ -175,6 +213,26 @@ void ZScoreDetector::update(std::span<const double> x) {
     window_pos_ = (window_pos_ + 1) % options_.robust_window;
     refresh_robust();
   }
+  refresh_scales();
+}
+
+void ZScoreDetector::refresh_scales() {
+  double* inv = inv_scale_.data();
+  if (options_.robust) {
+    for (std::size_t i = 0; i < dim_; ++i) {
+      inv[i] = 1.0 / std::max(1.4826 * mad_[i], options_.min_std);
+    }
+    return;
+  }
+  if (n_ < 2) {
+    std::fill(inv, inv + dim_, 1.0 / options_.min_std);
+    return;
+  }
+  // variance = m2 / (n - 1) (Welford) or m2 itself (EWMA), as scale() computes it (up to the
+  // rounding of multiplying by the reciprocal).
+  const double inv_denom =
+      options_.mode == ZScoreOptions::Mode::kEwma ? 1.0 : 1.0 / static_cast<double>(n_ - 1);
+  inverse_scales(m2_.data(), inv_denom, options_.min_std, inv, dim_);
 }
 
 void ZScoreDetector::refresh_robust() {
@@ -207,6 +265,7 @@ void ZScoreDetector::load(const nlohmann::json& state) {
   OAP_CHECK(fresh.window_pos_ < std::max<std::size_t>(options.robust_window, 1), ConfigError,
             "zscore.window_pos: out of range");
   if (fresh.options_.robust && fresh.n_ > 0) fresh.refresh_robust();
+  fresh.refresh_scales();
   *this = std::move(fresh);
 }
 

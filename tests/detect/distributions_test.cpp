@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "oap/core/error.hpp"
 
@@ -18,6 +20,41 @@ TEST(Distributions, NormalTailMatchesKnownQuantiles) {
   EXPECT_NEAR(normal_two_sided_p(-2.5758293035489004), 0.01, 1e-12);
   // Far tail keeps relative precision: P(Z > 10) = 7.6198530241605e-24.
   EXPECT_NEAR(normal_sf(10.0) / 7.619853024160527e-24, 1.0, 1e-10);
+}
+
+TEST(Distributions, ErfcFastMatchesTheStandardLibrary) {
+  // Relative error against glibc's erfc (correctly rounded to ~1 ulp) over the whole range the
+  // detectors use; the three branches meet at 0.46875 and 4.
+  double worst = 0.0;
+  for (double x = -6.0; x < 20.0; x += 0.001953125 + 1e-7) {
+    const double want = std::erfc(x);
+    worst = std::max(worst, std::fabs(erfc_fast(x) - want) / want);
+  }
+  EXPECT_LT(worst, 1e-13);
+  for (double x : {0.46875, 4.0, -0.46875, -4.0, 0.0, 1e-300}) {
+    EXPECT_NEAR(erfc_fast(x) / std::erfc(x), 1.0, 1e-14) << x;
+  }
+  // Far tail: tiny but never negative, 0 past where double underflows, 2 on the left.
+  EXPECT_NEAR(erfc_fast(26.0) / std::erfc(26.0), 1.0, 1e-12);
+  EXPECT_EQ(erfc_fast(30.0), 0.0);
+  EXPECT_EQ(erfc_fast(1e300), 0.0);
+  EXPECT_EQ(erfc_fast(-30.0), 2.0);
+  EXPECT_TRUE(std::isnan(erfc_fast(std::nan(""))));
+}
+
+TEST(Distributions, SidakMatchesTheLogFormEverywhere) {
+  // 1 - (1 - p)^n computed with log1p/expm1 is exact to a few ulps; sidak_p's cheaper branches
+  // (a series for tiny n p, a power for large results) must agree to 1e-11 relative.
+  for (std::uint64_t n : {1ull, 2ull, 3ull, 16ull, 64ull, 1000ull, 5000ull}) {
+    for (double p = 1e-300; p < 1.0; p *= 1.37) {
+      const double want = -std::expm1(static_cast<double>(n) * std::log1p(-p));
+      EXPECT_NEAR(sidak_p(p, n) / want, 1.0, 1e-11) << "n=" << n << " p=" << p;
+    }
+  }
+  EXPECT_EQ(sidak_p(0.0, 16), 0.0);
+  EXPECT_EQ(sidak_p(1.0, 16), 1.0);
+  EXPECT_EQ(sidak_p(std::nan(""), 16), 1.0);
+  EXPECT_DOUBLE_EQ(sidak_p(0.5, 2), 0.75);
 }
 
 TEST(Distributions, GammaClosedForms) {

@@ -38,6 +38,9 @@ class Detector {
 
   // Judges x (size dim()) against the history. Does not change state.
   virtual Score score(std::span<const double> x) const = 0;
+  // As score(x), written into out, whose contributions buffer is reused: a loop that keeps one
+  // Score allocates nothing. Detectors with a hot path override it; the default calls score().
+  virtual void score_into(std::span<const double> x, Score& out) const;
   // Learns x (size dim()).
   virtual void update(std::span<const double> x) = 0;
 

@@ -65,6 +65,8 @@ class ZScoreDetector final : public Detector {
   std::size_t dim() const override { return dim_; }
   std::uint64_t n_seen() const override { return n_; }
   Score score(std::span<const double> x) const override;
+  // Allocation-free once out has held a Score of this dim.
+  void score_into(std::span<const double> x, Score& out) const override;
   void update(std::span<const double> x) override;
   void reset() override;
   nlohmann::json save() const override;
@@ -79,6 +81,8 @@ class ZScoreDetector final : public Detector {
 
  private:
   void refresh_robust();
+  // Recomputes inv_scale_ from the statistics (after update, reset and load).
+  void refresh_scales();
 
   std::size_t dim_;
   ZScoreOptions options_;
@@ -91,6 +95,9 @@ class ZScoreDetector final : public Detector {
   std::vector<double> window_;
   std::size_t window_pos_ = 0;
   std::vector<double> median_, mad_;
+  // 1 / max(scale(i), min_std): derived from the state above, never saved, so score() is a
+  // multiply per feature.
+  std::vector<double> inv_scale_;
 };
 
 }  // namespace oap
