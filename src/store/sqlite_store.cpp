@@ -11,7 +11,6 @@
 #include <cstring>
 #include <functional>
 #include <queue>
-#include <unordered_set>
 
 #include "core/log.hpp"
 #include "oap/core/error.hpp"
@@ -228,6 +227,7 @@ void SqliteStore::append_batch(std::span<const Event> events) {
   if (events.empty()) return;
   for (const Event& e : events) validate_event(e);
   std::lock_guard lock(write_mu_);
+  std::vector<std::int64_t> ids(events.size(), -1);  // each event's user id
   {
     // Check dimensions against known users and within the batch before accepting anything.
     std::unordered_map<UserId, std::size_t> new_dims;
@@ -237,6 +237,7 @@ void SqliteStore::append_batch(std::span<const Event> events) {
       std::size_t expected;
       if (auto it = users_.find(e.user); it != users_.end()) {
         expected = it->second.dim;
+        ids[i] = it->second.id;
       } else {
         expected = new_dims.try_emplace(e.user, e.features.size()).first->second;
       }
@@ -249,9 +250,16 @@ void SqliteStore::append_batch(std::span<const Event> events) {
     std::unique_lock users_write(users_mu_);
     for (const auto& [user, dim] : new_dims) {
       users_.emplace(user, UserEntry{next_user_id_++, dim, false});
+      uncommitted_users_.push_back(user);
+    }
+    if (!new_dims.empty()) {
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (ids[i] < 0) ids[i] = users_.at(events[i].user).id;
+      }
     }
   }
   pending_.insert(pending_.end(), events.begin(), events.end());
+  pending_ids_.insert(pending_ids_.end(), ids.begin(), ids.end());
   pending_count_.store(pending_.size(), std::memory_order_release);
   if (options_.durability == Durability::kEveryAppend || pending_.size() >= options_.batch_size) {
     try {
@@ -260,9 +268,11 @@ void SqliteStore::append_batch(std::span<const Event> events) {
       if (options_.durability == Durability::kEveryAppend) {
         // The caller is told this append failed, so nothing of it may appear later.
         pending_.clear();
+        pending_ids_.clear();
         pending_count_.store(0, std::memory_order_release);
         std::unique_lock users_write(users_mu_);
         std::erase_if(users_, [](const auto& kv) { return !kv.second.committed; });
+        uncommitted_users_.clear();
       }
       throw;
     }
@@ -272,25 +282,18 @@ void SqliteStore::append_batch(std::span<const Event> events) {
 void SqliteStore::commit_pending_locked() {
   if (pending_.empty()) return;
   auto& w = *writer_;
-  std::vector<std::int64_t> user_ids(pending_.size());
-  std::vector<UserId> new_users;
+  const std::vector<std::int64_t>& user_ids = pending_ids_;
   detail::in_transaction(w, [&] {
-    new_users.clear();
     {
       std::shared_lock users_lock(users_mu_);
-      std::unordered_set<std::int64_t> inserted;
-      for (std::size_t i = 0; i < pending_.size(); ++i) {
-        const UserEntry& entry = users_.at(pending_[i].user);
-        user_ids[i] = entry.id;
-        if (!entry.committed && inserted.insert(entry.id).second) {
-          ResetOnExit reset{w.insert_user};
-          sqlite3_bind_int64(w.insert_user, 1, entry.id);
-          sqlite3_bind_text(w.insert_user, 2, pending_[i].user.data(),
-                            static_cast<int>(pending_[i].user.size()), SQLITE_STATIC);
-          sqlite3_bind_int64(w.insert_user, 3, static_cast<std::int64_t>(entry.dim));
-          w.step_done(w.insert_user, "insert user");
-          new_users.push_back(pending_[i].user);
-        }
+      for (const UserId& user : uncommitted_users_) {
+        const UserEntry& entry = users_.at(user);
+        ResetOnExit reset{w.insert_user};
+        sqlite3_bind_int64(w.insert_user, 1, entry.id);
+        sqlite3_bind_text(w.insert_user, 2, user.data(), static_cast<int>(user.size()),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(w.insert_user, 3, static_cast<std::int64_t>(entry.dim));
+        w.step_done(w.insert_user, "insert user");
       }
     }
     std::string meta_text;
@@ -318,10 +321,12 @@ void SqliteStore::commit_pending_locked() {
   }
   next_seq_ += static_cast<std::int64_t>(pending_.size());
   pending_.clear();
+  pending_ids_.clear();
   pending_count_.store(0, std::memory_order_release);
   {
     std::unique_lock users_write(users_mu_);
-    for (const auto& user : new_users) users_.at(user).committed = true;
+    for (const auto& user : uncommitted_users_) users_.at(user).committed = true;
+    uncommitted_users_.clear();
   }
   if (inbox_->events >= options_.inbox_events) {
     try {

@@ -80,6 +80,8 @@ class SqliteStore final : public HistoryStore {
   mutable std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;   // GUARDED_BY(write_mu_)
   std::vector<Event> pending_;           // GUARDED_BY(write_mu_)
+  std::vector<std::int64_t> pending_ids_;  // pending_[i]'s user id; GUARDED_BY(write_mu_)
+  std::vector<UserId> uncommitted_users_;  // created by pending_, no row yet; GUARDED_BY(write_mu_)
   std::int64_t next_seq_ = 0;            // GUARDED_BY(write_mu_)
   std::int64_t next_user_id_ = 1;        // GUARDED_BY(write_mu_)
   std::atomic<std::size_t> pending_count_{0};
