@@ -6,6 +6,9 @@
 // Layout (little-endian): u32 count, u32 dim, then per event, in (ts, seq) order:
 //   i64 ts (microseconds), i64 seq, u32 text bytes, u32 meta bytes,
 //   f32 features[dim], text, meta (JSON text; 0 bytes for an empty object).
+//
+// The inbox keeps one committed batch per row in a second, mixed-user form ("batch"):
+//   u32 count, then per event in append order: i64 user id, u32 dim, and the entry as above.
 
 #include <cstdint>
 #include <span>
@@ -38,6 +41,21 @@ void encode_block(std::span<const Event* const> events, std::span<const std::int
 // never an out-of-bounds read.
 std::vector<BlockEntry> parse_block(std::span<const std::uint8_t> data, std::size_t dim,
                                     const std::string& where);
+
+// One event of an inbox batch.
+struct BatchEntry {
+  std::int64_t user_id = 0;
+  std::size_t dim = 0;
+  BlockEntry entry;
+};
+
+// Appends the batch of events (any users; user_ids[i] is events[i]'s, whose sequence number is
+// first_seq + i) to out.
+void encode_batch(std::span<const Event> events, std::span<const std::int64_t> user_ids,
+                  std::int64_t first_seq, std::vector<std::uint8_t>& out);
+
+// Parses an inbox batch, with the same checks as parse_block (dim at most kMaxFeatures).
+std::vector<BatchEntry> parse_batch(std::span<const std::uint8_t> data, const std::string& where);
 
 // The Event an entry describes (parses its meta JSON; StoreError naming `where` if corrupt).
 Event materialize(const BlockEntry& entry, const UserId& user, std::size_t dim,

@@ -1,6 +1,5 @@
 #include "store/sqlite_connection.hpp"
 
-#include <cstring>
 
 #include "oap/core/error.hpp"
 
@@ -75,8 +74,7 @@ void SqliteConnection::prepare_writer() {
   begin = prepare("BEGIN IMMEDIATE");
   commit = prepare("COMMIT");
   rollback = prepare("ROLLBACK");
-  insert_inbox = prepare(
-      "INSERT INTO inbox(user_id, ts, seq, features, text, meta) VALUES(?1,?2,?3,?4,?5,?6)");
+  insert_inbox = prepare("INSERT INTO inbox(seq, n, data) VALUES(?1,?2,?3)");
   insert_user = prepare("INSERT INTO users(id, name, dim) VALUES(?1,?2,?3)");
   set_next_seq = prepare("UPDATE oap_meta SET value = ?1 WHERE key = 'next_seq'");
   insert_block = prepare(
@@ -85,7 +83,6 @@ void SqliteConnection::prepare_writer() {
   clear_inbox = prepare("DELETE FROM inbox");
   delete_blocks = prepare("DELETE FROM blocks WHERE user_id = ?1");
   count_blocks = prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE user_id = ?1");
-  delete_inbox = prepare("DELETE FROM inbox WHERE user_id = ?1");
   delete_user = prepare("DELETE FROM users WHERE id = ?1");
 }
 
@@ -102,49 +99,6 @@ void SqliteConnection::prepare_reader() {
   range = prepare(
       "SELECT data FROM blocks WHERE user_id = ?1 AND last_ts >= ?2 AND first_ts < ?3");
   count = prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE user_id = ?1");
-}
-
-StoredEvent SqliteConnection::read_event(sqlite3_stmt* stmt, const UserId& user) const {
-  StoredEvent out;
-  Event& e = out.event;
-  e.user = user;
-  e.timestamp = timestamp_from_micros(sqlite3_column_int64(stmt, 0));
-  out.seq = sqlite3_column_int64(stmt, 1);
-  const void* blob = sqlite3_column_blob(stmt, 2);
-  int bytes = sqlite3_column_bytes(stmt, 2);
-  if (bytes % static_cast<int>(sizeof(float)) != 0) {
-    OAP_THROW(StoreError, "SQLite database " + path + ": corrupt features of user \"" + user +
-                              "\" (" + std::to_string(bytes) + " bytes)");
-  }
-  e.features.resize(static_cast<std::size_t>(bytes) / sizeof(float));
-  if (bytes > 0) std::memcpy(e.features.data(), blob, static_cast<std::size_t>(bytes));
-  auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-  e.text.assign(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 3)));
-  auto meta = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 4));
-  std::string_view meta_text(meta ? meta : "",
-                             static_cast<std::size_t>(sqlite3_column_bytes(stmt, 4)));
-  if (meta_text != "{}") {
-    try {
-      e.meta = nlohmann::json::parse(meta_text);
-    } catch (const nlohmann::json::exception& ex) {
-      OAP_THROW(StoreError, "SQLite database " + path + ": corrupt meta of user \"" + user +
-                                "\": " + ex.what());
-    }
-  }
-  return out;
-}
-
-void SqliteConnection::bind_event(sqlite3_stmt* stmt, int first, const Event& e,
-                                  std::int64_t seq, const std::string& meta_text) {
-  sqlite3_bind_int64(stmt, first, to_micros(e.timestamp));
-  sqlite3_bind_int64(stmt, first + 1, seq);
-  sqlite3_bind_blob(stmt, first + 2,
-                    e.features.empty() ? "" : static_cast<const void*>(e.features.data()),
-                    static_cast<int>(e.features.size() * sizeof(float)), SQLITE_STATIC);
-  sqlite3_bind_text(stmt, first + 3, e.text.data(), static_cast<int>(e.text.size()),
-                    SQLITE_STATIC);
-  sqlite3_bind_text(stmt, first + 4, meta_text.data(), static_cast<int>(meta_text.size()),
-                    SQLITE_STATIC);
 }
 
 }  // namespace oap::detail

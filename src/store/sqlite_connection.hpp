@@ -49,13 +49,6 @@ class SqliteConnection {
   void prepare_writer();
   void prepare_reader();
 
-  // Reads an inbox row (ts, seq, features, text, meta) of stmt starting at column 0.
-  StoredEvent read_event(sqlite3_stmt* stmt, const UserId& user) const;
-  // Binds (ts, seq, features, text, meta) to parameters first..first+4; meta_text must stay
-  // alive until the statement has run.
-  static void bind_event(sqlite3_stmt* stmt, int first, const Event& e, std::int64_t seq,
-                         const std::string& meta_text);
-
   sqlite3* db = nullptr;
   std::string path;
   std::mutex mu;
@@ -71,7 +64,6 @@ class SqliteConnection {
   sqlite3_stmt* clear_inbox = nullptr;
   sqlite3_stmt* delete_blocks = nullptr;
   sqlite3_stmt* count_blocks = nullptr;
-  sqlite3_stmt* delete_inbox = nullptr;
   sqlite3_stmt* delete_user = nullptr;
   // Reader statements (on the blocks table only; the inbox is mirrored in memory).
   sqlite3_stmt* recent = nullptr;

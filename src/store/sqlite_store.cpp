@@ -29,7 +29,7 @@ using detail::BlockEntry;
 using detail::ResetOnExit;
 using detail::StoredEvent;
 
-constexpr const char* kSchemaVersion = "2";
+constexpr const char* kSchemaVersion = "3";
 
 // A store move packs each user's inbox events into blocks of at most this many events.
 constexpr std::size_t kMaxBlockEvents = 256;
@@ -51,12 +51,9 @@ CREATE TABLE IF NOT EXISTS blocks(
 CREATE INDEX IF NOT EXISTS blocks_by_user ON blocks(user_id, last_ts, last_seq, first_ts, n);
 CREATE TABLE IF NOT EXISTS inbox(
   seq INTEGER PRIMARY KEY,
-  user_id INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  features BLOB NOT NULL,
-  text TEXT NOT NULL,
-  meta TEXT NOT NULL);
-INSERT OR IGNORE INTO oap_meta(key, value) VALUES('schema', '2');
+  n INTEGER NOT NULL,
+  data BLOB NOT NULL);
+INSERT OR IGNORE INTO oap_meta(key, value) VALUES('schema', '3');
 INSERT OR IGNORE INTO oap_meta(key, value) VALUES('next_seq', '0');
 )sql";
 
@@ -185,16 +182,27 @@ void SqliteStore::open_database() {
   }
   {
     // The inbox's in-memory mirror: everything committed but not yet moved.
-    sqlite3_stmt* stmt = w.prepare("SELECT ts, seq, features, text, meta, user_id FROM inbox ORDER BY seq");
+    std::unordered_map<std::int64_t, std::size_t> dims;
+    for (const auto& [name, entry] : users_) dims.emplace(entry.id, entry.dim);
+    const std::string where = "SqliteStore: " + path_.string();
+    sqlite3_stmt* stmt = w.prepare("SELECT data FROM inbox ORDER BY seq");
     ResetOnExit reset{stmt};
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      std::int64_t id = sqlite3_column_int64(stmt, 5);
-      auto name = names.find(id);
-      OAP_CHECK(name != names.end(), StoreError,
-                "SqliteStore: " + path_.string() + ": inbox event of unknown user id " + std::to_string(id));
-      insert_sorted(inbox_->by_user[id], w.read_event(stmt, name->second));
-      ++inbox_->events;
+      const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, 0));
+      std::span<const std::uint8_t> bytes(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+      for (const detail::BatchEntry& b : detail::parse_batch(bytes, where)) {
+        auto name = names.find(b.user_id);
+        OAP_CHECK(name != names.end(), StoreError,
+                  where + ": inbox event of unknown user id " + std::to_string(b.user_id));
+        OAP_CHECK(b.dim == dims.at(b.user_id), StoreError,
+                  where + ": inbox event of user \"" + name->second + "\" has " +
+                      std::to_string(b.dim) + " features, the user has " +
+                      std::to_string(dims.at(b.user_id)));
+        insert_sorted(inbox_->by_user[b.user_id],
+                      StoredEvent{b.entry.seq, detail::materialize(b.entry, name->second, b.dim, where)});
+        ++inbox_->events;
+      }
     }
     w.check(rc, "read inbox");
   }
@@ -296,15 +304,16 @@ void SqliteStore::commit_pending_locked() {
         w.step_done(w.insert_user, "insert user");
       }
     }
-    std::string meta_text;
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-      const Event& e = pending_[i];
+    // One row for the whole batch: the per-row cost of SQLite is paid once per commit.
+    std::vector<std::uint8_t> blob;
+    detail::encode_batch(pending_, user_ids, next_seq_, blob);
+    {
       ResetOnExit reset{w.insert_inbox};
-      sqlite3_bind_int64(w.insert_inbox, 1, user_ids[i]);
-      meta_text = e.meta.empty() ? std::string("{}") : e.meta.dump();
-      Connection::bind_event(w.insert_inbox, 2, e, next_seq_ + static_cast<std::int64_t>(i),
-                             meta_text);
-      w.step_done(w.insert_inbox, "insert event");
+      sqlite3_bind_int64(w.insert_inbox, 1, next_seq_);
+      sqlite3_bind_int64(w.insert_inbox, 2, static_cast<std::int64_t>(pending_.size()));
+      sqlite3_bind_blob(w.insert_inbox, 3, blob.data(), static_cast<int>(blob.size()),
+                        SQLITE_STATIC);
+      w.step_done(w.insert_inbox, "insert inbox batch");
     }
     ResetOnExit reset{w.set_next_seq};
     sqlite3_bind_int64(w.set_next_seq, 1, next_seq_ + static_cast<std::int64_t>(pending_.size()));
@@ -561,31 +570,33 @@ std::size_t SqliteStore::forget(const UserId& user) {
   commit_pending_locked();
   auto id = user_id(user);
   if (!id) return 0;
+  // Inbox rows hold whole batches of many users; the user's inbox events are moved into blocks
+  // first (with everyone else's), so that deleting the user's blocks removes all of it.
+  bool in_inbox;
+  {
+    std::shared_lock inbox_lock(inbox_->mu);
+    in_inbox = inbox_->by_user.contains(*id);
+  }
+  if (in_inbox) migrate_inbox_locked();
   auto& w = *writer_;
   std::unique_lock inbox_lock(inbox_->mu);
   std::size_t removed = 0;
   detail::in_transaction(w, [&] {
-    removed = 0;
     {
       ResetOnExit reset{w.count_blocks};
       sqlite3_bind_int64(w.count_blocks, 1, *id);
       w.step_done(w.count_blocks, "count events");
-      removed += static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
+      removed = static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
     }
-    for (sqlite3_stmt* stmt : {w.delete_blocks, w.delete_inbox}) {
-      ResetOnExit reset{stmt};
-      sqlite3_bind_int64(stmt, 1, *id);
-      w.step_done(stmt, "delete events");
-      if (stmt == w.delete_inbox) removed += static_cast<std::size_t>(sqlite3_changes(w.db));
+    {
+      ResetOnExit reset{w.delete_blocks};
+      sqlite3_bind_int64(w.delete_blocks, 1, *id);
+      w.step_done(w.delete_blocks, "delete events");
     }
     ResetOnExit reset{w.delete_user};
     sqlite3_bind_int64(w.delete_user, 1, *id);
     w.step_done(w.delete_user, "delete user");
   });
-  if (auto it = inbox_->by_user.find(*id); it != inbox_->by_user.end()) {
-    inbox_->events -= it->second.size();
-    inbox_->by_user.erase(it);
-  }
   std::unique_lock users_write(users_mu_);
   users_.erase(user);
   return removed;

@@ -80,6 +80,38 @@ TEST(EventBlock, CorruptBlocksAreRefusedNotReadPastTheEnd) {
   fails(long_text, 4, "a text length past the end");
 }
 
+TEST(EventBlock, InboxBatchesMixUsersAndDimensions) {
+  std::vector<Event> events = {make_event("a", 1, 3), make_event("b", 2, 0), make_event("a", 3, 3),
+                               make_event("c", 4, 7)};
+  std::vector<std::int64_t> ids = {11, 12, 11, 13};
+  std::vector<std::uint8_t> batch;
+  encode_batch(events, ids, 500, batch);
+  auto entries = parse_batch(batch, "test");
+  ASSERT_EQ(entries.size(), 4u);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].user_id, ids[i]);
+    EXPECT_EQ(entries[i].dim, events[i].features.size());
+    EXPECT_EQ(entries[i].entry.seq, static_cast<std::int64_t>(500 + i));
+    EXPECT_EQ(materialize(entries[i].entry, events[i].user, entries[i].dim, "test"), events[i]);
+  }
+  // Every truncation, a trailing byte and an absurd feature count are refused.
+  for (std::size_t cut = 0; cut < batch.size(); cut += 3) {
+    EXPECT_THROW(parse_batch(std::span(batch.data(), cut), "test"), StoreError) << cut;
+  }
+  auto extra = batch;
+  extra.push_back(1);
+  EXPECT_THROW(parse_batch(extra, "test"), StoreError);
+  auto wide = batch;
+  const std::uint32_t huge_dim = 1u << 30;
+  std::memcpy(wide.data() + 4 + 8, &huge_dim, 4);  // first event's dim
+  try {
+    parse_batch(wide, "db.sqlite");
+    ADD_FAILURE() << "accepted a huge dimension";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("db.sqlite: corrupt inbox batch"));
+  }
+}
+
 TEST(EventBlock, CorruptMetaIsAStoreError) {
   Event e = make_event("u", 3, 2);  // has meta
   auto block = encode({e}, 2);

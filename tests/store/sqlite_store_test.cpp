@@ -166,7 +166,7 @@ TEST(SqliteStore, EveryAppendDurabilityCommitsEachCall) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
   sqlite3_finalize(stmt);
@@ -182,7 +182,7 @@ TEST(SqliteStore, BatchedAppendsCommitWhenTheBatchFillsOrOnFlush) {
     sqlite3* db = nullptr;
     sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr);
+    sqlite3_prepare_v2(db, "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr);
     sqlite3_step(stmt);
     int n = sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);

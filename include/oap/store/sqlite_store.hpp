@@ -16,14 +16,15 @@ namespace detail {
 class SqliteConnection;
 }
 
-// Appends are committed to an append-only inbox table (one sequential write per batch) that is
-// mirrored in memory. Once options.inbox_events have gathered they are moved, in one
+// Appends are committed to an append-only inbox table (one row per committed batch, all users
+// mixed) that is mirrored in memory. Once options.inbox_events have gathered they are moved, in one
 // transaction, into the blocks table: one row per user holding that user's inbox events packed
 // in (timestamp, sequence) order (src/store/event_block.hpp), appended at the end of the table,
 // with an index on (user, last timestamp, last sequence). A store move thus writes one row per
 // user rather than one per event, and recent() reads the user's newest few blocks instead of
 // one row per event. One writer connection commits; options.read_connections reader
-// connections serve reads beside it (WAL). Durability follows options.durability: with kEveryAppend an append is durable when
+// connections serve reads beside it (WAL). forget() first moves the inbox, since its rows mix
+// users. Formats: docs/file-formats.md. Durability follows options.durability: with kEveryAppend an append is durable when
 // it returns; with kBatched once flush() returns (or its batch filled up). Durable means it
 // survives kill -9 of the process (and power loss with options.sync_full). Every read first
 // commits the appends made before it, so a thread always reads its own writes.
