@@ -1,8 +1,8 @@
 // detector_bench: throughput of the streaming detectors (Google Benchmark).
 //
 // Measures, per detector and dimension d in {4, 16, 64}:
-//   - UpdateScore: the streaming loop `score_into(x, s); update(x);` on a pre-generated stream
-//     of standard normal points, reusing one Score (items_per_second = events/s);
+//   - UpdateScore: the streaming step `score_and_update(x, s)` (= score_into, then update) on a
+//     pre-generated stream of standard normal points, reusing one Score (events/s);
 //   - ScoreOnly: score_into(x, s) of a trained detector (const);
 //   - ScoreBatch: score_batch() over 4096 points at once (items_per_second = points/s).
 // Detectors: zscore (Welford, max combine), mahalanobis (Ledoit-Wolf, default refit interval),
@@ -66,9 +66,12 @@ void stream(benchmark::State& state, const std::string& type, bool learn) {
   oap::Score score;  // reused, as a streaming caller would (score_into allocates nothing then)
   for (auto _ : state) {
     std::span<const double> x(rows.data() + i * d, d);
-    det->score_into(x, score);
+    if (learn) {
+      det->score_and_update(x, score);
+    } else {
+      det->score_into(x, score);
+    }
     benchmark::DoNotOptimize(score);
-    if (learn) det->update(x);
     if (++i == kStreamRows) i = 0;
   }
   state.SetItemsProcessed(state.iterations());

@@ -42,6 +42,11 @@ void check_point(std::span<const double> x, std::size_t dim, const char* who) {
 
 void Detector::score_into(std::span<const double> x, Score& out) const { out = score(x); }
 
+void Detector::score_and_update(std::span<const double> x, Score& out) {
+  score_into(x, out);
+  update(x);
+}
+
 std::vector<Score> Detector::score_batch(std::span<const double> rows) const {
   const std::size_t d = dim();
   OAP_CHECK(d > 0 && rows.size() % d == 0, InvalidArgument,

@@ -160,6 +160,21 @@ Score ZScoreDetector::score(std::span<const double> x) const {
 
 void ZScoreDetector::score_into(std::span<const double> x, Score& s) const {
   check_point(x, dim_, "zscore");
+  score_unchecked(x, s);
+}
+
+void ZScoreDetector::update(std::span<const double> x) {
+  check_point(x, dim_, "zscore");
+  update_unchecked(x);
+}
+
+void ZScoreDetector::score_and_update(std::span<const double> x, Score& out) {
+  check_point(x, dim_, "zscore");
+  score_unchecked(x, out);
+  update_unchecked(x);
+}
+
+void ZScoreDetector::score_unchecked(std::span<const double> x, Score& s) const {
   s.contributions.resize(dim_);
   s.score = 0.0;
   s.p_value = 1.0;
@@ -186,8 +201,7 @@ void ZScoreDetector::score_into(std::span<const double> x, Score& s) const {
   s.flagged = s.p_value < options_.alpha;
 }
 
-void ZScoreDetector::update(std::span<const double> x) {
-  check_point(x, dim_, "zscore");
+void ZScoreDetector::update_unchecked(std::span<const double> x) {
   if (n_ == 0) offset_.assign(x.begin(), x.end());
   ++n_;
   const double n = static_cast<double>(n_);

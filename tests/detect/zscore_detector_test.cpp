@@ -96,6 +96,33 @@ TEST(ZScoreDetector, ScoreIntoEqualsScoreAndReusesTheBuffer) {
   }
 }
 
+TEST(ZScoreDetector, ScoreAndUpdateEqualsScoreThenUpdate) {
+  for (int mode = 0; mode < 3; ++mode) {
+    ZScoreOptions o;
+    o.mode = mode == 1 ? ZScoreOptions::Mode::kEwma : ZScoreOptions::Mode::kWelford;
+    o.robust = mode == 2;
+    ZScoreDetector a(5, o), b(5, o);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> g(10.0, 2.0);
+    Score fused;
+    for (int i = 0; i < 300; ++i) {
+      std::vector<double> x(5);
+      for (auto& v : x) v = g(rng);
+      Score s = a.score(x);
+      a.update(x);
+      b.score_and_update(x, fused);
+      ASSERT_EQ(fused.score, s.score) << i;
+      ASSERT_EQ(fused.p_value, s.p_value) << i;
+      ASSERT_EQ(fused.contributions, s.contributions) << i;
+    }
+    EXPECT_EQ(a.save(), b.save());
+    // A bad point is refused and changes nothing.
+    EXPECT_THROW(b.score_and_update(std::vector<double>{1, 2, 3, 4, std::nan("")}, fused),
+                 InvalidArgument);
+    EXPECT_EQ(a.save(), b.save());
+  }
+}
+
 TEST(ZScoreDetector, LargeOffsetSmallSpreadKeepsPrecision) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0.0, 0.5);

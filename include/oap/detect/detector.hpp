@@ -43,6 +43,10 @@ class Detector {
   virtual void score_into(std::span<const double> x, Score& out) const;
   // Learns x (size dim()).
   virtual void update(std::span<const double> x) = 0;
+  // The streaming step: score_into(x, out), then update(x), with the same results; detectors
+  // with a hot path override it to check x once and share the work. Throws as score() does,
+  // and then nothing is learned.
+  virtual void score_and_update(std::span<const double> x, Score& out);
 
   // Scores n points stored row-major in rows (size n * dim()), as score() would one by one.
   // Detectors override it where a batch is cheaper than n single calls.

@@ -68,6 +68,8 @@ class ZScoreDetector final : public Detector {
   // Allocation-free once out has held a Score of this dim.
   void score_into(std::span<const double> x, Score& out) const override;
   void update(std::span<const double> x) override;
+  // One check of x and one pass for the score and the update.
+  void score_and_update(std::span<const double> x, Score& out) override;
   void reset() override;
   nlohmann::json save() const override;
   void load(const nlohmann::json& state) override;
@@ -81,6 +83,9 @@ class ZScoreDetector final : public Detector {
 
  private:
   void refresh_robust();
+  // score_into and update without checking x (the caller did).
+  void score_unchecked(std::span<const double> x, Score& out) const;
+  void update_unchecked(std::span<const double> x);
   // Recomputes inv_scale_ from the statistics (after update, reset and load).
   void refresh_scales();
 
