@@ -34,29 +34,35 @@ double median_of(std::vector<double>& v) {
 
 // z[i] = clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i]), the combined score over
 // features is max |z| or sum z^2. (x - offset) - center keeps the precision of small deviations
-// around a large offset. The reductions run in 8 fixed lanes (independent chains that
-// vectorize), so the result is the same on every CPU and clone.
+// around a large offset. The reductions run in 4 fixed lanes (independent chains), so the
+// result is the same on every CPU and clone.
 OAP_VECTOR_CLONES
 double standardize(const double* x, const double* offset, const double* center,
                    const double* inv_scale, double* z, std::size_t n, bool sum_squares) {
   for (std::size_t i = 0; i < n; ++i) {
     z[i] = std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ);
   }
-  constexpr std::size_t kLanes = 8;
-  double lane[kLanes] = {};
+  // Four independent accumulators (registers, not memory), combined in a fixed order.
+  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
   std::size_t i = 0;
   if (sum_squares) {  // each term <= 1e200, so the sum stays finite
-    for (; i + kLanes <= n; i += kLanes)
-      for (std::size_t l = 0; l < kLanes; ++l) lane[l] += z[i + l] * z[i + l];
-    for (; i < n; ++i) lane[i % kLanes] += z[i] * z[i];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; i + 4 <= n; i += 4) {
+      a0 += z[i] * z[i];
+      a1 += z[i + 1] * z[i + 1];
+      a2 += z[i + 2] * z[i + 2];
+      a3 += z[i + 3] * z[i + 3];
+    }
+    for (; i < n; ++i) a0 += z[i] * z[i];
+    return (a0 + a1) + (a2 + a3);
   }
-  for (; i + kLanes <= n; i += kLanes)
-    for (std::size_t l = 0; l < kLanes; ++l) lane[l] = std::max(lane[l], std::fabs(z[i + l]));
-  for (; i < n; ++i) lane[i % kLanes] = std::max(lane[i % kLanes], std::fabs(z[i]));
-  double m = lane[0];
-  for (std::size_t l = 1; l < kLanes; ++l) m = std::max(m, lane[l]);
-  return m;
+  for (; i + 4 <= n; i += 4) {
+    a0 = std::max(a0, std::fabs(z[i]));
+    a1 = std::max(a1, std::fabs(z[i + 1]));
+    a2 = std::max(a2, std::fabs(z[i + 2]));
+    a3 = std::max(a3, std::fabs(z[i + 3]));
+  }
+  for (; i < n; ++i) a0 = std::max(a0, std::fabs(z[i]));
+  return std::max(std::max(a0, a1), std::max(a2, a3));
 }
 
 // inv[i] = 1 / max(sqrt(m2[i] * inv_denom), min_std).
