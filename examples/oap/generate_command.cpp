@@ -1,12 +1,14 @@
 // oap generate: continue a prompt with a model.
 
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
+#include "oap/llm/peft_adapter.hpp"
 #include "oap/llm/generator.hpp"
 #include "oap/llm/tokenizer.hpp"
 
@@ -23,6 +25,7 @@ const std::vector<OptionSpec> kOptions = {
     {"repetition-penalty", true, "Penalty for tokens already seen (default 1 = off).", "X"},
     {"seed", true, "Sampler seed (default 0).", "N"},
     {"stop", true, "Stop when the output contains this string.", "S"},
+    {"adapter", true, "LoRA adapter folder (PEFT layout) to apply.", "DIR"},
     {"device", true, "cpu (default), cuda or cuda:N.", "D"},
     {"dtype", true, "float32 (default), bfloat16 or float16 (CUDA only).", "T"},
     {"threads", true, "Intra-op threads (default 0 = all cores).", "N"},
@@ -34,7 +37,8 @@ constexpr const char* kHelp =
     "Generates a continuation of P and prints one JSON object with the prompt ids, the new\n"
     "token ids, the text and why generation stopped (length, stop_token, stop_string).\n"
     "Stops at the model's eos_token_id. Same options and seed, same output.\n"
-    "(Per-user adapters, --adapter DIR, come with the adapt/ module.)\n\n";
+    "--adapter DIR applies a LoRA adapter saved in the PEFT layout (adapter_config.json,\n"
+    "adapter_model.safetensors), such as the per-user adapters oap writes.\n\n";
 
 }  // namespace
 
@@ -77,7 +81,10 @@ int run_generate(int argc, char** argv, int first) {
       return true;
     };
   }
-  const auto r = gen.generate(std::span<const std::int32_t>(ids), go, nullptr, cb);
+  std::optional<PeftAdapter> adapter;
+  if (auto dir = args.value("adapter")) adapter = load_peft_adapter(*dir, model->config(), mo.device);
+  const auto r = gen.generate(std::span<const std::int32_t>(ids), go,
+                              adapter ? &adapter->weights : nullptr, cb);
   nlohmann::json out = {{"prompt_ids", ids},
                         {"ids", r.tokens},
                         {"text", r.text},

@@ -1,12 +1,14 @@
 // oap score: per-token log-probabilities of a text under a model.
 
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
+#include "oap/llm/peft_adapter.hpp"
 #include "oap/llm/scorer.hpp"
 #include "oap/llm/tokenizer.hpp"
 
@@ -16,6 +18,7 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"model", true, "Hugging Face model folder (config.json, *.safetensors, tokenizer).", "DIR"},
     {"text", true, "Text to score (repeat for several; they are scored as one batch).", "T"},
+    {"adapter", true, "LoRA adapter folder (PEFT layout) to apply.", "DIR"},
     {"device", true, "cpu (default), cuda or cuda:N.", "D"},
     {"dtype", true, "float32 (default), bfloat16 or float16 (CUDA only).", "T"},
     {"threads", true, "Intra-op threads (default 0 = all cores).", "N"},
@@ -27,7 +30,8 @@ constexpr const char* kHelp =
     "text: the token ids, the log-probability of each token given the ones before it (the\n"
     "first token has none: null), the mean negative log-likelihood and the perplexity.\n"
     "Positional arguments are scored as further texts.\n"
-    "(Per-user adapters, --adapter DIR, come with the adapt/ module.)\n\n";
+    "--adapter DIR applies a LoRA adapter saved in the PEFT layout (adapter_config.json,\n"
+    "adapter_model.safetensors), such as the per-user adapters oap writes.\n\n";
 
 }  // namespace
 
@@ -49,7 +53,11 @@ int run_score(int argc, char** argv, int first) {
     if (ids.empty()) throw UsageError("text '" + t + "' encodes to no tokens");
     seqs.push_back(std::move(ids));
   }
-  const auto scores = score(*model, seqs);
+  std::optional<PeftAdapter> adapter;
+  if (auto dir = args.value("adapter")) adapter = load_peft_adapter(*dir, model->config(), mo.device);
+  std::vector<const LoraWeights*> adapters;
+  if (adapter) adapters.push_back(&adapter->weights);
+  const auto scores = score(*model, seqs, adapters);
   for (std::size_t i = 0; i < scores.size(); ++i) {
     nlohmann::json lps = nlohmann::json::array({nullptr});
     for (double lp : scores[i].logprobs) lps.push_back(lp);

@@ -17,6 +17,7 @@ add_library(oap_llm_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/safetensors_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/lora_linear.cpp
   ${CMAKE_CURRENT_LIST_DIR}/lora_weights.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peft_adapter.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kv_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/causal_lm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_init.cpp
