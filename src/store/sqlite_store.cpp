@@ -103,7 +103,10 @@ struct SqliteStore::Inbox {
 };
 
 SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options)
-    : path_(std::move(path)), options_(options), inbox_(std::make_unique<Inbox>()) {
+    : path_(std::move(path)),
+      where_("SQLite database " + path_.string()),
+      options_(options),
+      inbox_(std::make_unique<Inbox>()) {
   options_.validate();
   OAP_CHECK(!path_.empty(), InvalidArgument, "SqliteStore: empty database path");
   auto parent = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
@@ -413,13 +416,6 @@ void SqliteStore::flush() {
   commit_pending_locked();
 }
 
-std::optional<std::int64_t> SqliteStore::user_id(const UserId& user) const {
-  std::shared_lock lock(users_mu_);
-  auto it = users_.find(user);
-  if (it == users_.end()) return std::nullopt;
-  return it->second.id;
-}
-
 std::optional<SqliteStore::UserEntry> SqliteStore::user_entry(const UserId& user) const {
   std::shared_lock lock(users_mu_);
   auto it = users_.find(user);
@@ -445,7 +441,7 @@ std::vector<Event> SqliteStore::recent(const UserId& user, std::size_t n) const 
   commit_if_pending();
   auto entry = user_entry(user);
   if (!entry || n == 0) return {};
-  const std::string where = "SQLite database " + path_.string();
+  const std::string& where = where_;
   std::shared_lock inbox_lock(inbox_->mu);
   std::vector<Candidate> cands;
   // The n largest keys seen so far (a min-heap): its top is the n-th newest candidate.
@@ -497,7 +493,7 @@ std::vector<Event> SqliteStore::range(const UserId& user, Timestamp t0, Timestam
   commit_if_pending();
   auto entry = user_entry(user);
   if (!entry || t1 <= t0) return {};
-  const std::string where = "SQLite database " + path_.string();
+  const std::string& where = where_;
   const std::int64_t lo = to_micros(t0), hi = to_micros(t1);
   std::shared_lock inbox_lock(inbox_->mu);
   std::vector<Candidate> cands;
@@ -533,17 +529,18 @@ std::vector<Event> SqliteStore::range(const UserId& user, Timestamp t0, Timestam
 
 std::size_t SqliteStore::count(const UserId& user) const {
   commit_if_pending();
-  auto id = user_id(user);
-  if (!id) return 0;
+  auto entry = user_entry(user);
+  if (!entry) return 0;
+  const std::int64_t id = entry->id;
   std::shared_lock inbox_lock(inbox_->mu);
   std::unique_lock<std::mutex> lock;
   Connection& c = acquire_reader(lock);
   ResetOnExit reset{c.count};
-  sqlite3_bind_int64(c.count, 1, *id);
+  sqlite3_bind_int64(c.count, 1, id);
   int rc = sqlite3_step(c.count);
   c.check(rc, "count events");
   std::size_t n = rc == SQLITE_ROW ? static_cast<std::size_t>(sqlite3_column_int64(c.count, 0)) : 0;
-  auto it = inbox_->by_user.find(*id);
+  auto it = inbox_->by_user.find(id);
   return n + (it == inbox_->by_user.end() ? 0 : it->second.size());
 }
 
@@ -568,14 +565,15 @@ std::vector<UserId> SqliteStore::users() const {
 std::size_t SqliteStore::forget(const UserId& user) {
   std::lock_guard lock(write_mu_);
   commit_pending_locked();
-  auto id = user_id(user);
-  if (!id) return 0;
+  auto entry = user_entry(user);
+  if (!entry) return 0;
+  const std::int64_t id = entry->id;
   // Inbox rows hold whole batches of many users; the user's inbox events are moved into blocks
   // first (with everyone else's), so that deleting the user's blocks removes all of it.
   bool in_inbox;
   {
     std::shared_lock inbox_lock(inbox_->mu);
-    in_inbox = inbox_->by_user.contains(*id);
+    in_inbox = inbox_->by_user.contains(id);
   }
   if (in_inbox) migrate_inbox_locked();
   auto& w = *writer_;
@@ -584,17 +582,17 @@ std::size_t SqliteStore::forget(const UserId& user) {
   detail::in_transaction(w, [&] {
     {
       ResetOnExit reset{w.count_blocks};
-      sqlite3_bind_int64(w.count_blocks, 1, *id);
+      sqlite3_bind_int64(w.count_blocks, 1, id);
       w.step_done(w.count_blocks, "count events");
       removed = static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
     }
     {
       ResetOnExit reset{w.delete_blocks};
-      sqlite3_bind_int64(w.delete_blocks, 1, *id);
+      sqlite3_bind_int64(w.delete_blocks, 1, id);
       w.step_done(w.delete_blocks, "delete events");
     }
     ResetOnExit reset{w.delete_user};
-    sqlite3_bind_int64(w.delete_user, 1, *id);
+    sqlite3_bind_int64(w.delete_user, 1, id);
     w.step_done(w.delete_user, "delete user");
   });
   std::unique_lock users_write(users_mu_);

@@ -70,11 +70,11 @@ class SqliteStore final : public HistoryStore {
   void commit_pending_locked();  // requires write_mu_
   void migrate_inbox_locked();   // requires write_mu_
   void commit_if_pending() const;
-  std::optional<std::int64_t> user_id(const UserId& user) const;
   std::optional<UserEntry> user_entry(const UserId& user) const;
   Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
 
   std::filesystem::path path_;
+  std::string where_;  // "SQLite database <path>": names the file in errors (built once)
   StoreOptions options_;
   int lock_fd_ = -1;
 
