@@ -13,7 +13,7 @@
 
 namespace oap {
 
-// The adapter_config.json fields oap uses.
+// The adapter_config.json fields oap uses. A plain value type.
 struct PeftAdapterConfig {
   std::int64_t rank = 8;            // "r"; > 0
   double alpha = 16.0;              // "lora_alpha"
@@ -25,11 +25,16 @@ struct PeftAdapterConfig {
   double scale() const;
 };
 
+// An adapter read from a folder. Owns its config; weights holds tensor handles (copying a
+// PeftAdapter aliases the same tensors, as LoraWeights does). Thread safety: as LoraWeights
+// (const use from many threads is safe).
 struct PeftAdapter {
   PeftAdapterConfig config;
   LoraWeights weights;
 };
 
+// Both functions are safe to call concurrently on different folders.
+//
 // Writes dir/adapter_config.json and dir/adapter_model.safetensors (each atomically: a
 // temporary file renamed into place), creating dir. The tensors are weights.named_tensors();
 // their shapes must match config.rank (InvalidArgument otherwise). IoError if it cannot write.
