@@ -145,11 +145,13 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
     auto& pop = population_[slot->dim];
     if (!pop) pop = make_set(slot->dim);
     for (std::size_t i = 0; i < names_.size(); ++i) {
-      obs.scores[names_[i]] = pop->detectors[i]->score(x);
+      pop->detectors[i]->score_into(x, obs.scores[names_[i]]);
       pop->detectors[i]->update(x);
     }
   } else {
-    for (std::size_t i = 0; i < names_.size(); ++i) obs.scores[names_[i]] = set.detectors[i]->score(x);
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      set.detectors[i]->score_into(x, obs.scores[names_[i]]);
+    }
   }
   // The population keeps learning from users past their cold start too (it is the prior for
   // the next new user).
