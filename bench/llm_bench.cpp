@@ -1,9 +1,12 @@
 // LLM runtime benchmarks: prefill and decode tokens/s of random-weight models of the presets'
-// shapes, f32 and bf16, and one LoRA forward+backward step. Compare with
-// bench/llm_bench_compare.py (Python PyTorch, same models, same thread count).
+// shapes, f32 and bf16, and one LoRA forward+backward step. Compare with Python PyTorch (same
+// models, same thread count) through `bench/llm_bench_compare.py --cxx PATH/llm_bench`, which
+// runs both interleaved.
 //
-// Environment: OAP_BENCH_THREADS (default: all cores), OAP_BENCH_MODELS (folder for the
-// generated models, kept between runs; default /tmp/oap_bench_models).
+// Environment: OAP_BENCH_THREADS (CausalLMOptions::num_threads; default: all cores),
+// OAP_BENCH_DECODE_THREADS (CausalLMOptions::decode_threads; default: the option's default),
+// OAP_BENCH_MODELS (folder for the generated models, kept between runs; default
+// /tmp/oap_bench_models). CPU time is the process's (all threads, spin-waiting included).
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/lora_weights.hpp"
@@ -52,6 +56,7 @@ std::shared_ptr<const oap::CausalLM> model(const std::string& preset, const std:
     oap::CausalLMOptions o;
     o.dtype = dtype;
     o.num_threads = bench_threads();
+    if (const char* t = std::getenv("OAP_BENCH_DECODE_THREADS")) o.decode_threads = std::atoi(t);
     m = oap::CausalLM::load(model_dir(preset), o);
   }
   return m;
@@ -67,8 +72,8 @@ void BM_Prefill(benchmark::State& state, std::string preset, std::string dtype) 
     auto logits = m->forward(ids, {}, &cache, {}, /*last_only=*/true);
     benchmark::DoNotOptimize(logits.data_ptr());
   }
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(kPrompt), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(kPrompt), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = bench_threads();
 }
 
@@ -113,19 +118,32 @@ void BM_LoraStep(benchmark::State& state, std::string preset) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_Prefill, tiny_f32, "tiny", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Prefill, tiny_bf16, "tiny", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Prefill, small_f32, "small", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Prefill, small_bf16, "small", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Prefill, smollm_f32, "smollm-135m", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Prefill, smollm_bf16, "smollm-135m", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, tiny_f32, "tiny", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, tiny_bf16, "tiny", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, small_f32, "small", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, small_bf16, "small", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, smollm_f32, "smollm-135m", "float32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Decode, smollm_bf16, "smollm-135m", "bfloat16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_LoraStep, tiny, "tiny")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_LoraStep, small, "small")->Unit(benchmark::kMillisecond);
-
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // Names as BM_Prefill/small_bf16: bench/llm_bench_compare.py runs them one by one.
+  const std::pair<const char*, const char*> presets[] = {
+      {"tiny", "tiny"}, {"small", "small"}, {"smollm", "smollm-135m"}};
+  const std::pair<const char*, const char*> dtypes[] = {{"f32", "float32"}, {"bf16", "bfloat16"}};
+  auto add = [](const std::string& name, auto fn, auto... args) {
+    benchmark::RegisterBenchmark(name.c_str(), fn, args...)
+        ->Unit(benchmark::kMillisecond)
+        ->MeasureProcessCPUTime();
+  };
+  for (const auto& [name, preset] : presets) {
+    for (const auto& [dname, dtype] : dtypes) {
+      add(std::string("BM_Prefill/") + name + "_" + dname, BM_Prefill, preset, dtype);
+    }
+  }
+  for (const auto& [name, preset] : presets) {
+    for (const auto& [dname, dtype] : dtypes) {
+      add(std::string("BM_Decode/") + name + "_" + dname, BM_Decode, preset, dtype);
+    }
+  }
+  for (const char* preset : {"tiny", "small"}) {
+    add(std::string("BM_LoraStep/") + preset, BM_LoraStep, preset);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -5,13 +5,28 @@ prefill of 64 tokens (logits of the last position), one decode step at a context
 KV cache, and one LoRA (rank 8, q/v) forward+backward step over 64 tokens.
 
 The model code is tests/reference/llama_reference.py's (plain torch ops, eager attention), with
-a KV cache added for decoding. Usage: llm_bench_compare.py [--threads N] [--presets a,b]
-Prints one line per measurement: name, ms per iteration, tokens/s.
+a KV cache added for decoding.
+
+Two modes:
+  llm_bench_compare.py [--threads N] [--presets a,b]
+      times Python only; one line per measurement: name, ms per iteration (wall), tokens/s.
+  llm_bench_compare.py --cxx build/bench/llm_bench [--reps 3] [--threads N] [--presets a,b]
+      interleaves the two: for every case and repetition it runs the C++ benchmark of that case
+      (a fresh llm_bench process, Google Benchmark JSON) and then times the same case here (the
+      order alternates between repetitions), and prints a table: wall time median and range,
+      the ratios C++/Python of the medians and of the minima (< 1: C++ faster; the minimum is the
+      least disturbed run on a shared machine), process CPU time, and the load average. The C++
+      side runs with its default options (CausalLMOptions: decode steps on one thread) unless
+      OAP_BENCH_DECODE_THREADS is set; --py-decode-threads sets Python's thread count for decode
+      steps (default: --threads, as PyTorch does).
 """
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -21,6 +36,8 @@ import llama_reference as ref  # noqa: E402
 
 PROMPT = 64
 CONTEXT = 64
+# C++ benchmark names (llm_bench.cpp) of the presets.
+CXX_PRESET = {"tiny": "tiny", "small": "small", "smollm-135m": "smollm"}
 
 
 class Model:
@@ -89,66 +106,173 @@ class Model:
 
 
 def timeit(fn, min_time=1.0):
-    fn()  # warm-up
-    n, start = 0, time.perf_counter()
+    """(wall seconds, process CPU seconds) per call, after one warm-up call."""
+    fn()
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         n += 1
         el = time.perf_counter() - start
         if el >= min_time and n >= 3:
-            return el / n
+            return el / n, (time.process_time() - cpu) / n
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--presets", default="tiny,small,smollm-135m")
-    ap.add_argument("--models", default=os.environ.get("OAP_BENCH_MODELS", "/tmp/oap_bench_models"))
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"# python torch {torch.__version__}, threads {torch.get_num_threads()}")
+class Cases:
+    """The Python side of every case of one preset and dtype: name -> timing function."""
+
+    def __init__(self, model_dir, preset, dname, dtype, threads, decode_threads):
+        self.m = m = Model(model_dir, dtype)
+        self.threads, self.decode_threads = threads, decode_threads
+        V = m.cfg["vocab_size"]
+        torch.manual_seed(0)
+        self.ids = torch.randint(0, V, (1, PROMPT))
+        self.cache = []
+        with torch.no_grad():
+            m.forward(self.ids[:, :CONTEXT], cache=self.cache, last_only=True)
+        self.nxt = torch.randint(0, V, (1, 1))
+        self.lora = None
+        if dname == "f32" and preset in ("tiny", "small"):
+            self.lora = {}
+            for i in range(m.cfg["num_hidden_layers"]):
+                for tgt, out in (("q", m.nh * m.hd), ("v", m.nkv * m.hd)):
+                    a = (torch.rand(8, m.H) * 2 - 1).div(m.H ** 0.5).requires_grad_()
+                    b = torch.zeros(out, 8, requires_grad=True)
+                    self.lora[(i, tgt)] = (a, b, 2.0)
+
+    def prefill(self, min_time):
+        with torch.no_grad():
+            return timeit(lambda: self.m.forward(self.ids, cache=[], last_only=True), min_time)
+
+    def decode(self, min_time):
+        def step():
+            c = list(self.cache)  # decode at a fixed context: start from the same cache
+            self.m.forward(self.nxt, cache=c, last_only=True)
+
+        torch.set_num_threads(self.decode_threads)
+        try:
+            with torch.no_grad():
+                return timeit(step, min_time)
+        finally:
+            torch.set_num_threads(self.threads)
+
+    def lora_step(self, min_time):
+        m, ids, lora = self.m, self.ids, self.lora
+        V = m.cfg["vocab_size"]
+
+        def step():
+            logits = m.forward(ids, lora=lora)
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
+            loss.backward()
+            for a, b, _ in lora.values():
+                a.grad = None
+                b.grad = None
+
+        return timeit(step, min_time)
+
+
+def python_only(args):
     for preset in args.presets.split(","):
         d = os.path.join(args.models, preset)
         if not os.path.exists(os.path.join(d, "model.safetensors")):
             print(f"# {preset}: {d} missing (run llm_bench first)")
             continue
         for dname, dtype in (("f32", torch.float32), ("bf16", torch.bfloat16)):
-            m = Model(d, dtype)
-            V = m.cfg["vocab_size"]
-            torch.manual_seed(0)
-            ids = torch.randint(0, V, (1, PROMPT))
-            with torch.no_grad():
-                t = timeit(lambda: m.forward(ids, cache=[], last_only=True))
-                print(f"prefill/{preset}_{dname}\t{t * 1e3:.2f} ms\t{PROMPT / t:.1f} tok/s")
-                cache = []
-                m.forward(ids[:, :CONTEXT], cache=cache, last_only=True)
-                nxt = torch.randint(0, V, (1, 1))
-
-                def step():
-                    c = list(cache)  # decode at a fixed context: start from the same cache
-                    m.forward(nxt, cache=c, last_only=True)
-
-                t = timeit(step)
-                print(f"decode/{preset}_{dname}\t{t * 1e3:.2f} ms\t{1 / t:.1f} tok/s")
-            if dname == "f32" and preset in ("tiny", "small"):
-                L = m.cfg["num_hidden_layers"]
-                lora = {}
-                for i in range(L):
-                    for tgt, out in (("q", m.nh * m.hd), ("v", m.nkv * m.hd)):
-                        a = (torch.rand(8, m.H) * 2 - 1).div(m.H ** 0.5).requires_grad_()
-                        b = torch.zeros(out, 8, requires_grad=True)
-                        lora[(i, tgt)] = (a, b, 2.0)
-
-                def lora_step():
-                    logits = m.forward(ids, lora=lora)
-                    loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
-                    loss.backward()
-                    for a, b, _ in lora.values():
-                        a.grad = None
-                        b.grad = None
-
-                t = timeit(lora_step)
+            c = Cases(d, preset, dname, dtype, args.threads, args.py_decode_threads)
+            t, _ = c.prefill(args.min_time)
+            print(f"prefill/{preset}_{dname}\t{t * 1e3:.2f} ms\t{PROMPT / t:.1f} tok/s")
+            t, _ = c.decode(args.min_time)
+            print(f"decode/{preset}_{dname}\t{t * 1e3:.2f} ms\t{1 / t:.1f} tok/s")
+            if c.lora is not None:
+                t, _ = c.lora_step(args.min_time)
                 print(f"lora_step/{preset}\t{t * 1e3:.2f} ms")
+
+
+def run_cxx(args, bench_name):
+    """(wall s, process CPU s) per iteration of one C++ benchmark, in a fresh process."""
+    env = dict(os.environ, OAP_BENCH_THREADS=str(args.threads), OAP_BENCH_MODELS=args.models)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        # JSON into a file: the library logs to stdout.
+        subprocess.run(
+            [args.cxx, f"--benchmark_filter=^{bench_name}(/|$)", f"--benchmark_out={out.name}",
+             "--benchmark_out_format=json", f"--benchmark_min_time={args.min_time}"],
+            env=env, check=True, capture_output=True, text=True)
+        with open(out.name) as f:
+            # Names carry a "/process_time" suffix (llm_bench measures process CPU time).
+            b = [x for x in json.load(f)["benchmarks"] if x["name"].split("/process_time")[0] == bench_name]
+    if not b:
+        raise SystemExit(f"llm_bench has no benchmark {bench_name}")
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b[0]["time_unit"]]
+    return b[0]["real_time"] * scale, b[0]["cpu_time"] * scale
+
+
+def interleaved(args):
+    # Make sure the models exist (llm_bench writes them on first use).
+    subprocess.run([args.cxx, "--benchmark_filter=^$"], check=True, capture_output=True,
+                   env=dict(os.environ, OAP_BENCH_MODELS=args.models))
+    print(f"# python torch {torch.__version__}, threads {args.threads}, python decode threads "
+          f"{args.py_decode_threads}, reps {args.reps}, min_time {args.min_time} s, "
+          f"C++ OAP_BENCH_DECODE_THREADS={os.environ.get('OAP_BENCH_DECODE_THREADS', '(default)')}")
+    rows, loads = [], []
+    for preset in args.presets.split(","):
+        d = os.path.join(args.models, preset)
+        for dname, dtype in (("f32", torch.float32), ("bf16", torch.bfloat16)):
+            if args.dtypes and dname not in args.dtypes.split(","):
+                continue
+            c = Cases(d, preset, dname, dtype, args.threads, args.py_decode_threads)
+            kinds = [("prefill", "BM_Prefill", c.prefill), ("decode", "BM_Decode", c.decode)]
+            if c.lora is not None:
+                kinds.append(("lora_step", "BM_LoraStep", c.lora_step))
+            for kind, bm, py in kinds:
+                if args.kinds and kind not in args.kinds.split(","):
+                    continue
+                suffix = CXX_PRESET[preset] + ("" if kind == "lora_step" else "_" + dname)
+                cx, pyt = [], []
+                for rep in range(args.reps):
+                    loads.append(os.getloadavg()[0])
+                    if rep % 2 == 0:
+                        cx.append(run_cxx(args, f"{bm}/{suffix}"))
+                        pyt.append(py(args.min_time))
+                    else:
+                        pyt.append(py(args.min_time))
+                        cx.append(run_cxx(args, f"{bm}/{suffix}"))
+                name = f"{kind}/{preset}" + ("" if kind == "lora_step" else "_" + dname)
+                rows.append((name, cx, pyt))
+                print(f"# {name}: C++ wall ms {[round(w * 1e3, 2) for w, _ in cx]}, "
+                      f"python wall ms {[round(w * 1e3, 2) for w, _ in pyt]}", flush=True)
+    med = lambda xs: statistics.median(xs) * 1e3  # noqa: E731
+    print(f"# load average (1 min) during the run: min {min(loads):.2f}, median "
+          f"{statistics.median(loads):.2f}, max {max(loads):.2f}")
+    print("| case | C++ wall ms: median (min-max) | Python wall ms: median (min-max) | "
+          "ratio of medians | ratio of minima | C++ CPU ms | Python CPU ms | ratio CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, cx, pyt in rows:
+        cw, pw = [w for w, _ in cx], [w for w, _ in pyt]
+        cc, pc = med([c for _, c in cx]), med([c for _, c in pyt])
+        cell = lambda xs: f"{med(xs):.3g} ({min(xs) * 1e3:.3g}-{max(xs) * 1e3:.3g})"  # noqa: E731
+        print(f"| {name} | {cell(cw)} | {cell(pw)} | {med(cw) / med(pw):.2f} | "
+              f"{min(cw) / min(pw):.2f} | {cc:.3g} | {pc:.3g} | {cc / pc:.2f} |")
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--py-decode-threads", type=int, default=0,
+                    help="Python threads for decode steps (default: --threads)")
+    ap.add_argument("--presets", default="tiny,small,smollm-135m")
+    ap.add_argument("--dtypes", default="", help="f32,bf16 (default: both)")
+    ap.add_argument("--kinds", default="", help="prefill,decode,lora_step (default: all)")
+    ap.add_argument("--models", default=os.environ.get("OAP_BENCH_MODELS", "/tmp/oap_bench_models"))
+    ap.add_argument("--cxx", default="", help="path of llm_bench: interleave C++ and Python")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
+    args = ap.parse_args()
+    if args.py_decode_threads <= 0:
+        args.py_decode_threads = args.threads
+    torch.set_num_threads(args.threads)
+    if args.cxx:
+        interleaved(args)
+    else:
+        print(f"# python torch {torch.__version__}, threads {torch.get_num_threads()}")
+        python_only(args)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ const std::vector<OptionSpec> kOptions = {
     {"device", true, "cpu (default), cuda or cuda:N.", "D"},
     {"dtype", true, "float32 (default), bfloat16 or float16 (CUDA only).", "T"},
     {"threads", true, "Intra-op threads (default 0 = all cores).", "N"},
+    {"decode-threads", true,
+     "Intra-op threads of each one-token decode step (default 1; 0 = --threads).", "N"},
     {"stream", false, "Print text as it is generated, then the JSON summary on stderr."},
 };
 

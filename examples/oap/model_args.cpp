@@ -1,12 +1,28 @@
 #include "model_args.hpp"
 
+#include <limits>
+
 namespace oap::cli {
+namespace {
+
+// A thread-count option as an int; UsageError when it does not fit.
+std::optional<int> thread_count(const Args& args, const std::string& name) {
+  auto n = args.size_value(name);
+  if (!n) return std::nullopt;
+  if (*n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw UsageError("option --" + name + ": " + std::to_string(*n) + " threads is too many");
+  }
+  return static_cast<int>(*n);
+}
+
+}  // namespace
 
 CausalLMOptions causal_lm_options_from(const Args& args) {
   CausalLMOptions options;
   if (auto d = args.value("device")) options.device = *d;
   if (auto d = args.value("dtype")) options.dtype = *d;
-  if (auto n = args.size_value("threads")) options.num_threads = static_cast<int>(*n);
+  if (auto n = thread_count(args, "threads")) options.num_threads = *n;
+  if (auto n = thread_count(args, "decode-threads")) options.decode_threads = *n;
   return options;
 }
 

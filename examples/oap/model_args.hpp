@@ -6,7 +6,9 @@
 
 namespace oap::cli {
 
-// CausalLMOptions from --device, --dtype and --threads (each optional; defaults otherwise).
+// CausalLMOptions from --device, --dtype, --threads and --decode-threads (each optional;
+// defaults otherwise; a command without an option in its list never sees it). UsageError for a
+// thread count that is not a non-negative int.
 CausalLMOptions causal_lm_options_from(const Args& args);
 
 }  // namespace oap::cli

@@ -2,9 +2,16 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "core/log.hpp"
+#include "llm/intra_op_threads.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/safetensors_checkpoint.hpp"
 
@@ -42,6 +49,26 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
+// A forward pass allocates and frees tens of MiB of activations in 0.1-1 MiB blocks. glibc serves
+// blocks above its mmap threshold with fresh mappings and returns the heap top above its trim
+// threshold to the OS; both start at 128 KiB and only rise when the process frees a large mmapped
+// block (a Python process has usually done so while loading; a C++ one that maps its weights has
+// not). Then every op faults zeroed pages back in: ~6000 page faults per smollm-135m prefill.
+// Sets both to where glibc's dynamic rule stops, once per process, unless the user chose.
+void tune_glibc_malloc_once() {
+#if defined(__GLIBC__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const char* env : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
+      if (std::getenv(env) != nullptr) return;
+    }
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    detail::logger()->debug("glibc malloc: mmap threshold 32 MiB, trim threshold 64 MiB");
+  });
+#endif
+}
+
 }  // namespace
 
 std::unique_ptr<CausalLM> CausalLM::load(const std::filesystem::path& model_dir,
@@ -66,6 +93,7 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
                           ? options.num_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  if (options.tune_glibc_malloc && device.is_cpu()) tune_glibc_malloc_once();
   const auto dtype = parse_dtype_option(options.dtype);
 
   std::unique_ptr<CausalLM> m(new CausalLM());
@@ -142,6 +170,8 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
   const std::int64_t t = input_ids.size(1);
   const std::int64_t past = cache != nullptr ? cache->length() : 0;
   const std::int64_t s = past + t;
+  const bool small_call = batch * t <= options_.decode_max_tokens;
+  detail::ScopedIntraOpThreads threads_scope(small_call ? options_.decode_threads : 0);
   OAP_CHECK(adapters.size() <= 1 || static_cast<std::int64_t>(adapters.size()) == batch,
             InvalidArgument,
             "CausalLM::forward: adapters must be empty, one, or one per row (" +
@@ -151,43 +181,52 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
                 " layers, the model " + std::to_string(c.num_hidden_layers));
   auto ids = input_ids.to(device, torch::kLong);
   {
-    const auto lo = ids.min().item<std::int64_t>();
-    const auto hi = ids.max().item<std::int64_t>();
+    const auto [min_id, max_id] = at::aminmax(ids);
+    const auto lo = min_id.item<std::int64_t>();
+    const auto hi = max_id.item<std::int64_t>();
     OAP_CHECK(lo >= 0 && hi < c.vocab_size, InvalidArgument,
               "CausalLM::forward: token id " + std::to_string(lo < 0 ? lo : hi) +
                   " outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   }
 
-  // Positions and the additive attention mask [B, 1, T, S].
+  // Positions and the additive attention mask [B, 1, T, S]. A step of one token without an
+  // attention mask and within the sliding window sees every key: it gets no mask (adding zeros
+  // changes nothing), which saves a decode step a dozen small ops.
   at::Tensor positions;  // [B, T] int64
-  at::Tensor key_ok;     // [B, S] bool
-  if (attention_mask.defined()) {
-    OAP_CHECK(attention_mask.dim() == 2 && attention_mask.size(0) == batch &&
-                  attention_mask.size(1) == s,
-              InvalidArgument,
-              "CausalLM::forward: attention_mask must be [B, past + T] = [" +
-                  std::to_string(batch) + ", " + std::to_string(s) + "], got " +
-                  shape_str(attention_mask.sizes()));
-    key_ok = attention_mask.to(device).ne(0);
-    // As HF generate(): position = number of real tokens before it; padding gets position 1.
-    auto pos = key_ok.to(torch::kLong).cumsum(1) - 1;
-    pos = pos.masked_fill(key_ok.logical_not(), 1);
-    positions = pos.narrow(1, past, t);
-  } else {
-    key_ok = torch::ones({batch, s}, torch::TensorOptions().dtype(torch::kBool).device(device));
-    positions = torch::arange(past, s, torch::TensorOptions().dtype(torch::kLong).device(device))
-                    .unsqueeze(0)
-                    .expand({batch, t});
-  }
+  at::Tensor mask;       // [B, 1, T, S] in the model dtype; undefined: nothing masked
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
-  auto causal = torch::arange(s, long_opts).unsqueeze(0) <=
-                (torch::arange(t, long_opts) + past).unsqueeze(1);  // [T, S]
-  auto allowed = causal.unsqueeze(0).logical_and(key_ok.unsqueeze(1));  // [B, T, S]
-  const double lowest = dtype == torch::kBFloat16 ? -3.3895313892515355e38
-                        : dtype == torch::kHalf    ? -65504.0
-                                                   : -3.4028234663852886e38;
-  auto mask = torch::zeros({batch, 1, t, s}, torch::TensorOptions().dtype(dtype).device(device))
-                  .masked_fill(allowed.logical_not().unsqueeze(1), lowest);
+  const bool windowed = c.sliding_window.has_value() && s > *c.sliding_window;
+  if (attention_mask.defined() || t > 1 || windowed) {
+    at::Tensor key_ok;  // [B, S] bool
+    if (attention_mask.defined()) {
+      OAP_CHECK(attention_mask.dim() == 2 && attention_mask.size(0) == batch &&
+                    attention_mask.size(1) == s,
+                InvalidArgument,
+                "CausalLM::forward: attention_mask must be [B, past + T] = [" +
+                    std::to_string(batch) + ", " + std::to_string(s) + "], got " +
+                    shape_str(attention_mask.sizes()));
+      key_ok = attention_mask.to(device).ne(0);
+      // As HF generate(): position = number of real tokens before it; padding gets position 1.
+      auto pos = key_ok.to(torch::kLong).cumsum(1) - 1;
+      pos = pos.masked_fill(key_ok.logical_not(), 1);
+      positions = pos.narrow(1, past, t);
+    }
+    const auto key_slot = torch::arange(s, long_opts).unsqueeze(0);             // [1, S]
+    const auto query_slot = (torch::arange(t, long_opts) + past).unsqueeze(1);  // [T, 1]
+    auto allowed = key_slot <= query_slot;                                      // [T, S]
+    // As Hugging Face: the window counts cache slots (padding included), the query's own too.
+    if (windowed) allowed = allowed.logical_and(key_slot > query_slot - *c.sliding_window);
+    allowed = allowed.unsqueeze(0);  // [1, T, S]
+    if (key_ok.defined()) allowed = allowed.logical_and(key_ok.unsqueeze(1));  // [B, T, S]
+    const double lowest = dtype == torch::kBFloat16 ? -3.3895313892515355e38
+                          : dtype == torch::kHalf    ? -65504.0
+                                                     : -3.4028234663852886e38;
+    mask = torch::zeros({batch, 1, t, s}, torch::TensorOptions().dtype(dtype).device(device))
+               .masked_fill(allowed.logical_not().unsqueeze(1), lowest);
+  }
+  if (!positions.defined()) {
+    positions = torch::arange(past, s, long_opts).unsqueeze(0).expand({batch, t});
+  }
 
   // Rotary tables [B, 1, T, hd] in float32, cast to the model dtype as HF does.
   at::Tensor inv_freq = inv_freq_;
@@ -224,7 +263,8 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
     // Grouped-query attention without repeating K/V: query heads h*groups..h*groups+groups-1
     // share kv head h, so fold the group into the query length.
     auto qg = qh.reshape({batch, nkv, groups * t, hd});
-    auto scores = torch::matmul(qg, kh.transpose(-1, -2)).view({batch, nh, t, s}) * scaling + mask;
+    auto scores = torch::matmul(qg, kh.transpose(-1, -2)).view({batch, nh, t, s}) * scaling;
+    if (mask.defined()) scores = scores + mask;
     auto probs = torch::softmax(scores, -1, torch::kFloat).to(dtype);
     auto ctx = torch::matmul(probs.view({batch, nkv, groups * t, s}), vh)
                    .view({batch, nh, t, hd})

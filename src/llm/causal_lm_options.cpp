@@ -16,6 +16,12 @@ void CausalLMOptions::validate() const {
             "use bfloat16 or float32, or a CUDA device");
   OAP_CHECK(num_threads >= 0, ConfigError,
             "model.num_threads: must be >= 0 (0 = all cores), got " + std::to_string(num_threads));
+  OAP_CHECK(decode_threads >= 0, ConfigError,
+            "model.decode_threads: must be >= 0 (0 = num_threads), got " +
+                std::to_string(decode_threads));
+  OAP_CHECK(decode_max_tokens >= 0, ConfigError,
+            "model.decode_max_tokens: must be >= 0 (0 = no call counts as a decode step), got " +
+                std::to_string(decode_max_tokens));
 }
 
 CausalLMOptions CausalLMOptions::from_json(const nlohmann::json& j, const std::string& context) {
@@ -24,13 +30,21 @@ CausalLMOptions CausalLMOptions::from_json(const nlohmann::json& j, const std::s
   o.device = r.get<std::string>("device", o.device);
   o.dtype = r.get<std::string>("dtype", o.dtype);
   o.num_threads = r.get<int>("num_threads", o.num_threads);
+  o.decode_threads = r.get<int>("decode_threads", o.decode_threads);
+  o.decode_max_tokens = r.get<int>("decode_max_tokens", o.decode_max_tokens);
+  o.tune_glibc_malloc = r.get<bool>("tune_glibc_malloc", o.tune_glibc_malloc);
   r.finish();
   o.validate();
   return o;
 }
 
 nlohmann::json CausalLMOptions::to_json() const {
-  return {{"device", device}, {"dtype", dtype}, {"num_threads", num_threads}};
+  return {{"device", device},
+          {"dtype", dtype},
+          {"num_threads", num_threads},
+          {"decode_threads", decode_threads},
+          {"decode_max_tokens", decode_max_tokens},
+          {"tune_glibc_malloc", tune_glibc_malloc}};
 }
 
 }  // namespace oap

@@ -21,6 +21,12 @@ std::optional<std::int64_t> optional_id(const nlohmann::json& v, const std::stri
   return v.get<std::int64_t>();
 }
 
+std::optional<std::int64_t> optional_int(const nlohmann::json& v, const std::string& where) {
+  if (v.is_null()) return std::nullopt;
+  OAP_CHECK(v.is_number_integer(), ConfigError, where + ": expected an integer or null");
+  return v.get<std::int64_t>();
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& source) {
@@ -93,6 +99,16 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
     c.eos_token_ids.push_back(*id);
   }
 
+  if (c.model_type == "mistral" || c.architecture == "MistralForCausalLM") {
+    c.sliding_window = optional_int(r.raw("sliding_window"), source + ".sliding_window");
+  }
+  // Qwen2's window applies only to layers from max_window_layers on; not implemented, so refuse
+  // rather than compute something else. Qwen2 and Qwen2.5 checkpoints ship with it off.
+  OAP_CHECK(!(qwen2 && r.get<bool>("use_sliding_window", false)), ConfigError,
+            source +
+                ".use_sliding_window: Qwen2's per-layer sliding window is not supported "
+                "(set it to false to attend to all positions)");
+
   // transformers v5 moves rope_theta and the scaling into "rope_parameters".
   const auto& params = r.raw("rope_parameters");
   if (params.is_object()) {
@@ -140,6 +156,10 @@ nlohmann::json ModelConfig::to_json() const {
       {"pad_token_id", pad_token_id ? nlohmann::json(*pad_token_id) : nlohmann::json(nullptr)},
   };
   if (model_type != "qwen2") j["attention_bias"] = attention_bias;
+  if (model_type == "mistral") {
+    j["sliding_window"] =
+        sliding_window ? nlohmann::json(*sliding_window) : nlohmann::json(nullptr);
+  }
   if (eos_token_ids.size() == 1) {
     j["eos_token_id"] = eos_token_ids[0];
   } else if (eos_token_ids.empty()) {
@@ -178,6 +198,11 @@ void ModelConfig::validate() const {
     OAP_CHECK(id >= 0 && id < vocab_size, ConfigError,
               "model config: eos_token_id " + std::to_string(id) + " is outside the vocabulary");
   }
+  OAP_CHECK(!sliding_window || *sliding_window > 0, ConfigError,
+            "model config: sliding_window must be positive or null, got " +
+                std::to_string(sliding_window.value_or(0)));
+  OAP_CHECK(!sliding_window || model_type == "mistral", ConfigError,
+            "model config: sliding_window is only supported for Mistral, not " + model_type);
   if (bos_token_id) {
     OAP_CHECK(*bos_token_id >= 0 && *bos_token_id < vocab_size, ConfigError,
               "model config: bos_token_id " + std::to_string(*bos_token_id) +

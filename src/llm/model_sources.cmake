@@ -32,3 +32,18 @@ target_link_libraries(oap_llm_objects PUBLIC torch nlohmann_json::nlohmann_json 
 target_include_directories(oap_llm_objects PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(oap_llm_objects PRIVATE -Wall -Wextra)
 target_sources(oap PRIVATE $<TARGET_OBJECTS:oap_llm_objects>)
+
+# ScopedIntraOpThreads needs OpenMP's per-thread omp_set_num_threads; it is the only file
+# compiled with OpenMP (no precompiled header: that is built without it). LibTorch already runs
+# on libgomp, so linking it adds no library at run time.
+find_package(OpenMP COMPONENTS CXX)
+target_sources(oap_llm_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp)
+if(OpenMP_CXX_FOUND)
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp PROPERTIES
+    COMPILE_OPTIONS "${OpenMP_CXX_FLAGS}" SKIP_PRECOMPILE_HEADERS ON)
+  # The runtime library only: OpenMP::OpenMP_CXX would compile all of oap with -fopenmp.
+  target_link_libraries(oap PRIVATE ${OpenMP_CXX_LIBRARIES})
+else()
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp PROPERTIES
+    SKIP_PRECOMPILE_HEADERS ON)
+endif()

@@ -106,6 +106,22 @@ TEST_F(LlmCliTest, GenerateIsDeterministicAndTakesAnAdapter) {
   EXPECT_EQ(json_line(c.output).at("prompt_ids"), json_line(a.output).at("prompt_ids"));
 }
 
+TEST_F(LlmCliTest, GenerateTakesDecodeThreadsAndRefusesABadCount) {
+  const std::string args =
+      "generate --threads 1 --max-tokens 5 --model " + model().string() + " --prompt 'the user'";
+  const auto one = run_cli(args);
+  const auto two = run_cli(args + " --decode-threads 2");
+  ASSERT_EQ(one.status, 0) << one.output;
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_EQ(json_line(two.output).at("ids"), json_line(one.output).at("ids"));
+  const auto bad = run_cli(args + " --decode-threads -3");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--decode-threads"));
+  const auto huge = run_cli(args + " --decode-threads 99999999999");
+  EXPECT_EQ(huge.status, 2) << huge.output;
+  EXPECT_THAT(huge.output, HasSubstr("--decode-threads: 99999999999 threads is too many"));
+}
+
 TEST_F(LlmCliTest, BadAdapterIsAClearError) {
   const auto missing = run_cli("score --model " + model().string() + " --text x --adapter " +
                                (*dir_ / "no_such_adapter").string());

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
+#include <map>
 
 #include "llm/model_test_util.hpp"
 #include "oap/core/error.hpp"
@@ -152,6 +154,139 @@ TEST(CausalLM, KVCacheDecodeEqualsFullForward) {
   model->forward(ids2.narrow(1, 0, 10), {}, &cache2);
   auto rest = model->forward(ids2.narrow(1, 10, 30), {}, &cache2);
   EXPECT_LT(max_abs_diff(rest, full2.narrow(1, 10, 30)), kSameMathTol);
+}
+
+TEST(CausalLM, UnmaskedDecodeStepEqualsStepWithAllOnesMask) {
+  // A one-token step without an attention mask skips the mask; it must equal the masked path.
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 14);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 97, {2, 8}, torch::kLong);
+  auto with_mask = model->new_cache();
+  auto without = model->new_cache();
+  model->forward(ids.narrow(1, 0, 7), {}, &with_mask);
+  model->forward(ids.narrow(1, 0, 7), {}, &without);
+  auto a = model->forward(ids.narrow(1, 7, 1), torch::ones({2, 8}, torch::kLong), &with_mask);
+  auto b = model->forward(ids.narrow(1, 7, 1), {}, &without);
+  EXPECT_TRUE(torch::equal(a, b)) << max_abs_diff(a, b);
+}
+
+TEST(CausalLM, DecodeStepsRunOnDecodeThreadsAndRestoreTheCallersCount) {
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 15);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 2, .decode_threads = 1});
+  ASSERT_EQ(at::get_num_threads(), 2);
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 97, {1, 10}, torch::kLong);
+  auto full = model->forward(ids);
+  auto cache = model->new_cache();
+  model->forward(ids.narrow(1, 0, 6), {}, &cache);
+  for (int t = 6; t < 10; ++t) {
+    auto step = model->forward(ids.narrow(1, t, 1), {}, &cache);
+    EXPECT_LT(max_abs_diff(step, full.narrow(1, t, 1)), kSameMathTol) << "position " << t;
+    EXPECT_EQ(at::get_num_threads(), 2) << "after the step at position " << t;
+  }
+  EXPECT_THROW(model->forward(torch::tensor({{97}}, torch::kLong)), InvalidArgument);
+  EXPECT_EQ(at::get_num_threads(), 2) << "after a step that threw";
+}
+
+TEST(CausalLMOptions, ReadsThreadAndMallocFieldsAndRefusesNegativeCounts) {
+  auto o = CausalLMOptions::from_json({{"decode_threads", 0}, {"decode_max_tokens", 8}});
+  EXPECT_EQ(o.decode_threads, 0);
+  EXPECT_EQ(o.decode_max_tokens, 8);
+  EXPECT_EQ(CausalLMOptions::from_json(o.to_json()).to_json(), o.to_json());
+  EXPECT_EQ(CausalLMOptions{}.decode_threads, 1);
+  EXPECT_FALSE(CausalLMOptions::from_json({{"tune_glibc_malloc", false}}).tune_glibc_malloc);
+  try {
+    CausalLMOptions::from_json({{"decode_threads", -1}});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model.decode_threads: must be >= 0"));
+  }
+}
+
+// Logits [T, V] of one sequence computed the plain way from the model's weights, in float64:
+// query position i attends to keys max(0, i - window + 1) .. i (window 0: all of 0 .. i).
+// Independent of CausalLM::forward: per-position loops, no masks, no cache. Llama-style micro
+// models only (no biases, no rope scaling).
+at::Tensor naive_logits(const CausalLM& model, const std::vector<std::int64_t>& ids,
+                        std::int64_t window) {
+  const auto& c = model.config();
+  std::map<std::string, at::Tensor> w;
+  for (const auto& [name, t] : model.named_weights()) w[name] = t.to(torch::kDouble);
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  const std::int64_t nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim;
+  auto rms = [&](const at::Tensor& x, const at::Tensor& g) {
+    return g * x / torch::sqrt(x.pow(2).mean(-1, true) + c.rms_norm_eps);
+  };
+  auto rope = [&](const at::Tensor& v) {  // v [n, heads, hd]; pairs (j, j + hd/2) rotate
+    auto out = v.clone();
+    for (std::int64_t p = 0; p < n; ++p) {
+      for (std::int64_t j = 0; j < hd / 2; ++j) {
+        const double a = static_cast<double>(p) * std::pow(c.rope_theta, -2.0 * j / hd);
+        auto x1 = v.select(0, p).select(-1, j);
+        auto x2 = v.select(0, p).select(-1, j + hd / 2);
+        out.select(0, p).select(-1, j).copy_(x1 * std::cos(a) - x2 * std::sin(a));
+        out.select(0, p).select(-1, j + hd / 2).copy_(x2 * std::cos(a) + x1 * std::sin(a));
+      }
+    }
+    return out;
+  };
+  auto x = w["model.embed_tokens.weight"].index_select(0, torch::tensor(ids, torch::kLong));
+  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    auto h = rms(x, w[p + "input_layernorm.weight"]);
+    auto q = rope(h.matmul(w[p + "self_attn.q_proj.weight"].t()).view({n, nh, hd}));
+    auto k = rope(h.matmul(w[p + "self_attn.k_proj.weight"].t()).view({n, nkv, hd}));
+    auto v = h.matmul(w[p + "self_attn.v_proj.weight"].t()).view({n, nkv, hd});
+    auto ctx = torch::zeros({n, nh, hd}, torch::kDouble);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t lo = window > 0 ? std::max<std::int64_t>(0, i - window + 1) : 0;
+      for (std::int64_t head = 0; head < nh; ++head) {
+        const std::int64_t kvh = head / (nh / nkv);          // Hugging Face's repeat_kv order
+        auto keys = k.slice(0, lo, i + 1).select(1, kvh);    // [i + 1 - lo, hd]
+        auto values = v.slice(0, lo, i + 1).select(1, kvh);  // [i + 1 - lo, hd]
+        auto probs = torch::softmax(keys.matmul(q[i][head]) / std::sqrt(double(hd)), 0);
+        ctx[i][head].copy_(probs.matmul(values));
+      }
+    }
+    x = x + ctx.view({n, nh * hd}).matmul(w[p + "self_attn.o_proj.weight"].t());
+    h = rms(x, w[p + "post_attention_layernorm.weight"]);
+    auto gated = torch::silu(h.matmul(w[p + "mlp.gate_proj.weight"].t())) *
+                 h.matmul(w[p + "mlp.up_proj.weight"].t());
+    x = x + gated.matmul(w[p + "mlp.down_proj.weight"].t());
+  }
+  x = rms(x, w["model.norm.weight"]);
+  const auto& head = c.tie_word_embeddings ? w["model.embed_tokens.weight"] : w["lm_head.weight"];
+  return x.matmul(head.t()).to(torch::kFloat);
+}
+
+TEST(CausalLM, MistralSlidingWindowMatchesPlainComputation) {
+  TempDir dir;
+  auto config = testing::micro_config();
+  config.architecture = "MistralForCausalLM";
+  config.model_type = "mistral";
+  config.sliding_window = 4;
+  write_micro_model(dir.path(), config, 16);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  ASSERT_EQ(model->config().sliding_window, 4);
+  torch::NoGradGuard no_grad;
+  const std::vector<std::int64_t> ids = {3, 17, 42, 8, 91, 0, 56, 23, 77, 5, 64, 30};
+  auto logits = model->forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0];
+  EXPECT_LT(max_abs_diff(logits, naive_logits(*model, ids, 4)), 1e-4);
+  // The window matters from position 4 on, and the reference can tell.
+  auto unwindowed = naive_logits(*model, ids, 0);
+  EXPECT_LT(max_abs_diff(logits.narrow(0, 0, 4), unwindowed.narrow(0, 0, 4)), 1e-4);
+  EXPECT_GT(max_abs_diff(logits.narrow(0, 4, 8), unwindowed.narrow(0, 4, 8)), 1e-2);
+  // Decoding through the cache past the window gives the same logits.
+  auto cache = model->new_cache();
+  auto ids_t = torch::tensor(ids, torch::kLong).unsqueeze(0);
+  model->forward(ids_t.narrow(1, 0, 3), {}, &cache);
+  for (std::int64_t t = 3; t < 12; ++t) {
+    auto step = model->forward(ids_t.narrow(1, t, 1), {}, &cache)[0];
+    EXPECT_LT(max_abs_diff(step, logits.narrow(0, t, 1)), kSameMathTol) << "position " << t;
+  }
 }
 
 TEST(CausalLM, LeftPaddedBatchEqualsRowsRunAlone) {

@@ -76,6 +76,33 @@ TEST(ModelConfig, RefusesUnknownArchitectureByName) {
   EXPECT_EQ(ModelConfig::from_json(j).architecture, "MistralForCausalLM");
 }
 
+TEST(ModelConfig, ReadsMistralSlidingWindowAndRefusesQwen2Window) {
+  auto j = smollm_json();
+  j["architectures"] = {"MistralForCausalLM"};
+  j["model_type"] = "mistral";
+  j["sliding_window"] = 4096;  // Mistral-7B-v0.1
+  const auto c = ModelConfig::from_json(j);
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).to_json(), c.to_json());
+  j["sliding_window"] = nullptr;  // v0.2 and later
+  EXPECT_FALSE(ModelConfig::from_json(j).sliding_window.has_value());
+  j["sliding_window"] = 0;
+  EXPECT_THAT(config_error(j), HasSubstr("sliding_window must be positive or null, got 0"));
+  // Llama configs have no window; a stray key does not invent one.
+  auto llama = smollm_json();
+  llama["sliding_window"] = 16;
+  EXPECT_FALSE(ModelConfig::from_json(llama).sliding_window.has_value());
+  auto qwen = smollm_json();
+  qwen["architectures"] = {"Qwen2ForCausalLM"};
+  qwen["model_type"] = "qwen2";
+  qwen["sliding_window"] = 32768;
+  qwen["use_sliding_window"] = false;  // as Qwen2.5 ships
+  EXPECT_FALSE(ModelConfig::from_json(qwen).sliding_window.has_value());
+  qwen["use_sliding_window"] = true;
+  EXPECT_THAT(config_error(qwen),
+              HasSubstr("use_sliding_window: Qwen2's per-layer sliding window is not supported"));
+}
+
 TEST(ModelConfig, RefusesInconsistentOrMistypedFields) {
   auto j = smollm_json();
   j["num_key_value_heads"] = 4;

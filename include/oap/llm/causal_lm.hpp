@@ -27,7 +27,8 @@ class SafeTensorsCheckpoint;
 // attention_bias and mlp_bias are honoured. Every projection is a LoraLinear, so per-user LoRA
 // pairs apply per call without touching the base weights.
 //
-// Mistral's sliding window is not applied: results are exact up to sliding_window tokens.
+// Mistral's sliding window is applied through the attention mask, as Hugging Face does with its
+// default cache: the KV cache keeps every position, only attention is limited to the window.
 //
 // Thread safety: immutable after load; forward() may run concurrently from many threads (each
 // with its own KVCache). Ownership: the weights are owned here (aliasing the checkpoint's
@@ -54,6 +55,8 @@ class CausalLM {
   //   last_only: return logits of the last position only ([B, 1, V]); saves the head's cost.
   // Returns float32 logits [B, T, V] on the model's device. Runs with autograd if enabled by
   // the caller (gradients reach only adapter tensors; base weights never require grad).
+  // A call over at most options().decode_max_tokens tokens (B x T) runs on
+  // options().decode_threads intra-op threads (the calling thread's setting, restored on return).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
                      KVCache* cache = nullptr,
                      std::span<const LoraWeights* const> adapters = {},

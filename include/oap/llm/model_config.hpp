@@ -40,6 +40,9 @@ struct ModelConfig {
   std::vector<std::int64_t> eos_token_ids;  // "eos_token_id", an int or a list
   std::optional<std::int64_t> pad_token_id;
   std::string torch_dtype = "float32";      // the dtype the checkpoint was saved in
+  // Mistral's sliding window: a token attends to at most this many positions, itself included
+  // (Hugging Face semantics). Unset (null in config.json, or not Mistral): all positions.
+  std::optional<std::int64_t> sliding_window;
 
   // Parses a config.json object. source names the file in errors. Throws ConfigError for an
   // unsupported architecture (named), a missing or mistyped field, or inconsistent sizes.
