@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "detect/simd.hpp"
@@ -32,56 +34,151 @@ double median_of(std::vector<double>& v) {
   return lo + (hi - lo) / 2;
 }
 
-// z[i] = clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i]), the combined score over
-// features is max |z| or sum z^2. (x - offset) - center keeps the precision of small deviations
-// around a large offset. The reductions run in 4 fixed lanes (independent chains), so the
-// result is the same on every CPU and clone.
-OAP_VECTOR_CLONES
-double standardize(const double* x, const double* offset, const double* center,
-                   const double* inv_scale, double* z, std::size_t n, bool sum_squares) {
-  for (std::size_t i = 0; i < n; ++i) {
-    z[i] = std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ);
-  }
-  // Four independent accumulators (registers, not memory), combined in a fixed order.
-  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+// Four doubles as one GCC/Clang vector: the default clone runs it as two SSE2 halves, the AVX2
+// clone as one instruction. Every lane sees the same operations in the same order, so all clones
+// give bit-identical results.
+using V4 = double __attribute__((vector_size(32)));
+using V4Mask = std::int64_t __attribute__((vector_size(32)));
+
+inline V4 load4(const double* p) {
+  V4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(double* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+
+// z[i] = clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ); returns
+// max |z| (max combine) or sum z^2 (sum_squares) over the features, with NaN z left out.
+// (x - offset) - center keeps the precision of small deviations around a large offset. The
+// reduction runs in 4 fixed lanes combined in a fixed order. Also checks, branch-free, that x
+// is finite: *finite is false if any x[i] is inf or NaN (z is then meaningless).
+template <bool kSumSquares>
+[[gnu::always_inline]] inline double standardize(const double* x, const double* offset,
+                                                 const double* center, const double* inv_scale,
+                                                 double* z, std::size_t n, bool* finite) {
+  const V4 hi = {kMaxAbsZ, kMaxAbsZ, kMaxAbsZ, kMaxAbsZ};
+  const V4 lo = -hi;
+  V4 acc = {0.0, 0.0, 0.0, 0.0};
+  V4Mask bad = {0, 0, 0, 0};
   std::size_t i = 0;
-  if (sum_squares) {  // each term <= 1e200, so the sum stays finite
-    for (; i + 4 <= n; i += 4) {
-      a0 += z[i] * z[i];
-      a1 += z[i + 1] * z[i + 1];
-      a2 += z[i + 2] * z[i + 2];
-      a3 += z[i + 3] * z[i + 3];
-    }
-    for (; i < n; ++i) a0 += z[i] * z[i];
-    return (a0 + a1) + (a2 + a3);
-  }
   for (; i + 4 <= n; i += 4) {
-    a0 = std::max(a0, std::fabs(z[i]));
-    a1 = std::max(a1, std::fabs(z[i + 1]));
-    a2 = std::max(a2, std::fabs(z[i + 2]));
-    a3 = std::max(a3, std::fabs(z[i + 3]));
+    const V4 xv = load4(x + i);
+    V4 zv = ((xv - load4(offset + i)) - load4(center + i)) * load4(inv_scale + i);
+    zv = zv < lo ? lo : zv;  // NaN stays NaN
+    zv = zv > hi ? hi : zv;
+    store4(z + i, zv);
+    bad |= (xv - xv) != 0.0;  // inf - inf and NaN - NaN are NaN
+    if constexpr (kSumSquares) {
+      const V4 sq = zv * zv;
+      acc = sq == sq ? acc + sq : acc;
+    } else {
+      const V4 az = zv < 0.0 ? -zv : zv;
+      acc = az > acc ? az : acc;
+    }
   }
-  for (; i < n; ++i) a0 = std::max(a0, std::fabs(z[i]));
-  return std::max(std::max(a0, a1), std::max(a2, a3));
+  double a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  bool bad_tail = false;
+  for (; i < n; ++i) {
+    const double zi = std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ,
+                                 kMaxAbsZ);
+    z[i] = zi;
+    bad_tail |= (x[i] - x[i]) != 0.0;
+    if constexpr (kSumSquares) {
+      if (zi == zi) a0 += zi * zi;
+    } else {
+      a0 = std::fabs(zi) > a0 ? std::fabs(zi) : a0;
+    }
+  }
+  *finite = !bad_tail && (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+  if constexpr (kSumSquares) {
+    return (a0 + a1) + (a2 + a3);  // each term <= 1e200, so the sum stays finite
+  } else {
+    return std::max(std::max(a0, a1), std::max(a2, a3));
+  }
 }
 
-// inv[i] = 1 / max(sqrt(m2[i] * inv_denom), min_std).
+// The two combines, each compiled per clone (target_clones does not apply to templates).
 OAP_VECTOR_CLONES
-void inverse_scales(const double* m2, double inv_denom, double min_std, double* inv,
-                    std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) inv[i] = 1.0 / std::max(std::sqrt(m2[i] * inv_denom), min_std);
+double standardize_max(const double* x, const double* offset, const double* center,
+                       const double* inv_scale, double* z, std::size_t n, bool* finite) {
+  return standardize<false>(x, offset, center, inv_scale, z, n, finite);
+}
+OAP_VECTOR_CLONES
+double standardize_sum_squares(const double* x, const double* offset, const double* center,
+                               const double* inv_scale, double* z, std::size_t n, bool* finite) {
+  return standardize<true>(x, offset, center, inv_scale, z, n, finite);
 }
 
-// One Welford step for every feature: y = x - offset; mean += (y - mean) / n; m2 += ...
-OAP_VECTOR_CLONES
-void welford_step(const double* x, const double* offset, double inv_n, double* mean, double* m2,
-                  std::size_t n) {
+// The largest variance whose reciprocal square root is computed through float (below): float
+// holds v, 1 / sqrt(v) and their squares without overflow or subnormals.
+constexpr double kFloatSafeVarianceMax = 1e36;
+constexpr double kFloatSafeVarianceMin = 1e-36;
+// Fewer features than this take the exact double formula (see finish_inverse_scales).
+constexpr std::size_t kFloatPathMinFeatures = 8;
+
+// inv[i] = 1 / sqrt(v), v = max(m2[i] * inv_denom, min_var) (= 1 / max(sd, min_std) with
+// min_var = min_std^2). The divider unit is the bottleneck of a z-score update at d >= 8, and its
+// float square root and division take 8 lanes at a time at about the cost of 4 in double: so a
+// float reciprocal square root, then one Newton step in double, y (1.5 - v y^2 / 2), which
+// squares its ~1e-7 relative error to ~2e-14. Only IEEE-exact operations, so every CPU and clone
+// gives the same bits. If some variance is outside the float-safe range, or d < 8, every feature
+// takes the exact double formula instead.
+//
+// finish_inverse_scales turns the variances v (in inv, already floored) into 1 / sqrt(v);
+// out_of_range says whether some v is outside the float-safe range. Written as plain loops,
+// each of which GCC vectorizes.
+[[gnu::always_inline]] inline void finish_inverse_scales(double* __restrict inv,
+                                                         std::int64_t out_of_range,
+                                                         std::size_t n) {
+  // Below 8 features the divider is not the bottleneck but the latency of the chain is (the next
+  // point's score waits for it), and float plus Newton is the longer chain.
+  if (out_of_range != 0 || n < kFloatPathMinFeatures) {
+    for (std::size_t i = 0; i < n; ++i) inv[i] = 1.0 / std::sqrt(inv[i]);
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i) {
-    double y = x[i] - offset[i];
-    double delta = y - mean[i];
+    const double v = inv[i];
+    const double y = static_cast<double>(1.0f / std::sqrt(static_cast<float>(v)));
+    inv[i] = y * (1.5 - ((0.5 * v) * y) * y);
+  }
+}
+
+[[gnu::always_inline]] inline std::int64_t outside_float_range(double v) {
+  return static_cast<std::int64_t>(v < kFloatSafeVarianceMin) |
+         static_cast<std::int64_t>(v > kFloatSafeVarianceMax);
+}
+
+OAP_VECTOR_CLONES
+void inverse_scales(const double* __restrict m2, double inv_denom, double min_var,
+                    double* __restrict inv, std::size_t n) {
+  std::int64_t out_of_range = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = std::max(m2[i] * inv_denom, min_var);
+    inv[i] = v;
+    out_of_range |= outside_float_range(v);
+  }
+  finish_inverse_scales(inv, out_of_range, n);
+}
+
+// One Welford step for every feature (y = x - offset; mean += (y - mean) / n; m2 += ...), then
+// inv = 1 / sqrt(max(m2 * inv_denom, min_var)) exactly as inverse_scales computes it: a
+// detector restored from its m2 gets the same bits.
+OAP_VECTOR_CLONES
+void welford_step_and_scales(const double* __restrict x, const double* __restrict offset,
+                             double inv_n, double inv_denom, double min_var,
+                             double* __restrict mean, double* __restrict m2,
+                             double* __restrict inv, std::size_t n) {
+  std::int64_t out_of_range = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double y = x[i] - offset[i];
+    const double delta = y - mean[i];
     mean[i] += delta * inv_n;
     m2[i] += delta * (y - mean[i]);
+    const double v = std::max(m2[i] * inv_denom, min_var);
+    inv[i] = v;
+    out_of_range |= outside_float_range(v);
   }
+  finish_inverse_scales(inv, out_of_range, n);
 }
 
 }  // namespace
@@ -165,8 +262,7 @@ Score ZScoreDetector::score(std::span<const double> x) const {
 }
 
 void ZScoreDetector::score_into(std::span<const double> x, Score& s) const {
-  check_point(x, dim_, "zscore");
-  score_unchecked(x, s);
+  if (!try_score(x, s)) throw_not_finite(x);
 }
 
 void ZScoreDetector::update(std::span<const double> x) {
@@ -175,36 +271,45 @@ void ZScoreDetector::update(std::span<const double> x) {
 }
 
 void ZScoreDetector::score_and_update(std::span<const double> x, Score& out) {
-  check_point(x, dim_, "zscore");
-  score_unchecked(x, out);
+  if (!try_score(x, out)) throw_not_finite(x);
   update_unchecked(x);
 }
 
-void ZScoreDetector::score_unchecked(std::span<const double> x, Score& s) const {
-  s.contributions.resize(dim_);
-  s.score = 0.0;
-  s.p_value = 1.0;
-  s.flagged = false;
-  double* zs = s.contributions.data();
-  if (n_ < options_.min_history) {
-    std::fill(zs, zs + dim_, 0.0);
-    return;
+void ZScoreDetector::throw_not_finite(std::span<const double> x) const {
+  check_point(x, dim_, "zscore");  // names the feature
+  OAP_THROW(InvalidArgument, "zscore: a feature is not finite");
+}
+
+bool ZScoreDetector::try_score(std::span<const double> x, Score& s) const {
+  if (x.size() != dim_ || n_ < options_.min_history) {
+    check_point(x, dim_, "zscore");
+    s.contributions.assign(dim_, 0.0);
+    s.score = 0.0;
+    s.p_value = 1.0;
+    s.flagged = false;
+    return true;
   }
-  // A multiply by the cached 1 / max(scale, min_std) (see refresh_scales) per feature.
+  s.contributions.resize(dim_);
+  double* zs = s.contributions.data();
+  // A multiply by the cached 1 / max(scale, min_std) (see refresh_scales) per feature; the same
+  // pass checks that x is finite.
   const double* center = options_.robust ? median_.data() : mean_.data();
-  const bool sum_squares = options_.combine == ZScoreOptions::Combine::kSumSquares;
-  const double combined =
-      standardize(x.data(), offset_.data(), center, inv_scale_.data(), zs, dim_, sum_squares);
-  if (!sum_squares) {
-    s.score = combined;  // max |z|
+  bool finite = true;
+  if (options_.combine == ZScoreOptions::Combine::kMax) {
+    const double m = standardize_max(x.data(), offset_.data(), center, inv_scale_.data(), zs,
+                                     dim_, &finite);
+    s.score = m;  // max |z|
     // Sidak: P(max of d independent |Z| >= m) = 1 - (1 - p1)^d.
-    s.p_value = sidak_p(normal_two_sided_p(combined), dim_);
+    s.p_value = sidak_p(normal_two_sided_p(m), dim_);
   } else {
-    s.score = std::min(combined, 1e300);
+    const double ss = standardize_sum_squares(x.data(), offset_.data(), center,
+                                              inv_scale_.data(), zs, dim_, &finite);
+    s.score = std::min(ss, 1e300);
     s.p_value = chi_square_sf(s.score, static_cast<double>(dim_));
   }
   s.p_value = std::clamp(s.p_value, 0.0, 1.0);
   s.flagged = s.p_value < options_.alpha;
+  return finite;
 }
 
 void ZScoreDetector::update_unchecked(std::span<const double> x) {
@@ -214,8 +319,20 @@ void ZScoreDetector::update_unchecked(std::span<const double> x) {
   const double inv_n = 1.0 / n;
   const double *xs = x.data(), *off = offset_.data();
   double *mean = mean_.data(), *m2 = m2_.data();
+  if (options_.mode == ZScoreOptions::Mode::kWelford && !options_.robust && n_ >= 2) {
+    // The hot path: the step and refresh_scales() in one pass.
+    const double inv_denom = 1.0 / static_cast<double>(n_ - 1);
+    welford_step_and_scales(xs, off, inv_n, inv_denom, options_.min_std * options_.min_std, mean,
+                            m2, inv_scale_.data(), dim_);
+    return;
+  }
   if (options_.mode == ZScoreOptions::Mode::kWelford) {
-    welford_step(xs, off, inv_n, mean, m2, dim_);
+    for (std::size_t i = 0; i < dim_; ++i) {
+      const double y = xs[i] - off[i];
+      const double delta = y - mean[i];
+      mean[i] += delta * inv_n;
+      m2[i] += delta * (y - mean[i]);
+    }
   } else {
     // EWMA uses weight max(rate, 1/n): the first points are then averaged exactly (no bias
     // toward the first value), and the rate takes over once 1/n drops below it.
@@ -248,11 +365,11 @@ void ZScoreDetector::refresh_scales() {
     std::fill(inv, inv + dim_, 1.0 / options_.min_std);
     return;
   }
-  // variance = m2 / (n - 1) (Welford) or m2 itself (EWMA), as scale() computes it (up to the
-  // rounding of multiplying by the reciprocal).
+  // variance = m2 / (n - 1) (Welford) or m2 itself (EWMA), as scale() computes it (up to a
+  // relative ~2e-14: the reciprocal of n - 1 and the refined float square root).
   const double inv_denom =
       options_.mode == ZScoreOptions::Mode::kEwma ? 1.0 : 1.0 / static_cast<double>(n_ - 1);
-  inverse_scales(m2_.data(), inv_denom, options_.min_std, inv, dim_);
+  inverse_scales(m2_.data(), inv_denom, options_.min_std * options_.min_std, inv, dim_);
 }
 
 void ZScoreDetector::refresh_robust() {

@@ -239,6 +239,58 @@ TEST(ZScoreDetector, RejectsWrongDimensionAndNonFinite) {
   EXPECT_THROW(ZScoreDetector(0), InvalidArgument);
 }
 
+TEST(ZScoreDetector, NonFiniteFeatureOnTheFastPathIsNamedAndNothingIsLearned) {
+  // 6 features: 4 go through the vector loop, 2 through its tail; enough history that scoring
+  // standardizes (and checks) x in one pass.
+  ZScoreDetector d(6);
+  for (int i = 0; i < 10; ++i) d.update(std::vector<double>{1.0 * i, 2, 3, 4, 5, -1.0 * i});
+  const auto inf = std::numeric_limits<double>::infinity();
+  for (std::size_t bad : {1u, 5u}) {
+    std::vector<double> x = {1, 2, 3, 4, 5, 6};
+    x[bad] = bad == 1 ? std::nan("") : -inf;
+    Score s;
+    try {
+      d.score_and_update(x, s);
+      FAIL() << "feature " << bad;
+    } catch (const InvalidArgument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("zscore: feature " + std::to_string(bad) + " is not finite"));
+    }
+    EXPECT_THROW(d.score_into(x, s), InvalidArgument);
+    EXPECT_THROW(d.score(x), InvalidArgument);
+  }
+  EXPECT_EQ(d.n_seen(), 10u);
+  Score ok;
+  d.score_and_update(std::vector<double>{1, 2, 3, 4, 5, 6}, ok);
+  EXPECT_EQ(d.n_seen(), 11u);
+}
+
+TEST(ZScoreDetector, ContributionsMatchPlainFormulaAtEveryScale) {
+  // z_i = (x_i - center_i) / max(scale_i, min_std) to 1e-13 relative, for 16 features (the
+  // float-seeded reciprocal square root) with variances from tiny to huge, including ones
+  // outside float's range (the exact fallback), and for 3 features (always exact).
+  std::mt19937_64 rng(21);
+  for (double spread : {1e-12, 1e-3, 1.0, 1e6, 1e17, 1e25}) {
+    for (std::size_t dim : {16u, 3u}) {
+      ZScoreOptions o;
+      o.min_std = 1e-30;
+      ZScoreDetector d(dim, o);
+      std::normal_distribution<double> g(0.0, spread);
+      std::vector<double> x(dim);
+      for (int i = 0; i < 50; ++i) {
+        for (std::size_t f = 0; f < dim; ++f) x[f] = 5.0 * spread + g(rng) * double(f + 1);
+        d.update(x);
+      }
+      for (std::size_t f = 0; f < dim; ++f) x[f] = 5.0 * spread + g(rng) * 3.0;
+      const Score s = d.score(x);
+      for (std::size_t f = 0; f < dim; ++f) {
+        const double expected = (x[f] - d.center(f)) / std::max(d.scale(f), o.min_std);
+        EXPECT_NEAR(s.contributions[f] / expected, 1.0, 1e-13)
+            << "spread " << spread << " dim " << dim << " feature " << f;
+      }
+    }
+  }
+}
+
 TEST(ZScoreDetector, OptionsFromJsonValidate) {
   auto o = nlohmann::json{{"mode", "ewma"}, {"half_life", 5.0}, {"combine", "sum_squares"}}
                .get<ZScoreOptions>();

@@ -83,8 +83,11 @@ class ZScoreDetector final : public Detector {
 
  private:
   void refresh_robust();
-  // score_into and update without checking x (the caller did).
-  void score_unchecked(std::span<const double> x, Score& out) const;
+  // score_into, checking x on the way: throws for a wrong dimension; returns false, with out
+  // meaningless, if a feature is not finite (then throw_not_finite names it).
+  bool try_score(std::span<const double> x, Score& out) const;
+  [[noreturn]] void throw_not_finite(std::span<const double> x) const;
+  // update without checking x (the caller did).
   void update_unchecked(std::span<const double> x);
   // Recomputes inv_scale_ from the statistics (after update, reset and load).
   void refresh_scales();
@@ -100,8 +103,8 @@ class ZScoreDetector final : public Detector {
   std::vector<double> window_;
   std::size_t window_pos_ = 0;
   std::vector<double> median_, mad_;
-  // 1 / max(scale(i), min_std): derived from the state above, never saved, so score() is a
-  // multiply per feature.
+  // 1 / max(scale(i), min_std), to ~2e-14 relative (refresh_scales): derived from the state
+  // above, never saved, so score() is a multiply per feature.
   std::vector<double> inv_scale_;
 };
 
