@@ -1,7 +1,7 @@
 #pragma once
-// OAP_VECTOR_CLONES: compiles a hot loop also for AVX2 and AVX-512 and picks the widest the CPU
-// has when the library is loaded (GCC function multi-versioning on x86-64), so the portable
-// build runs 4 or 8 doubles per instruction where it can. Empty elsewhere and under sanitizers.
+// OAP_VECTOR_CLONES: compiles a hot loop also for AVX2 and picks that version when the library is
+// loaded on a CPU that has it (GCC function multi-versioning on x86-64), so the portable build
+// runs 4 doubles per instruction where it can. Empty elsewhere and under sanitizers.
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
