@@ -69,6 +69,16 @@ std::vector<Named> detectors() {
        {{"type", "ensemble"},
         {"members",
          {{{"type", "zscore"}}, {{"type", "mahalanobis"}}, {{"type", "isolation_forest"}}}}}},
+      {"ensemble_fisher",
+       {{"type", "ensemble"},
+        {"options", {{"method", "fisher"}}},
+        {"members",
+         {{{"type", "zscore"}}, {{"type", "mahalanobis"}}, {{"type", "isolation_forest"}}}}}},
+      {"ensemble_no_tail",
+       {{"type", "ensemble"},
+        {"options", {{"calibration", {{"extrapolate_tail", false}}}}},
+        {"members",
+         {{{"type", "zscore"}}, {{"type", "mahalanobis"}}, {{"type", "isolation_forest"}}}}}},
   };
 }
 

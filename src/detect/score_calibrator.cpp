@@ -18,13 +18,16 @@ void ScoreCalibratorOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const ScoreCalibratorOptions& o) {
-  j = {{"window", o.window}, {"min_scores", o.min_scores}};
+  j = {{"window", o.window},
+       {"min_scores", o.min_scores},
+       {"extrapolate_tail", o.extrapolate_tail}};
 }
 
 void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o) {
   JsonObjectReader r(j, "calibration");
   o.window = r.get<std::size_t>("window", o.window);
   o.min_scores = r.get<std::size_t>("min_scores", o.min_scores);
+  o.extrapolate_tail = r.get<bool>("extrapolate_tail", o.extrapolate_tail);
   r.finish();
   o.validate();
 }
@@ -48,9 +51,20 @@ void ScoreCalibrator::add(double score) {
 
 double ScoreCalibrator::p_value(double s) const {
   if (sorted_.empty()) return 1.0;
-  auto at_least = static_cast<double>(sorted_.end() -
-                                      std::lower_bound(sorted_.begin(), sorted_.end(), s));
-  return (1.0 + at_least) / (1.0 + static_cast<double>(sorted_.size()));
+  const std::size_t n = sorted_.size();
+  const auto at_least =
+      static_cast<double>(sorted_.end() - std::lower_bound(sorted_.begin(), sorted_.end(), s));
+  const double p = (1.0 + at_least) / (1.0 + static_cast<double>(n));
+  if (at_least > 0 || !options_.extrapolate_tail || n < 11 || std::isnan(s)) return p;
+  // s is above every recent score. Peaks over threshold: the k = max(10, n / 10) largest
+  // scores' excesses over the next one, u, are taken as exponential with mean beta.
+  const std::size_t k = std::max<std::size_t>(10, n / 10);
+  const double u = sorted_[n - 1 - k];
+  double excess = 0.0;
+  for (std::size_t i = n - k; i < n; ++i) excess += sorted_[i] - u;
+  const double beta = excess / static_cast<double>(k);
+  if (!(beta > 0.0) || !std::isfinite(beta)) return p;
+  return p * std::exp(-(s - sorted_.back()) / beta);
 }
 
 nlohmann::json ScoreCalibrator::save() const {

@@ -52,16 +52,29 @@ TEST(EnsembleDetector, UncalibratedScoreIsBonferroniOfMembers) {
 }
 
 TEST(EnsembleDetector, CalibratedMembersUseTheirScoreHistory) {
-  EnsembleOptions o;
-  o.calibration = {.window = 100, .min_scores = 20};
-  auto e = two_zscores(o);
-  std::mt19937_64 rng(2);
-  std::normal_distribution<double> g;
-  for (int i = 0; i < 300; ++i) e->update(std::vector<double>{g(rng), g(rng)});
-  Score far = e->score(std::vector<double>{9, 9});
-  // Beyond every recent score: each member's p is 1/101, Bonferroni doubles it.
-  EXPECT_NEAR(far.p_value, 2.0 / 101.0, 1e-15);
-  EXPECT_FALSE(far.flagged);  // a window of 100 cannot reach alpha = 0.01 after Bonferroni
+  for (bool tail : {false, true}) {
+    EnsembleOptions o;
+    o.calibration = {.window = 100, .min_scores = 20, .extrapolate_tail = tail};
+    auto e = two_zscores(o);
+    std::mt19937_64 rng(2);
+    std::normal_distribution<double> g;
+    for (int i = 0; i < 300; ++i) e->update(std::vector<double>{g(rng), g(rng)});
+    Score far = e->score(std::vector<double>{9, 9});
+    Score farther = e->score(std::vector<double>{12, 12});
+    if (!tail) {
+      // Beyond every recent score: each member's p is 1/101, Bonferroni doubles it, and a
+      // window of 100 cannot reach alpha = 0.01: every such point ties.
+      EXPECT_NEAR(far.p_value, 2.0 / 101.0, 1e-15);
+      EXPECT_FALSE(far.flagged);
+      EXPECT_EQ(farther.p_value, far.p_value);
+    } else {
+      // The members' extrapolated tails rank them, and a window of 100 can flag.
+      EXPECT_LT(far.p_value, 1e-6);
+      EXPECT_TRUE(far.flagged);
+      EXPECT_LT(farther.p_value, far.p_value);
+      EXPECT_GT(farther.score, far.score);
+    }
+  }
 }
 
 TEST(EnsembleDetector, FactoryBuildsAndRestoresMixedEnsembles) {

@@ -13,6 +13,13 @@ struct ScoreCalibratorOptions {
   // Scores needed before p_value() is used (ready()); fewer give unreliable tails.
   // Requires 1 <= min_scores <= window. Default: 50.
   std::size_t min_scores = 50;
+  // Above the largest recent score the empirical p-value stops at 1 / (1 + #recent), so every
+  // such score ties. true: continue it with an exponential tail fitted to the largest 10% of the
+  // recent scores (peaks over threshold), p(s) = p_max * exp(-(s - max) / beta), beta = their
+  // mean excess, so a score far beyond the history ranks as more extreme than one just beyond it.
+  // Needs at least 11 recent scores, and spread among the largest, or stays at the floor.
+  // Default: true.
+  bool extrapolate_tail = true;
 
   void validate() const;
 };
@@ -23,7 +30,10 @@ void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o);
 // p(s) = (1 + #{recent scores >= s}) / (1 + #recent), the conformal p-value: under "s comes from
 // the same distribution as the recent scores" it is (super-)uniform, so p < alpha happens with
 // probability <= alpha whatever the detector's scale. The +1 keeps it > 0.
-// add() is O(window) (sorted insert), p_value() O(log window).
+// Beyond the largest recent score the tail is extrapolated (ScoreCalibratorOptions::
+// extrapolate_tail): only p-values below 1 / (1 + #recent) change.
+// add() is O(window) (sorted insert), p_value() O(log window), or O(window / 10) beyond the
+// largest recent score.
 // Thread safety: const methods concurrent; add() needs external synchronization.
 class ScoreCalibrator {
  public:
