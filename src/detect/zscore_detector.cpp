@@ -262,7 +262,14 @@ Score ZScoreDetector::score(std::span<const double> x) const {
 }
 
 void ZScoreDetector::score_into(std::span<const double> x, Score& s) const {
-  if (!try_score(x, s)) throw_not_finite(x);
+  switch (standardize_checked(x, s)) {
+    case Standardized::kNeutral:
+      return;
+    case Standardized::kNotFinite:
+      throw_not_finite(x);
+    case Standardized::kDone:
+      finish_score(s);
+  }
 }
 
 void ZScoreDetector::update(std::span<const double> x) {
@@ -271,8 +278,12 @@ void ZScoreDetector::update(std::span<const double> x) {
 }
 
 void ZScoreDetector::score_and_update(std::span<const double> x, Score& out) {
-  if (!try_score(x, out)) throw_not_finite(x);
+  const Standardized st = standardize_checked(x, out);
+  if (st == Standardized::kNotFinite) throw_not_finite(x);
+  // The update does not depend on the p-value: doing it first lets the CPU overlap it with the
+  // p-value's long dependency chain.
   update_unchecked(x);
+  if (st == Standardized::kDone) finish_score(out);
 }
 
 void ZScoreDetector::throw_not_finite(std::span<const double> x) const {
@@ -280,14 +291,15 @@ void ZScoreDetector::throw_not_finite(std::span<const double> x) const {
   OAP_THROW(InvalidArgument, "zscore: a feature is not finite");
 }
 
-bool ZScoreDetector::try_score(std::span<const double> x, Score& s) const {
+ZScoreDetector::Standardized ZScoreDetector::standardize_checked(std::span<const double> x,
+                                                                 Score& s) const {
   if (x.size() != dim_ || n_ < options_.min_history) {
     check_point(x, dim_, "zscore");
     s.contributions.assign(dim_, 0.0);
     s.score = 0.0;
     s.p_value = 1.0;
     s.flagged = false;
-    return true;
+    return Standardized::kNeutral;
   }
   s.contributions.resize(dim_);
   double* zs = s.contributions.data();
@@ -296,20 +308,25 @@ bool ZScoreDetector::try_score(std::span<const double> x, Score& s) const {
   const double* center = options_.robust ? median_.data() : mean_.data();
   bool finite = true;
   if (options_.combine == ZScoreOptions::Combine::kMax) {
-    const double m = standardize_max(x.data(), offset_.data(), center, inv_scale_.data(), zs,
-                                     dim_, &finite);
-    s.score = m;  // max |z|
-    // Sidak: P(max of d independent |Z| >= m) = 1 - (1 - p1)^d.
-    s.p_value = sidak_p(normal_two_sided_p(m), dim_);
+    s.score = standardize_max(x.data(), offset_.data(), center, inv_scale_.data(), zs, dim_,
+                              &finite);  // max |z|
   } else {
     const double ss = standardize_sum_squares(x.data(), offset_.data(), center,
                                               inv_scale_.data(), zs, dim_, &finite);
     s.score = std::min(ss, 1e300);
+  }
+  return finite ? Standardized::kDone : Standardized::kNotFinite;
+}
+
+void ZScoreDetector::finish_score(Score& s) const {
+  if (options_.combine == ZScoreOptions::Combine::kMax) {
+    // Sidak: P(max of d independent |Z| >= m) = 1 - (1 - p1)^d.
+    s.p_value = sidak_p(normal_two_sided_p(s.score), dim_);
+  } else {
     s.p_value = chi_square_sf(s.score, static_cast<double>(dim_));
   }
   s.p_value = std::clamp(s.p_value, 0.0, 1.0);
   s.flagged = s.p_value < options_.alpha;
-  return finite;
 }
 
 void ZScoreDetector::update_unchecked(std::span<const double> x) {

@@ -83,9 +83,13 @@ class ZScoreDetector final : public Detector {
 
  private:
   void refresh_robust();
-  // score_into, checking x on the way: throws for a wrong dimension; returns false, with out
-  // meaningless, if a feature is not finite (then throw_not_finite names it).
-  bool try_score(std::span<const double> x, Score& out) const;
+  enum class Standardized { kDone, kNeutral, kNotFinite };
+  // The first half of score_into, checking x on the way: throws for a wrong dimension. kDone:
+  // out.contributions and out.score are set, finish_score() adds the p-value and flag.
+  // kNeutral: too little history, out is the complete neutral score. kNotFinite: a feature is
+  // not finite, out is meaningless (throw_not_finite names the feature).
+  Standardized standardize_checked(std::span<const double> x, Score& out) const;
+  void finish_score(Score& out) const;
   [[noreturn]] void throw_not_finite(std::span<const double> x) const;
   // update without checking x (the caller did).
   void update_unchecked(std::span<const double> x);
