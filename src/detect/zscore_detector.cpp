@@ -40,12 +40,10 @@ double median_of(std::vector<double>& v) {
 using V4 = double __attribute__((vector_size(32)));
 using V4Mask = std::int64_t __attribute__((vector_size(32)));
 
-inline V4 load4(const double* p) {
-  V4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(double* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+// Unaligned loads and stores; by reference, since passing V4 by value differs between the
+// clones' ABIs.
+inline void load4(V4& v, const double* p) { std::memcpy(&v, p, sizeof v); }
+inline void store4(double* p, const V4& v) { std::memcpy(p, &v, sizeof v); }
 
 // z[i] = clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ); returns
 // max |z| (max combine) or sum z^2 (sum_squares) over the features, with NaN z left out.
@@ -62,8 +60,12 @@ template <bool kSumSquares>
   V4Mask bad = {0, 0, 0, 0};
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const V4 xv = load4(x + i);
-    V4 zv = ((xv - load4(offset + i)) - load4(center + i)) * load4(inv_scale + i);
+    V4 xv, off, mid, inv;
+    load4(xv, x + i);
+    load4(off, offset + i);
+    load4(mid, center + i);
+    load4(inv, inv_scale + i);
+    V4 zv = ((xv - off) - mid) * inv;
     zv = zv < lo ? lo : zv;  // NaN stays NaN
     zv = zv > hi ? hi : zv;
     store4(z + i, zv);
