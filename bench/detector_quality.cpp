@@ -74,6 +74,8 @@ std::vector<Named> detectors() {
         {"options", {{"method", "fisher"}}},
         {"members",
          {{{"type", "zscore"}}, {{"type", "mahalanobis"}}, {{"type", "isolation_forest"}}}}}},
+      {"ensemble_z_m",
+       {{"type", "ensemble"}, {"members", {{{"type", "zscore"}}, {{"type", "mahalanobis"}}}}}},
       {"ensemble_no_tail",
        {{"type", "ensemble"},
         {"options", {{"calibration", {{"extrapolate_tail", false}}}}},
