@@ -55,7 +55,7 @@ TEST(ZScoreDetector, CombinesFeaturesByMaxOrSumOfSquares) {
 }
 
 TEST(ZScoreDetector, ScoreIntoEqualsScoreAndReusesTheBuffer) {
-  // 19 features: the combined score is reduced in 8 lanes plus a tail; check it against a plain
+  // 19 features: the combined score is reduced in 4 lanes plus a tail; check it against a plain
   // loop over the contributions, for both combine rules.
   std::mt19937_64 rng(5);
   std::normal_distribution<double> g(3.0, 2.0);
