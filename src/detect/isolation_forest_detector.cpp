@@ -109,7 +109,7 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
     Task t = stack.back();
     stack.pop_back();
     const std::size_t count = t.end - t.begin;
-    tree.nodes[t.node].size = static_cast<std::uint32_t>(count);
+    tree.nodes[t.node].link = static_cast<std::int32_t>(count);  // a leaf, unless split below
     if (count <= 1 || t.depth >= max_depth) continue;
     std::fill(lo.begin(), lo.end(), INFINITY);
     std::fill(hi.begin(), hi.end(), -INFINITY);
@@ -136,7 +136,7 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
     auto left = static_cast<std::int32_t>(tree.nodes.size());
     tree.nodes[t.node].feature = static_cast<std::int32_t>(f);
     tree.nodes[t.node].split = split;
-    tree.nodes[t.node].left = left;
+    tree.nodes[t.node].link = left;
     tree.nodes.emplace_back();
     tree.nodes.emplace_back();
     stack.push_back({static_cast<std::size_t>(left) + 1, m, t.end, t.depth + 1});
@@ -173,7 +173,7 @@ double IsolationForestDetector::path_length(const Tree& t, const double* x,
   while (t.nodes[i].feature >= 0) {
     const Node& n = t.nodes[i];
     if (depth < kRecorded) visited[depth] = n.feature;
-    i = static_cast<std::size_t>(n.left) + (x[n.feature] < n.split ? 0 : 1);
+    i = static_cast<std::size_t>(n.link) + (x[n.feature] < n.split ? 0 : 1);
     ++depth;
   }
   if (contributions != nullptr && depth > 0) {
@@ -181,7 +181,7 @@ double IsolationForestDetector::path_length(const Tree& t, const double* x,
     const double share = 1.0 / recorded;
     for (int k = 0; k < recorded; ++k) contributions[visited[k]] += share;
   }
-  return depth + leaf_path_length(t.nodes[i].size);
+  return depth + leaf_path_length(static_cast<std::uint32_t>(t.nodes[i].link));
 }
 
 double IsolationForestDetector::mean_path_length(std::span<const double> x) const {
@@ -216,7 +216,7 @@ double IsolationForestDetector::raw_score(std::span<const double> x,
         if (node.feature < 0) continue;
         moving = true;
         if (depth[l] < kRecorded) visited[l][depth[l]] = node.feature;
-        at[l] = static_cast<std::size_t>(node.left) + (x[node.feature] < node.split ? 0 : 1);
+        at[l] = static_cast<std::size_t>(node.link) + (x[node.feature] < node.split ? 0 : 1);
         ++depth[l];
       }
     }
@@ -226,7 +226,8 @@ double IsolationForestDetector::raw_score(std::span<const double> x,
         const double share = 1.0 / recorded;
         for (int k = 0; k < recorded; ++k) c[visited[l][k]] += share;
       }
-      const double h = depth[l] + leaf_path_length(nodes[l][at[l]].size);
+      const double h =
+          depth[l] + leaf_path_length(static_cast<std::uint32_t>(nodes[l][at[l]].link));
       // Trees built while the window was filling have a smaller psi: normalize each by its own.
       const double norm = trees_[base + l].norm;
       normalized += norm > 0 ? h / norm : 0.0;
@@ -286,7 +287,7 @@ std::vector<Score> IsolationForestDetector::score_batch(std::span<const double> 
           moving = true;
           if (depth[l] < kRecorded) visited[l][depth[l]] = node.feature;
           const double* x = rows.data() + (base + l) * dim_;
-          at[l] = static_cast<std::size_t>(node.left) + (x[node.feature] < node.split ? 0 : 1);
+          at[l] = static_cast<std::size_t>(node.link) + (x[node.feature] < node.split ? 0 : 1);
           ++depth[l];
         }
       }
@@ -298,7 +299,7 @@ std::vector<Score> IsolationForestDetector::score_batch(std::span<const double> 
           const double share = 1.0 / recorded;
           for (int k = 0; k < recorded; ++k) contrib[i][visited[l][k]] += share;
         }
-        double h = depth[l] + leaf_path_length(nodes[at[l]].size);
+        double h = depth[l] + leaf_path_length(static_cast<std::uint32_t>(nodes[at[l]].link));
         normalized[i] += t.norm > 0 ? h / t.norm : 0.0;
       }
     }
@@ -344,8 +345,9 @@ nlohmann::json IsolationForestDetector::save() const {
                    size = nlohmann::json::array(), split = nlohmann::json::array();
     for (const Node& n : t.nodes) {
       feature.push_back(n.feature);
-      left.push_back(n.left);
-      size.push_back(n.size);
+      // The state keeps the older layout: left (-1 for a leaf) and size (0 for an internal node).
+      left.push_back(n.feature >= 0 ? n.link : -1);
+      size.push_back(n.feature >= 0 ? 0 : n.link);
       split.push_back(n.split);
     }
     trees.push_back({{"norm", t.norm}, {"feature", feature}, {"left", left}, {"size", size},
@@ -396,15 +398,20 @@ void IsolationForestDetector::load(const nlohmann::json& state) {
     t.nodes.resize(feature.size());
     for (std::size_t i = 0; i < feature.size(); ++i) {
       Node& n = t.nodes[i];
-      n.feature = static_cast<std::int32_t>(feature[i]);
-      n.left = static_cast<std::int32_t>(left[i]);
-      n.size = static_cast<std::uint32_t>(size[i]);
-      n.split = split[i];
-      // Children come after their parent, so a walk always terminates inside the array.
-      bool ok = n.feature < static_cast<std::int32_t>(dim_) &&
-                (n.feature < 0 || (n.left > static_cast<std::int32_t>(i) &&
-                                   static_cast<std::size_t>(n.left) + 1 < feature.size()));
+      const auto whole = [](double v) { return v == std::floor(v); };
+      // feature: -1 (a leaf) or a feature index. Children come after their parent, so a walk
+      // always terminates inside the array. A leaf's size is a point count.
+      bool ok = whole(feature[i]) && feature[i] >= -1 && feature[i] < static_cast<double>(dim_);
+      if (ok && feature[i] >= 0) {
+        ok = whole(left[i]) && left[i] > static_cast<double>(i) &&
+             left[i] + 1 < static_cast<double>(feature.size());
+      } else if (ok) {
+        ok = whole(size[i]) && size[i] >= 0 && size[i] <= 1e9;
+      }
       OAP_CHECK(ok, ConfigError, ctx + ": node " + std::to_string(i) + " is malformed");
+      n.feature = static_cast<std::int32_t>(feature[i]);
+      n.link = static_cast<std::int32_t>(n.feature >= 0 ? left[i] : size[i]);
+      n.split = split[i];
     }
     f.trees_.push_back(std::move(t));
   }

@@ -176,5 +176,44 @@ TEST(IsolationForestDetector, ErrorsAndNeutralColdStart) {
   EXPECT_THROW(d.load(bad), ConfigError);
 }
 
+TEST(IsolationForestDetector, LoadRefusesMalformedTreeNodes) {
+  IsolationForestOptions o;
+  o.n_trees = 4;
+  o.window = 64;
+  o.sample_size = 32;
+  o.min_history = 16;
+  IsolationForestDetector d(2, o);
+  auto rows = gaussian_rows(64, 2, 8);
+  for (std::size_t i = 0; i < 64; ++i) d.update(std::span<const double>(rows).subspan(i * 2, 2));
+  const nlohmann::json good = d.save();
+  const auto& nodes = good["trees"][0];
+  ASSERT_GE(nodes["feature"][0].get<double>(), 0.0);  // the root splits
+  std::size_t leaf = 0;
+  while (nodes["feature"][leaf].get<double>() >= 0) ++leaf;
+  const std::vector<double> probe = {0.3, -0.2};
+  const double before = d.score(probe).score;
+  struct Case {
+    const char* field;
+    std::size_t node;
+    double value;
+  };
+  for (const Case& c : {Case{"feature", 0, 1e20}, Case{"feature", 0, 0.5}, Case{"feature", 0, 2},
+                        Case{"feature", 0, -2}, Case{"left", 0, 0}, Case{"left", 0, 1e6},
+                        Case{"size", leaf, -3}, Case{"size", leaf, 2.5}}) {
+    nlohmann::json bad = good;
+    bad["trees"][0][c.field][c.node] = c.value;
+    try {
+      d.load(bad);
+      FAIL() << c.field << " = " << c.value;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("trees[0]: node " + std::to_string(c.node) +
+                                      " is malformed"));
+    }
+  }
+  EXPECT_EQ(d.score(probe).score, before);  // a refused state changed nothing
+  d.load(good);
+  EXPECT_EQ(d.score(probe).score, before);
+}
+
 }  // namespace
 }  // namespace oap
