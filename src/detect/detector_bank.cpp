@@ -145,23 +145,22 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
     auto& pop = population_[slot->dim];
     if (!pop) pop = make_set(slot->dim);
     for (std::size_t i = 0; i < names_.size(); ++i) {
-      pop->detectors[i]->score_into(x, obs.scores[names_[i]]);
-      pop->detectors[i]->update(x);
+      pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
     }
+    for (auto& d : set.detectors) d->update(x);  // the user's own history starts now
   } else {
     for (std::size_t i = 0; i < names_.size(); ++i) {
-      set.detectors[i]->score_into(x, obs.scores[names_[i]]);
+      set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+    }
+    // The population keeps learning from users past their cold start too (it is the prior
+    // for the next new user).
+    if (options_.min_history > 0) {
+      std::lock_guard pop_lock(population_mu_);
+      auto& pop = population_[slot->dim];
+      if (!pop) pop = make_set(slot->dim);
+      for (auto& d : pop->detectors) d->update(x);
     }
   }
-  // The population keeps learning from users past their cold start too (it is the prior for
-  // the next new user).
-  if (!obs.cold_start && options_.min_history > 0) {
-    std::lock_guard pop_lock(population_mu_);
-    auto& pop = population_[slot->dim];
-    if (!pop) pop = make_set(slot->dim);
-    for (auto& d : pop->detectors) d->update(x);
-  }
-  for (auto& d : set.detectors) d->update(x);
   // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
   // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
   // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
