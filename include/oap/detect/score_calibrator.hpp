@@ -31,7 +31,8 @@ void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o);
 // the same distribution as the recent scores" it is (super-)uniform, so p < alpha happens with
 // probability <= alpha whatever the detector's scale. The +1 keeps it > 0.
 // Beyond the largest recent score the tail is extrapolated (ScoreCalibratorOptions::
-// extrapolate_tail): only p-values below 1 / (1 + #recent) change.
+// extrapolate_tail): only p-values below 1 / (1 + #recent) change, so the guarantee above still
+// holds for every alpha >= 1 / (1 + #recent); below that the p-value rests on the tail model.
 // add() is O(window) (sorted insert), p_value() O(log window), or O(window / 10) beyond the
 // largest recent score.
 // Thread safety: const methods concurrent; add() needs external synchronization.
