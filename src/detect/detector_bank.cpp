@@ -141,13 +141,16 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
   Observation obs;
   obs.cold_start = slot->events < options_.min_history;
   if (obs.cold_start) {
-    std::lock_guard pop_lock(population_mu_);
-    auto& pop = population_[slot->dim];
-    if (!pop) pop = make_set(slot->dim);
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-      pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+    {
+      std::lock_guard pop_lock(population_mu_);
+      auto& pop = population_[slot->dim];
+      if (!pop) pop = make_set(slot->dim);
+      for (std::size_t i = 0; i < names_.size(); ++i) {
+        pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+      }
     }
-    for (auto& d : set.detectors) d->update(x);  // the user's own history starts now
+    // The user's own history starts now (under the user's lock only).
+    for (auto& d : set.detectors) d->update(x);
   } else {
     for (std::size_t i = 0; i < names_.size(); ++i) {
       set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
