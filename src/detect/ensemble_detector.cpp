@@ -63,23 +63,32 @@ double EnsembleDetector::combine(const std::vector<double>& p_values) const {
   return chi_square_sf(stat, 2.0 * k);
 }
 
+void EnsembleDetector::calibrate(std::size_t i, Score& s) const {
+  if (options_.calibrate && calibrators_[i].ready()) {
+    s.p_value = calibrators_[i].p_value(s.score);
+    s.flagged = s.p_value < options_.alpha;
+  }
+}
+
+void EnsembleDetector::learn_score(std::size_t i, double raw_score, double raw_p) {
+  // A member still in its cold start returns the neutral score; keep those out of its
+  // calibration history, they say nothing about its score distribution.
+  if (options_.calibrate && !(raw_score == 0.0 && raw_p == 1.0)) calibrators_[i].add(raw_score);
+}
+
 std::vector<Score> EnsembleDetector::member_scores(std::span<const double> x) const {
   check_point(x, dim_, "ensemble");
   std::vector<Score> out;
   out.reserve(members_.size());
   for (std::size_t i = 0; i < members_.size(); ++i) {
     Score s = members_[i]->score(x);
-    if (options_.calibrate && calibrators_[i].ready()) {
-      s.p_value = calibrators_[i].p_value(s.score);
-      s.flagged = s.p_value < options_.alpha;
-    }
+    calibrate(i, s);
     out.push_back(std::move(s));
   }
   return out;
 }
 
-Score EnsembleDetector::score(std::span<const double> x) const {
-  std::vector<Score> members = member_scores(x);
+Score EnsembleDetector::combine_members(const std::vector<Score>& members) const {
   std::vector<double> p;
   Score s;
   s.contributions.assign(dim_, 0.0);
@@ -98,18 +107,37 @@ Score EnsembleDetector::score(std::span<const double> x) const {
   return s;
 }
 
+Score EnsembleDetector::score(std::span<const double> x) const {
+  return combine_members(member_scores(x));
+}
+
 void EnsembleDetector::update(std::span<const double> x) {
   check_point(x, dim_, "ensemble");
+  Score raw;
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    // A member still in its cold start returns the neutral score; keep those out of its
-    // calibration history, they say nothing about its score distribution.
     if (options_.calibrate) {
-      Score s = members_[i]->score(x);
-      if (!(s.score == 0.0 && s.p_value == 1.0)) calibrators_[i].add(s.score);
+      members_[i]->score_and_update(x, raw);
+      learn_score(i, raw.score, raw.p_value);
+    } else {
+      members_[i]->update(x);
     }
-    members_[i]->update(x);
   }
   ++n_;
+}
+
+void EnsembleDetector::score_and_update(std::span<const double> x, Score& out) {
+  check_point(x, dim_, "ensemble");
+  // Each member scores x once: its raw score is calibrated (against the history before x), and
+  // the same raw score then joins that history, as score() followed by update() would do.
+  std::vector<Score> members(members_.size());
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    members_[i]->score_and_update(x, members[i]);
+    const double raw_p = members[i].p_value;
+    calibrate(i, members[i]);
+    learn_score(i, members[i].score, raw_p);
+  }
+  ++n_;
+  out = combine_members(members);
 }
 
 void EnsembleDetector::reset() {

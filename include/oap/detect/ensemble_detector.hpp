@@ -42,6 +42,8 @@ class EnsembleDetector final : public Detector {
   std::uint64_t n_seen() const override { return n_; }
   Score score(std::span<const double> x) const override;
   void update(std::span<const double> x) override;
+  // Scores each member once (score() then update() would score them twice).
+  void score_and_update(std::span<const double> x, Score& out) override;
   void reset() override;
   nlohmann::json save() const override;
   // Members are rebuilt from their saved state (restore_detector), so any member kinds load.
@@ -56,6 +58,13 @@ class EnsembleDetector final : public Detector {
   std::size_t size() const { return members_.size(); }
 
  private:
+  // Member i's p-value becomes its calibrated one (when calibrating and ready).
+  void calibrate(std::size_t i, Score& s) const;
+  // Adds member i's raw score for x to its calibrator (when calibrating; not a neutral score).
+  void learn_score(std::size_t i, double raw_score, double raw_p);
+  // The ensemble's Score from its members' (calibrated) scores.
+  Score combine_members(const std::vector<Score>& members) const;
+
   std::size_t dim_;
   EnsembleOptions options_;
   std::uint64_t n_ = 0;
