@@ -1,14 +1,12 @@
 // oap generate: continue a prompt with a model.
 
 #include <iostream>
-#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
-#include "oap/llm/peft_adapter.hpp"
 #include "oap/llm/generator.hpp"
 #include "oap/llm/tokenizer.hpp"
 
@@ -83,8 +81,7 @@ int run_generate(int argc, char** argv, int first) {
       return true;
     };
   }
-  std::optional<PeftAdapter> adapter;
-  if (auto dir = args.value("adapter")) adapter = load_peft_adapter(*dir, model->config(), mo.device);
+  const auto adapter = peft_adapter_from(args, model->config(), mo.device);
   const auto r = gen.generate(std::span<const std::int32_t>(ids), go,
                               adapter ? &adapter->weights : nullptr, cb);
   nlohmann::json out = {{"prompt_ids", ids},

@@ -26,4 +26,11 @@ CausalLMOptions causal_lm_options_from(const Args& args) {
   return options;
 }
 
+std::optional<PeftAdapter> peft_adapter_from(const Args& args, const ModelConfig& model,
+                                             const std::string& device) {
+  auto dir = args.value("adapter");
+  if (!dir) return std::nullopt;
+  return load_peft_adapter(*dir, model, device);
+}
+
 }  // namespace oap::cli

@@ -2,7 +2,10 @@
 // Model-loading options shared by the commands that run a model (generate, score).
 
 #include "cli_args.hpp"
+#include <optional>
+
 #include "oap/llm/causal_lm_options.hpp"
+#include "oap/llm/peft_adapter.hpp"
 
 namespace oap::cli {
 
@@ -10,5 +13,10 @@ namespace oap::cli {
 // defaults otherwise; a command without an option in its list never sees it). UsageError for a
 // thread count that is not a non-negative int.
 CausalLMOptions causal_lm_options_from(const Args& args);
+
+// The adapter folder given with --adapter DIR, loaded for a model with config `model` on
+// `device`; nullopt without --adapter. Throws as load_peft_adapter does.
+std::optional<PeftAdapter> peft_adapter_from(const Args& args, const ModelConfig& model,
+                                             const std::string& device);
 
 }  // namespace oap::cli

@@ -1,14 +1,12 @@
 // oap score: per-token log-probabilities of a text under a model.
 
 #include <iostream>
-#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "model_args.hpp"
 #include "oap/llm/causal_lm.hpp"
-#include "oap/llm/peft_adapter.hpp"
 #include "oap/llm/scorer.hpp"
 #include "oap/llm/tokenizer.hpp"
 
@@ -53,8 +51,7 @@ int run_score(int argc, char** argv, int first) {
     if (ids.empty()) throw UsageError("text '" + t + "' encodes to no tokens");
     seqs.push_back(std::move(ids));
   }
-  std::optional<PeftAdapter> adapter;
-  if (auto dir = args.value("adapter")) adapter = load_peft_adapter(*dir, model->config(), mo.device);
+  const auto adapter = peft_adapter_from(args, model->config(), mo.device);
   std::vector<const LoraWeights*> adapters;
   if (adapter) adapters.push_back(&adapter->weights);
   const auto scores = score(*model, seqs, adapters);

@@ -85,18 +85,19 @@ std::vector<at::Tensor> LoraWeights::parameters() const {
   return out;
 }
 
+std::string peft_module_name(std::int64_t layer, LoraTarget t) {
+  const bool mlp = t == LoraTarget::kGate || t == LoraTarget::kUp || t == LoraTarget::kDown;
+  return "base_model.model.model.layers." + std::to_string(layer) +
+         (mlp ? ".mlp." : ".self_attn.") + std::string(lora_target_name(t));
+}
+
 std::vector<std::pair<std::string, at::Tensor>> LoraWeights::named_tensors() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (std::int64_t layer = 0; layer < num_layers(); ++layer) {
     for (int t = 0; t < kNumLoraTargets; ++t) {
       const auto* p = get(layer, static_cast<LoraTarget>(t));
       if (p == nullptr) continue;
-      const auto target = static_cast<LoraTarget>(t);
-      const bool mlp = target == LoraTarget::kGate || target == LoraTarget::kUp ||
-                       target == LoraTarget::kDown;
-      const std::string prefix = "base_model.model.model.layers." + std::to_string(layer) +
-                                 (mlp ? ".mlp." : ".self_attn.") +
-                                 std::string(lora_target_name(target));
+      const std::string prefix = peft_module_name(layer, static_cast<LoraTarget>(t));
       out.emplace_back(prefix + ".lora_A.weight", p->a);
       out.emplace_back(prefix + ".lora_B.weight", p->b);
     }

@@ -18,16 +18,6 @@ namespace {
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
 
-bool is_mlp(LoraTarget t) {
-  return t == LoraTarget::kGate || t == LoraTarget::kUp || t == LoraTarget::kDown;
-}
-
-// "base_model.model.model.layers.L.self_attn.q_proj" (without ".lora_A.weight").
-std::string module_prefix(std::int64_t layer, LoraTarget t) {
-  return "base_model.model.model.layers." + std::to_string(layer) +
-         (is_mlp(t) ? ".mlp." : ".self_attn.") + std::string(lora_target_name(t));
-}
-
 PeftAdapterConfig parse_config(const nlohmann::json& j, const std::string& file) {
   const auto fail = [&](const std::string& what) { OAP_THROW(ConfigError, file + ": " + what); };
   if (!j.is_object()) fail("not a JSON object");
@@ -137,10 +127,11 @@ PeftAdapter load_peft_adapter(const std::filesystem::path& dir, const ModelConfi
   const auto& c = out.config;
   const auto st = SafeTensors::open(weights_path);
   const std::string where = weights_path.string();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(torch::Device(device));
   std::set<std::string> expected;
   for (std::int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
     for (auto t : c.targets) {
-      const std::string prefix = module_prefix(layer, t);
+      const std::string prefix = peft_module_name(layer, t);
       const std::string a_name = prefix + ".lora_A.weight", b_name = prefix + ".lora_B.weight";
       expected.insert(a_name);
       expected.insert(b_name);
@@ -161,7 +152,6 @@ PeftAdapter load_peft_adapter(const std::filesystem::path& dir, const ModelConfi
                     std::to_string(out_features) + ", " + std::to_string(c.rank) + "]");
       OAP_CHECK(a.is_floating_point() && b.is_floating_point(), ConfigError,
                 where + ": " + prefix + " is not a floating-point tensor");
-      const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(torch::Device(device));
       out.weights.set(layer, t,
                       LoraPair{a.to(opts, /*non_blocking=*/false, /*copy=*/true),
                                b.to(opts, /*non_blocking=*/false, /*copy=*/true), c.scale()});

@@ -24,6 +24,9 @@ std::string_view lora_target_name(LoraTarget t);
 std::optional<LoraTarget> parse_lora_target(std::string_view name);
 // in/out features of target t in a model with config c.
 std::pair<std::int64_t, std::int64_t> lora_target_shape(const ModelConfig& c, LoraTarget t);
+// The PEFT name of target t's module in layer `layer`, which its tensors extend with
+// ".lora_A.weight" / ".lora_B.weight": "base_model.model.model.layers.3.self_attn.q_proj".
+std::string peft_module_name(std::int64_t layer, LoraTarget t);
 
 // A set of LoraPairs indexed by (layer, target): the trainable part of one user's adapter.
 // Holds tensor handles; copying a LoraWeights aliases the same tensors (use clone() for a copy).
