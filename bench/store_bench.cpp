@@ -54,13 +54,14 @@ constexpr std::size_t kAppendUsers = 10000;  // users the append benchmarks spre
 constexpr std::size_t kRecentN = 100;
 
 struct Config {
-  std::size_t users = 1000;               // users in the read database / memory store
-  std::size_t db_events = 100000;         // events in the read database
+  std::size_t users = 1000;        // users in the read database / memory store
+  std::size_t db_events = 100000;  // events in the read database
   std::size_t memory_events_per_user = 100;
   std::size_t batch_size = oap::StoreOptions{}.batch_size;  // SqliteStore batch (build, appends)
-  std::size_t inbox_events = oap::StoreOptions{}.inbox_events;  // SqliteStore inbox (build, appends)
-  std::size_t cache_mib = oap::StoreOptions{}.cache_mib;        // SqliteStore page cache
-  std::string db_path;                    // empty: derived from the sizes
+  std::size_t inbox_events =
+      oap::StoreOptions{}.inbox_events;                   // SqliteStore inbox (build, appends)
+  std::size_t cache_mib = oap::StoreOptions{}.cache_mib;  // SqliteStore page cache
+  std::string db_path;                                    // empty: derived from the sizes
   bool delete_db = false;
 };
 
@@ -170,7 +171,8 @@ void BM_Append(benchmark::State& state, StoreKind kind, bool batched_calls) {
   std::size_t next = 0;
   for (auto _ : state) {
     if (next + batch > pool.size()) next = 0;
-    for (std::size_t i = 0; i < batch; ++i) pool[next + i].timestamp = kEpoch + std::chrono::microseconds(tick++);
+    for (std::size_t i = 0; i < batch; ++i)
+      pool[next + i].timestamp = kEpoch + std::chrono::microseconds(tick++);
     if (batched_calls) {
       store->append_batch(std::span<const oap::Event>(pool.data() + next, batch));
     } else {
@@ -203,9 +205,10 @@ void measure_recent(benchmark::State& state, const oap::HistoryStore& store, uns
     benchmark::DoNotOptimize(events.data());
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["events_per_call"] = benchmark::Counter(
-      static_cast<double>(returned) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())),
-      benchmark::Counter::kAvgThreads);
+  state.counters["events_per_call"] =
+      benchmark::Counter(static_cast<double>(returned) /
+                             static_cast<double>(std::max<std::int64_t>(1, state.iterations())),
+                         benchmark::Counter::kAvgThreads);
   set_latency_counters(state, ns);
 }
 
@@ -214,11 +217,13 @@ void BM_RecentMemory(benchmark::State& state) {
     auto s = std::make_unique<oap::MemoryStore>();
     const std::size_t total = g_config.users * g_config.memory_events_per_user;
     auto t0 = Clock::now();
-    std::vector<oap::Event> pool = make_pool(std::min<std::size_t>(total, 100000), g_config.users, 7);
+    std::vector<oap::Event> pool =
+        make_pool(std::min<std::size_t>(total, 100000), g_config.users, 7);
     std::int64_t tick = 0;
     for (std::size_t done = 0; done < total; done += pool.size()) {
       std::size_t k = std::min(pool.size(), total - done);
-      for (std::size_t i = 0; i < k; ++i) pool[i].timestamp = kEpoch + std::chrono::microseconds(tick++);
+      for (std::size_t i = 0; i < k; ++i)
+        pool[i].timestamp = kEpoch + std::chrono::microseconds(tick++);
       s->append_batch(std::span<const oap::Event>(pool.data(), k));
     }
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -263,16 +268,17 @@ void build_database(const std::filesystem::path& path) {
     options.inbox_events = g_config.inbox_events;
     options.cache_mib = g_config.cache_mib;
     oap::SqliteStore store(path, options);
-    std::vector<oap::Event> pool = make_pool(std::max<std::size_t>(g_config.users, 10000) /
-                                                 g_config.users * g_config.users,
-                                             g_config.users, 99);
+    std::vector<oap::Event> pool =
+        make_pool(std::max<std::size_t>(g_config.users, 10000) / g_config.users * g_config.users,
+                  g_config.users, 99);
     const std::size_t chunk = 1000;
     std::int64_t tick = 0;
     std::size_t next = 0;
     auto last_report = Clock::now();
     for (std::size_t done = 0; done < g_config.db_events;) {
       std::size_t k = std::min({chunk, g_config.db_events - done, pool.size() - next});
-      for (std::size_t i = 0; i < k; ++i) pool[next + i].timestamp = kEpoch + std::chrono::microseconds(tick++);
+      for (std::size_t i = 0; i < k; ++i)
+        pool[next + i].timestamp = kEpoch + std::chrono::microseconds(tick++);
       store.append_batch(std::span<const oap::Event>(pool.data() + next, k));
       done += k;
       next = (next + k) % pool.size();
@@ -403,17 +409,19 @@ int main(int argc, char** argv) {
   // Wall-clock time everywhere: SQLite waits on I/O, which CPU time would hide.
   using benchmark::RegisterBenchmark;
   RegisterBenchmark("Append/memory/single", BM_Append, StoreKind::kMemory, false)->UseRealTime();
-  RegisterBenchmark("Append/memory/batch", BM_Append, StoreKind::kMemory, true)->Arg(1000)->UseRealTime();
+  RegisterBenchmark("Append/memory/batch", BM_Append, StoreKind::kMemory, true)
+      ->Arg(1000)
+      ->UseRealTime();
   RegisterBenchmark("Append/sqlite_batched/single", BM_Append, StoreKind::kSqliteBatched, false)
       ->UseRealTime();
   RegisterBenchmark("Append/sqlite_batched/batch", BM_Append, StoreKind::kSqliteBatched, true)
       ->Arg(1000)
       ->UseRealTime();
-  RegisterBenchmark("Append/sqlite_every_append/single", BM_Append,
-                    StoreKind::kSqliteEveryAppend, false)
+  RegisterBenchmark("Append/sqlite_every_append/single", BM_Append, StoreKind::kSqliteEveryAppend,
+                    false)
       ->UseRealTime();
-  RegisterBenchmark("Append/sqlite_every_append/batch", BM_Append,
-                    StoreKind::kSqliteEveryAppend, true)
+  RegisterBenchmark("Append/sqlite_every_append/batch", BM_Append, StoreKind::kSqliteEveryAppend,
+                    true)
       ->Arg(1000)
       ->UseRealTime();
   RegisterBenchmark("Recent100/memory", BM_RecentMemory)->UseRealTime();

@@ -1,13 +1,13 @@
 #pragma once
 // Helpers shared by the test binaries.
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 #include "oap/core/event.hpp"
 

@@ -39,7 +39,8 @@ Args::Args(int argc, char** argv, int first, const std::vector<OptionSpec>& spec
     if (inline_value) {
       values_[name] = *inline_value;
     } else {
-      if (i + 1 >= argc) throw UsageError("option --" + name + " needs a value (" + spec->value_name + ")");
+      if (i + 1 >= argc)
+        throw UsageError("option --" + name + " needs a value (" + spec->value_name + ")");
       values_[name] = argv[++i];
     }
   }
@@ -54,7 +55,8 @@ std::optional<std::string> Args::value(const std::string& name) const {
 std::optional<std::size_t> Args::size_value(const std::string& name) const {
   auto v = value(name);
   if (!v) return std::nullopt;
-  bool digits = !v->empty() && std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
+  bool digits =
+      !v->empty() && std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || v->size() > 18) {
     throw UsageError("option --" + name + " expects a non-negative integer, got \"" + *v + "\"");
   }
@@ -65,8 +67,10 @@ std::string format_options(const std::vector<OptionSpec>& specs) {
   std::string out = "Options:\n";
   for (const auto& s : specs) {
     std::string left = "  --" + s.name + (s.takes_value ? " " + s.value_name : "");
-    if (left.size() < 28) left.resize(28, ' ');
-    else left += "\n" + std::string(28, ' ');
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      left += "\n" + std::string(28, ' ');
     out += left + s.help + "\n";
   }
   out += "  -h, --help                Show this help.\n";

@@ -17,8 +17,8 @@ class UsageError : public std::runtime_error {
 };
 
 struct OptionSpec {
-  std::string name;       // without the leading "--"
-  bool takes_value;       // false: a flag
+  std::string name;  // without the leading "--"
+  bool takes_value;  // false: a flag
   std::string help;
   std::string value_name = "VALUE";
 };

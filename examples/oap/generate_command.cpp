@@ -84,10 +84,8 @@ int run_generate(int argc, char** argv, int first) {
   const auto adapter = peft_adapter_from(args, model->config(), mo.device);
   const auto r = gen.generate(std::span<const std::int32_t>(ids), go,
                               adapter ? &adapter->weights : nullptr, cb);
-  nlohmann::json out = {{"prompt_ids", ids},
-                        {"ids", r.tokens},
-                        {"text", r.text},
-                        {"finish_reason", r.finish_reason}};
+  nlohmann::json out = {
+      {"prompt_ids", ids}, {"ids", r.tokens}, {"text", r.text}, {"finish_reason", r.finish_reason}};
   const auto dumped = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (stream) {
     std::cout << "\n";

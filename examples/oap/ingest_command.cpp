@@ -20,10 +20,14 @@ namespace {
 
 const std::vector<OptionSpec> kOptions = {
     {"store", true, "History store URI: memory:// (default) or sqlite:///path/to/file.db.", "URI"},
-    {"config", true, "JSON config with optional sections \"log\", \"store\", \"ingest\" "
-                     "(see docs/configuration.md).", "FILE"},
-    {"on-bad-line", true, "fail (default): stop at the first bad line, keeping the events "
-                          "before it; skip: report each bad line on stderr and go on.", "MODE"},
+    {"config", true,
+     "JSON config with optional sections \"log\", \"store\", \"ingest\" "
+     "(see docs/configuration.md).",
+     "FILE"},
+    {"on-bad-line", true,
+     "fail (default): stop at the first bad line, keeping the events "
+     "before it; skip: report each bad line on stderr and go on.",
+     "MODE"},
     {"batch", true, "Events per append_batch call (default 1024).", "N"},
     {"json", false, "Print the summary as one JSON object per user instead of a table."},
 };
@@ -82,11 +86,10 @@ int run_ingest(int argc, char** argv, int first) {
   nlohmann::json config = nlohmann::json::object();
   if (auto path = args.value("config")) config = load_json_file(*path);
   JsonObjectReader sections(config, "config");
-  LogOptions log_options = sections.raw("log").is_null() ? LogOptions{}
-                                                         : sections.raw("log").get<LogOptions>();
-  StoreOptions store_options = sections.raw("store").is_null()
-                                   ? StoreOptions{}
-                                   : sections.raw("store").get<StoreOptions>();
+  LogOptions log_options =
+      sections.raw("log").is_null() ? LogOptions{} : sections.raw("log").get<LogOptions>();
+  StoreOptions store_options =
+      sections.raw("store").is_null() ? StoreOptions{} : sections.raw("store").get<StoreOptions>();
   EventReaderOptions reader_options = sections.raw("ingest").is_null()
                                           ? EventReaderOptions{}
                                           : sections.raw("ingest").get<EventReaderOptions>();
@@ -168,8 +171,8 @@ int run_ingest(int argc, char** argv, int first) {
       std::cout << row.dump() << "\n";
     }
   } else {
-    std::cout << "ingested " << total << " events of " << summary.size() << " users into "
-              << uri << " (" << bad << " bad lines skipped)\n";
+    std::cout << "ingested " << total << " events of " << summary.size() << " users into " << uri
+              << " (" << bad << " bad lines skipped)\n";
     std::printf("%-16s %7s %7s %4s  %-27s  %-27s  %s\n", "user", "read", "held", "dim", "first",
                 "last", "feature mean (stddev)");
     for (const auto& [user, s] : summary) {

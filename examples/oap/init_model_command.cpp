@@ -11,14 +11,20 @@ namespace oap::cli {
 namespace {
 
 const std::vector<OptionSpec> kOptions = {
-    {"preset", true, "Model shape: tiny (~1M parameters), small (~30M), smollm-135m, "
-                     "qwen2.5-0.5b.", "NAME"},
+    {"preset", true,
+     "Model shape: tiny (~1M parameters), small (~30M), smollm-135m, "
+     "qwen2.5-0.5b.",
+     "NAME"},
     {"out", true, "Folder to write (created if missing; files in it are replaced).", "DIR"},
     {"seed", true, "Seed of the random weights (default 0).", "N"},
-    {"dtype", true, "Stored dtype: float32 or bfloat16 (default: the preset's; qwen2.5-0.5b "
-                    "is bfloat16, the others float32).", "TYPE"},
-    {"tokenizer-vocab", true, "Vocabulary of the trained byte-level BPE tokenizer (default "
-                              "1024; at most the model's vocab_size).", "N"},
+    {"dtype", true,
+     "Stored dtype: float32 or bfloat16 (default: the preset's; qwen2.5-0.5b "
+     "is bfloat16, the others float32).",
+     "TYPE"},
+    {"tokenizer-vocab", true,
+     "Vocabulary of the trained byte-level BPE tokenizer (default "
+     "1024; at most the model's vocab_size).",
+     "N"},
     {"no-tokenizer", false, "Do not write tokenizer.json."},
 };
 
@@ -45,9 +51,8 @@ int run_init_model(int argc, char** argv, int first) {
   if (auto v = args.size_value("tokenizer-vocab")) o.tokenizer_vocab_size = *v;
   o.write_tokenizer = !args.flag("no-tokenizer");
   const auto config = init_random_model(model_preset(*preset), *out, o);
-  std::cout << "wrote " << *preset << " (" << config.architecture << ", "
-            << config.num_parameters() << " parameters, " << config.torch_dtype << ") to "
-            << *out << "\n";
+  std::cout << "wrote " << *preset << " (" << config.architecture << ", " << config.num_parameters()
+            << " parameters, " << config.torch_dtype << ") to " << *out << "\n";
   return 0;
 }
 

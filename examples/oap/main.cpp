@@ -22,7 +22,8 @@ constexpr Command kCommands[] = {
     {"detect", "Score events (JSON Lines or CSV) with per-user deviation detectors",
      oap::cli::run_detect},
 #ifdef OAP_CLI_WITH_LLM
-    {"init-model", "Write a random-weight model in the Hugging Face layout", oap::cli::run_init_model},
+    {"init-model", "Write a random-weight model in the Hugging Face layout",
+     oap::cli::run_init_model},
     {"tokenize", "Encode text with a model's tokenizer (JSON ids)", oap::cli::run_tokenize},
     {"generate", "Continue a prompt with a model (greedy or sampled)", oap::cli::run_generate},
     {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},

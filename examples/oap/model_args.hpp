@@ -1,8 +1,8 @@
 #pragma once
 // Model-loading options shared by the commands that run a model (generate, score).
 
-#include "cli_args.hpp"
 #include <optional>
+#include "cli_args.hpp"
 
 #include "oap/llm/causal_lm_options.hpp"
 #include "oap/llm/peft_adapter.hpp"

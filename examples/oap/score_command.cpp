@@ -63,12 +63,9 @@ int run_score(int argc, char** argv, int first) {
       const std::int32_t one[] = {id};
       tokens.push_back(tok->decode(one));
     }
-    nlohmann::json out = {{"text", texts[i]},
-                          {"ids", scores[i].token_ids},
-                          {"tokens", tokens},
-                          {"logprobs", lps},
-                          {"mean_nll", scores[i].mean_nll},
-                          {"perplexity", scores[i].perplexity}};
+    nlohmann::json out = {
+        {"text", texts[i]}, {"ids", scores[i].token_ids},     {"tokens", tokens},
+        {"logprobs", lps},  {"mean_nll", scores[i].mean_nll}, {"perplexity", scores[i].perplexity}};
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return 0;

@@ -38,8 +38,8 @@ int run_tokenize(int argc, char** argv, int first) {
     const std::int32_t one[] = {id};
     pieces.push_back(tok->decode(one));
   }
-  nlohmann::json out = {{"ids", ids}, {"tokens", pieces}, {"count", ids.size()},
-                        {"decoded", tok->decode(ids)}};
+  nlohmann::json out = {
+      {"ids", ids}, {"tokens", pieces}, {"count", ids.size()}, {"decoded", tok->decode(ids)}};
   std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return 0;
 }

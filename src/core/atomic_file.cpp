@@ -61,7 +61,8 @@ void write_file_atomic(const std::filesystem::path& path,
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     discard();
-    OAP_THROW(IoError, "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    OAP_THROW(IoError,
+              "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
   }
   // Makes the rename itself durable; a failure here leaves a complete file, so it is not fatal.
   auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");

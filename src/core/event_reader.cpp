@@ -56,9 +56,11 @@ std::optional<Event> EventReader::next() {
       if (on_bad_line_) on_bad_line_(e);
     }
   }
-  if (in_.bad()) OAP_THROW(IoError, "read error in " + source_ + " after line " + std::to_string(line_));
+  if (in_.bad())
+    OAP_THROW(IoError, "read error in " + source_ + " after line " + std::to_string(line_));
   if (nonblank_ == 0) {
-    throw ParseError(source_, 0, "", "no events: the input is empty (expected JSON Lines, one event per line)");
+    throw ParseError(source_, 0, "",
+                     "no events: the input is empty (expected JSON Lines, one event per line)");
   }
   return std::nullopt;
 }

@@ -29,11 +29,10 @@ bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 
 std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   int year, month, day, hour, minute, second;
-  if (!read_digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' ||
-      !read_digits(s, 5, 2, month) || s[7] != '-' || !read_digits(s, 8, 2, day) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !read_digits(s, 11, 2, hour) ||
-      s[13] != ':' || !read_digits(s, 14, 2, minute) || s[16] != ':' ||
-      !read_digits(s, 17, 2, second)) {
+  if (!read_digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !read_digits(s, 5, 2, month) ||
+      s[7] != '-' || !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !read_digits(s, 11, 2, hour) || s[13] != ':' || !read_digits(s, 14, 2, minute) ||
+      s[16] != ':' || !read_digits(s, 17, 2, second)) {
     return std::nullopt;
   }
   if (year < 1 || hour > 23 || minute > 59 || second > 60) return std::nullopt;

@@ -1,9 +1,9 @@
 #include "oap/detect/detector.hpp"
 
-#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "oap/core/error.hpp"

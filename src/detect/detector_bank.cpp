@@ -20,8 +20,8 @@ struct DetectorBank::Set {
 struct DetectorBank::Slot {
   std::mutex mu;
   std::size_t dim = 0;
-  std::unique_ptr<Set> set;  // guarded by mu
-  std::uint64_t events = 0;  // guarded by mu
+  std::unique_ptr<Set> set;     // guarded by mu
+  std::uint64_t events = 0;     // guarded by mu
   std::uint64_t last_used = 0;  // guarded by the bank's mu_
 };
 
@@ -35,8 +35,8 @@ void DetectorBankOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const DetectorBankOptions& o) {
-  j = {{"detectors", o.detectors}, {"shift_input", o.shift_input}, {"shift", o.shift},
-       {"min_history", o.min_history}, {"max_users", o.max_users}, {"state_dir", o.state_dir}};
+  j = {{"detectors", o.detectors},     {"shift_input", o.shift_input}, {"shift", o.shift},
+       {"min_history", o.min_history}, {"max_users", o.max_users},     {"state_dir", o.state_dir}};
 }
 
 void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
@@ -55,7 +55,9 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
 void to_json(nlohmann::json& j, const Observation& o) {
   nlohmann::json scores = nlohmann::json::object();
   for (const auto& [name, s] : o.scores) scores[name] = s;
-  j = {{"cold_start", o.cold_start}, {"scores", scores}, {"shift", o.shift},
+  j = {{"cold_start", o.cold_start},
+       {"scores", scores},
+       {"shift", o.shift},
        {"user_events", o.user_events}};
 }
 
@@ -69,7 +71,8 @@ DetectorBank::~DetectorBank() = default;
 
 std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim) const {
   auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift)});
-  for (const auto& name : names_) set->detectors.push_back(make_detector(options_.detectors[name], dim));
+  for (const auto& name : names_)
+    set->detectors.push_back(make_detector(options_.detectors[name], dim));
   return set;
 }
 
@@ -176,8 +179,11 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
 void DetectorBank::write_state(const UserId& user, Slot& slot) {
   nlohmann::json dets = nlohmann::json::object();
   for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
-  nlohmann::json state = {{"user", user}, {"dim", slot.dim}, {"events", slot.events},
-                          {"detectors", dets}, {"shift", slot.set->shift.save()}};
+  nlohmann::json state = {{"user", user},
+                          {"dim", slot.dim},
+                          {"events", slot.events},
+                          {"detectors", dets},
+                          {"shift", slot.set->shift.save()}};
   std::filesystem::create_directories(options_.state_dir);
   detail::write_text_file_atomic(state_path(user), state.dump());
 }

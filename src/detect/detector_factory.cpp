@@ -29,8 +29,7 @@ std::unique_ptr<Detector> make_detector(const nlohmann::json& spec, std::size_t 
   } else if (type == "mahalanobis") {
     d = std::make_unique<MahalanobisDetector>(dim, options_of<MahalanobisOptions>(options));
   } else if (type == "isolation_forest") {
-    d = std::make_unique<IsolationForestDetector>(dim,
-                                                  options_of<IsolationForestOptions>(options));
+    d = std::make_unique<IsolationForestDetector>(dim, options_of<IsolationForestOptions>(options));
   } else if (type == "ensemble") {
     const nlohmann::json& members = r.raw("members");
     OAP_CHECK(members.is_array() && !members.empty(), ConfigError,
@@ -39,8 +38,10 @@ std::unique_ptr<Detector> make_detector(const nlohmann::json& spec, std::size_t 
     for (const auto& m : members) built.push_back(make_detector(m, dim));
     d = std::make_unique<EnsembleDetector>(std::move(built), options_of<EnsembleOptions>(options));
   } else {
-    OAP_THROW(ConfigError, "detector.type must be \"zscore\", \"mahalanobis\", "
-                           "\"isolation_forest\" or \"ensemble\", got \"" + type + "\"");
+    OAP_THROW(ConfigError,
+              "detector.type must be \"zscore\", \"mahalanobis\", "
+              "\"isolation_forest\" or \"ensemble\", got \"" +
+                  type + "\"");
   }
   r.finish();
   return d;
@@ -51,9 +52,12 @@ std::unique_ptr<Detector> restore_detector(const nlohmann::json& state) {
   auto dim = detail::state_get<std::size_t>(state, "dim", "detector");
   OAP_CHECK(dim >= 1, ConfigError, "detector.dim: must be >= 1");
   std::unique_ptr<Detector> d;
-  if (kind == "zscore") d = std::make_unique<ZScoreDetector>(dim);
-  else if (kind == "mahalanobis") d = std::make_unique<MahalanobisDetector>(dim);
-  else if (kind == "isolation_forest") d = std::make_unique<IsolationForestDetector>(dim);
+  if (kind == "zscore")
+    d = std::make_unique<ZScoreDetector>(dim);
+  else if (kind == "mahalanobis")
+    d = std::make_unique<MahalanobisDetector>(dim);
+  else if (kind == "isolation_forest")
+    d = std::make_unique<IsolationForestDetector>(dim);
   else if (kind == "ensemble") {
     std::vector<std::unique_ptr<Detector>> one;
     one.push_back(std::make_unique<ZScoreDetector>(dim));

@@ -159,11 +159,10 @@ double erfc_fast(double x) {
                                  1.85777706184603153e-1};
   static constexpr double b[] = {2.36012909523441209e01, 2.44024637934444173e02,
                                  1.28261652607737228e03, 2.84423683343917062e03};
-  static constexpr double c[] = {5.64188496988670089e-1, 8.88314979438837594e00,
-                                 6.61191906371416295e01, 2.98635138197400131e02,
-                                 8.81952221241769090e02, 1.71204761263407058e03,
-                                 2.05107837782607147e03, 1.23033935479799725e03,
-                                 2.15311535474403846e-8};
+  static constexpr double c[] = {
+      5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8};
   static constexpr double d[] = {1.57449261107098347e01, 1.17693950891312499e02,
                                  5.37181101862009858e02, 1.62138957456669019e03,
                                  3.29079923573345963e03, 4.36261909014324716e03,
@@ -257,7 +256,7 @@ double normal_isf(double p) {
                                  -1.328068155288572e+01};
   static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                  -2.400758277161838e+00, -2.549732539343734e+00,
-                                 4.374664141464968e+00, 2.938163982698783e+00};
+                                 4.374664141464968e+00,  2.938163982698783e+00};
   static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
                                  2.445134137142996e+00, 3.754408661907416e+00};
   double x;  // the lower-tail quantile of t (negative)
@@ -309,8 +308,8 @@ double regularized_beta(double a, double b, double x) {
             "incomplete beta: x must be in [0, 1], got " + num(x));
   if (x == 0) return 0.0;
   if (x == 1) return 1.0;
-  double front = std::exp(log_gamma(a + b) - log_gamma(a) - log_gamma(b) +
-                          a * std::log(x) + b * std::log1p(-x));
+  double front = std::exp(log_gamma(a + b) - log_gamma(a) - log_gamma(b) + a * std::log(x) +
+                          b * std::log1p(-x));
   // The fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
   if (x < (a + 1.0) / (a + b + 2.0)) return front * beta_fraction(a, b, x) / a;
   return 1.0 - front * beta_fraction(b, a, 1.0 - x) / b;

@@ -30,9 +30,11 @@ void from_json(const nlohmann::json& j, EnsembleOptions& o) {
       "method", o.method == EnsembleOptions::Method::kBonferroni ? "bonferroni" : "fisher");
   OAP_CHECK(m == "bonferroni" || m == "fisher", ConfigError,
             "ensemble.method must be \"bonferroni\" or \"fisher\", got \"" + m + "\"");
-  o.method = m == "fisher" ? EnsembleOptions::Method::kFisher : EnsembleOptions::Method::kBonferroni;
+  o.method =
+      m == "fisher" ? EnsembleOptions::Method::kFisher : EnsembleOptions::Method::kBonferroni;
   o.calibrate = r.get<bool>("calibrate", o.calibrate);
-  if (!r.raw("calibration").is_null()) o.calibration = r.raw("calibration").get<ScoreCalibratorOptions>();
+  if (!r.raw("calibration").is_null())
+    o.calibration = r.raw("calibration").get<ScoreCalibratorOptions>();
   o.alpha = r.get<double>("alpha", o.alpha);
   r.finish();
   o.validate();
@@ -45,7 +47,8 @@ EnsembleDetector::EnsembleDetector(std::vector<std::unique_ptr<Detector>> member
   OAP_CHECK(!members_.empty(), InvalidArgument, "ensemble: needs at least one member");
   dim_ = members_[0]->dim();
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    OAP_CHECK(members_[i] != nullptr, InvalidArgument, "ensemble: member " + std::to_string(i) + " is null");
+    OAP_CHECK(members_[i] != nullptr, InvalidArgument,
+              "ensemble: member " + std::to_string(i) + " is null");
     OAP_CHECK(members_[i]->dim() == dim_, InvalidArgument,
               "ensemble: member " + std::to_string(i) + " (" + members_[i]->kind() + ") has dim " +
                   std::to_string(members_[i]->dim()) + ", member 0 has " + std::to_string(dim_));
@@ -150,8 +153,8 @@ nlohmann::json EnsembleDetector::save() const {
   nlohmann::json members = nlohmann::json::array(), calibrators = nlohmann::json::array();
   for (const auto& m : members_) members.push_back(m->save());
   for (const auto& c : calibrators_) calibrators.push_back(c.save());
-  return {{"kind", kind()}, {"dim", dim_}, {"options", options_}, {"n", n_},
-          {"members", members}, {"calibrators", calibrators}};
+  return {{"kind", kind()}, {"dim", dim_},        {"options", options_},
+          {"n", n_},        {"members", members}, {"calibrators", calibrators}};
 }
 
 void EnsembleDetector::load(const nlohmann::json& state) {
@@ -161,7 +164,8 @@ void EnsembleDetector::load(const nlohmann::json& state) {
   const auto& calibrators = detail::state_field(state, "calibrators", "ensemble");
   OAP_CHECK(members.is_array() && !members.empty() && calibrators.is_array() &&
                 calibrators.size() == members.size(),
-            ConfigError, "ensemble.members/calibrators: expected two arrays of equal, non-zero size");
+            ConfigError,
+            "ensemble.members/calibrators: expected two arrays of equal, non-zero size");
   std::vector<std::unique_ptr<Detector>> built;
   for (const auto& m : members) built.push_back(restore_detector(m));
   EnsembleDetector e(std::move(built), options);

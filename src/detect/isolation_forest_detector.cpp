@@ -39,10 +39,14 @@ void IsolationForestOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const IsolationForestOptions& o) {
-  j = {{"n_trees", o.n_trees},         {"window", o.window},
-       {"sample_size", o.sample_size}, {"replace_every", o.replace_every},
-       {"min_history", o.min_history}, {"seed", o.seed},
-       {"alpha", o.alpha},             {"calibration", o.calibration}};
+  j = {{"n_trees", o.n_trees},
+       {"window", o.window},
+       {"sample_size", o.sample_size},
+       {"replace_every", o.replace_every},
+       {"min_history", o.min_history},
+       {"seed", o.seed},
+       {"alpha", o.alpha},
+       {"calibration", o.calibration}};
 }
 
 void from_json(const nlohmann::json& j, IsolationForestOptions& o) {
@@ -55,7 +59,8 @@ void from_json(const nlohmann::json& j, IsolationForestOptions& o) {
   o.min_history = r.get<std::size_t>("min_history", std::min(o.min_history, o.window));
   o.seed = r.get<std::uint64_t>("seed", o.seed);
   o.alpha = r.get<double>("alpha", o.alpha);
-  if (!r.raw("calibration").is_null()) o.calibration = r.raw("calibration").get<ScoreCalibratorOptions>();
+  if (!r.raw("calibration").is_null())
+    o.calibration = r.raw("calibration").get<ScoreCalibratorOptions>();
   r.finish();
   o.validate();
 }
@@ -126,8 +131,8 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
     for (std::size_t f = 0; f < dim_; ++f)
       if (hi[f] > lo[f]) candidates.push_back(f);
     if (candidates.empty()) continue;
-    std::size_t f = candidates[std::uniform_int_distribution<std::size_t>(
-        0, candidates.size() - 1)(rng_)];
+    std::size_t f =
+        candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng_)];
     double split = std::uniform_real_distribution<double>(lo[f], hi[f])(rng_);
     if (!(split > lo[f])) split = hi[f];  // keep both sides non-empty
     auto mid = std::partition(rows.begin() + t.begin, rows.begin() + t.end,
@@ -258,7 +263,8 @@ std::vector<Score> IsolationForestDetector::score_batch(std::span<const double> 
             "isolation_forest: score_batch needs a multiple of " + std::to_string(dim_) +
                 " values, got " + std::to_string(rows.size()));
   const std::size_t n = rows.size() / dim_;
-  for (std::size_t i = 0; i < n; ++i) check_point(rows.subspan(i * dim_, dim_), dim_, "isolation_forest");
+  for (std::size_t i = 0; i < n; ++i)
+    check_point(rows.subspan(i * dim_, dim_), dim_, "isolation_forest");
   std::vector<Score> out(n);
   if (trees_.empty()) {
     for (auto& s : out) s.contributions.assign(dim_, 0.0);
@@ -350,8 +356,8 @@ nlohmann::json IsolationForestDetector::save() const {
       size.push_back(n.feature >= 0 ? 0 : n.link);
       split.push_back(n.split);
     }
-    trees.push_back({{"norm", t.norm}, {"feature", feature}, {"left", left}, {"size", size},
-                     {"split", split}});
+    trees.push_back(
+        {{"norm", t.norm}, {"feature", feature}, {"left", left}, {"size", size}, {"split", split}});
   }
   std::ostringstream rng;
   rng << rng_;
@@ -382,7 +388,8 @@ void IsolationForestDetector::load(const nlohmann::json& state) {
   std::copy(window.begin(), window.end(), f.window_.begin());
   f.window_rows_ = window.size() / dim_;
   f.window_next_ = detail::state_get<std::size_t>(state, "window_next", kCtx);
-  OAP_CHECK(f.window_next_ < options.window, ConfigError, "isolation_forest.window_next: out of range");
+  OAP_CHECK(f.window_next_ < options.window, ConfigError,
+            "isolation_forest.window_next: out of range");
   const nlohmann::json& trees = detail::state_field(state, "trees", kCtx);
   OAP_CHECK(trees.is_array() && trees.size() <= options.n_trees, ConfigError,
             "isolation_forest.trees: expected an array of at most n_trees trees");

@@ -128,8 +128,8 @@ double MahalanobisDetector::ledoit_wolf_amount(const Eigen::MatrixXd& s) const {
   const Eigen::VectorXd& m = mean_;
   const double mm = m.squaredNorm();
   double m_p_m = m.dot(p2_.selfadjointView<Eigen::Lower>() * m);
-  double fourth = t4_ + 4 * m_p_m + n * mm * mm - 4 * m.dot(u3_) + 2 * mm * t2_ -
-                  4 * mm * m.dot(s1_);
+  double fourth =
+      t4_ + 4 * m_p_m + n * mm * mm - 4 * m.dot(u3_) + 2 * mm * t2_ - 4 * mm * m.dot(s1_);
   fourth = std::max(fourth, 0.0);
   double emp_sq = emp.squaredNorm();
   double beta = (fourth / n - emp_sq) / (p * n);
@@ -144,9 +144,9 @@ void MahalanobisDetector::refit() {
   if (options_.shrinkage == MahalanobisOptions::Shrinkage::kFixed) {
     shrinkage_ = options_.shrinkage_amount;
   } else {
-    Eigen::MatrixXd biased = n_ >= 2 ? Eigen::MatrixXd(Eigen::MatrixXd(
-                                           scatter_.selfadjointView<Eigen::Lower>()) / w_)
-                                     : Eigen::MatrixXd::Zero(d, d);
+    Eigen::MatrixXd biased =
+        n_ >= 2 ? Eigen::MatrixXd(Eigen::MatrixXd(scatter_.selfadjointView<Eigen::Lower>()) / w_)
+                : Eigen::MatrixXd::Zero(d, d);
     shrinkage_ = ledoit_wolf_amount(biased);
   }
   const double mu = s.trace() / static_cast<double>(dim_);

@@ -18,9 +18,8 @@ void ScoreCalibratorOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const ScoreCalibratorOptions& o) {
-  j = {{"window", o.window},
-       {"min_scores", o.min_scores},
-       {"extrapolate_tail", o.extrapolate_tail}};
+  j = {
+      {"window", o.window}, {"min_scores", o.min_scores}, {"extrapolate_tail", o.extrapolate_tail}};
 }
 
 void from_json(const nlohmann::json& j, ScoreCalibratorOptions& o) {
@@ -78,8 +77,9 @@ void ScoreCalibrator::load(const nlohmann::json& state) {
   fresh.next_ = detail::state_get<std::size_t>(state, "next", "calibration");
   OAP_CHECK(fresh.ring_.size() <= options.window, ConfigError,
             "calibration.scores: more scores than the window");
-  OAP_CHECK(fresh.next_ < options.window && (fresh.ring_.size() == options.window || fresh.next_ == 0),
-            ConfigError, "calibration.next: out of range");
+  OAP_CHECK(
+      fresh.next_ < options.window && (fresh.ring_.size() == options.window || fresh.next_ == 0),
+      ConfigError, "calibration.next: out of range");
   fresh.sorted_ = fresh.ring_;
   std::sort(fresh.sorted_.begin(), fresh.sorted_.end());
   *this = std::move(fresh);

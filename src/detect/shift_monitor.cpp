@@ -11,19 +11,26 @@ namespace oap {
 namespace {
 const char* method_name(ShiftMonitorOptions::Method m) {
   switch (m) {
-    case ShiftMonitorOptions::Method::kCusum: return "cusum";
-    case ShiftMonitorOptions::Method::kPageHinkley: return "page_hinkley";
-    default: return "both";
+    case ShiftMonitorOptions::Method::kCusum:
+      return "cusum";
+    case ShiftMonitorOptions::Method::kPageHinkley:
+      return "page_hinkley";
+    default:
+      return "both";
   }
 }
 }  // namespace
 
 const char* shift_state_name(ShiftState s) {
   switch (s) {
-    case ShiftState::kWarmup: return "warmup";
-    case ShiftState::kNone: return "none";
-    case ShiftState::kTransient: return "transient";
-    default: return "sustained";
+    case ShiftState::kWarmup:
+      return "warmup";
+    case ShiftState::kNone:
+      return "none";
+    case ShiftState::kTransient:
+      return "transient";
+    default:
+      return "sustained";
   }
 }
 
@@ -42,19 +49,31 @@ void ShiftMonitorOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const ShiftMonitorOptions& o) {
-  j = {{"method", method_name(o.method)}, {"warmup", o.warmup},     {"k", o.k},
-       {"h", o.h},                        {"ph_delta", o.ph_delta}, {"ph_lambda", o.ph_lambda},
-       {"clip", o.clip},                  {"outlier_z", o.outlier_z},
-       {"two_sided", o.two_sided},        {"min_sd", o.min_sd},     {"max_buffer", o.max_buffer}};
+  j = {{"method", method_name(o.method)},
+       {"warmup", o.warmup},
+       {"k", o.k},
+       {"h", o.h},
+       {"ph_delta", o.ph_delta},
+       {"ph_lambda", o.ph_lambda},
+       {"clip", o.clip},
+       {"outlier_z", o.outlier_z},
+       {"two_sided", o.two_sided},
+       {"min_sd", o.min_sd},
+       {"max_buffer", o.max_buffer}};
 }
 
 void from_json(const nlohmann::json& j, ShiftMonitorOptions& o) {
   JsonObjectReader r(j, "shift");
   std::string m = r.get<std::string>("method", method_name(o.method));
-  if (m == "cusum") o.method = ShiftMonitorOptions::Method::kCusum;
-  else if (m == "page_hinkley") o.method = ShiftMonitorOptions::Method::kPageHinkley;
-  else if (m == "both") o.method = ShiftMonitorOptions::Method::kBoth;
-  else OAP_THROW(ConfigError, "shift.method must be \"cusum\", \"page_hinkley\" or \"both\", got \"" + m + "\"");
+  if (m == "cusum")
+    o.method = ShiftMonitorOptions::Method::kCusum;
+  else if (m == "page_hinkley")
+    o.method = ShiftMonitorOptions::Method::kPageHinkley;
+  else if (m == "both")
+    o.method = ShiftMonitorOptions::Method::kBoth;
+  else
+    OAP_THROW(ConfigError,
+              "shift.method must be \"cusum\", \"page_hinkley\" or \"both\", got \"" + m + "\"");
   o.warmup = r.get<std::size_t>("warmup", o.warmup);
   o.k = r.get<double>("k", o.k);
   o.h = r.get<double>("h", o.h);
@@ -70,20 +89,20 @@ void from_json(const nlohmann::json& j, ShiftMonitorOptions& o) {
 }
 
 void to_json(nlohmann::json& j, const ShiftReport& r) {
-  j = {{"state", shift_state_name(r.state)}, {"start", r.start}, {"z", r.z},
-       {"cusum_up", r.cusum_up}, {"cusum_down", r.cusum_down},
-       {"ph_up", r.ph_up}, {"ph_down", r.ph_down}};
+  j = {{"state", shift_state_name(r.state)},
+       {"start", r.start},
+       {"z", r.z},
+       {"cusum_up", r.cusum_up},
+       {"cusum_down", r.cusum_down},
+       {"ph_up", r.ph_up},
+       {"ph_down", r.ph_down}};
 }
 
-ShiftMonitor::ShiftMonitor(ShiftMonitorOptions options) : options_(options) {
-  options_.validate();
-}
+ShiftMonitor::ShiftMonitor(ShiftMonitorOptions options) : options_(options) { options_.validate(); }
 
 void ShiftMonitor::reset() { *this = ShiftMonitor(options_); }
 
-double ShiftMonitor::baseline_sd() const {
-  return n_ >= 2 ? std::sqrt(m2_ / (n_ - 1)) : 0.0;
-}
+double ShiftMonitor::baseline_sd() const { return n_ >= 2 ? std::sqrt(m2_ / (n_ - 1)) : 0.0; }
 
 void ShiftMonitor::add_to_baseline(double v) {
   n_ += 1;
@@ -125,8 +144,14 @@ ShiftReport ShiftMonitor::observe(double value) {
   // Page-Hinkley: cumulative deviation minus its running minimum.
   pu_ += zc - options_.ph_delta;
   pd_ += -zc - options_.ph_delta;
-  if (pu_ <= pu_min_) { pu_min_ = pu_; pu_start_ = t + 1; }
-  if (pd_ <= pd_min_) { pd_min_ = pd_; pd_start_ = t + 1; }
+  if (pu_ <= pu_min_) {
+    pu_min_ = pu_;
+    pu_start_ = t + 1;
+  }
+  if (pd_ <= pd_min_) {
+    pd_min_ = pd_;
+    pd_start_ = t + 1;
+  }
   r.cusum_up = cu_;
   r.cusum_down = cd_;
   r.ph_up = pu_ - pu_min_;
@@ -135,10 +160,14 @@ ShiftReport ShiftMonitor::observe(double value) {
   const bool use_cusum = options_.method != ShiftMonitorOptions::Method::kPageHinkley;
   const bool use_ph = options_.method != ShiftMonitorOptions::Method::kCusum;
   std::int64_t start = -1;
-  if (use_cusum && cu_ > options_.h) start = cu_start_;
-  else if (use_cusum && cd_ > options_.h) start = cd_start_;
-  else if (use_ph && r.ph_up > options_.ph_lambda) start = std::min(pu_start_, t);
-  else if (use_ph && r.ph_down > options_.ph_lambda) start = std::min(pd_start_, t);
+  if (use_cusum && cu_ > options_.h)
+    start = cu_start_;
+  else if (use_cusum && cd_ > options_.h)
+    start = cd_start_;
+  else if (use_ph && r.ph_up > options_.ph_lambda)
+    start = std::min(pu_start_, t);
+  else if (use_ph && r.ph_down > options_.ph_lambda)
+    start = std::min(pd_start_, t);
 
   if (start >= 0) {
     r.state = ShiftState::kSustained;
@@ -157,7 +186,11 @@ ShiftReport ShiftMonitor::observe(double value) {
 }
 
 nlohmann::json ShiftMonitor::save() const {
-  return {{"options", options_}, {"t", t_}, {"n", n_}, {"mean", mean_}, {"m2", m2_},
+  return {{"options", options_},
+          {"t", t_},
+          {"n", n_},
+          {"mean", mean_},
+          {"m2", m2_},
           {"stats", {cu_, cd_, pu_, pd_, pu_min_, pd_min_}},
           {"starts", {cu_start_, cd_start_, pu_start_, pd_start_}},
           {"recent", std::vector<double>(recent_.begin(), recent_.end())}};

@@ -81,8 +81,8 @@ template <bool kSumSquares>
   double a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   bool bad_tail = false;
   for (; i < n; ++i) {
-    const double zi = std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ,
-                                 kMaxAbsZ);
+    const double zi =
+        std::clamp(((x[i] - offset[i]) - center[i]) * inv_scale[i], -kMaxAbsZ, kMaxAbsZ);
     z[i] = zi;
     bad_tail |= (x[i] - x[i]) != 0.0;
     if constexpr (kSumSquares) {
@@ -130,8 +130,7 @@ constexpr std::size_t kFloatPathMinFeatures = 8;
 // out_of_range says whether some v is outside the float-safe range. Written as plain loops,
 // each of which GCC vectorizes.
 [[gnu::always_inline]] inline void finish_inverse_scales(double* __restrict inv,
-                                                         std::int64_t out_of_range,
-                                                         std::size_t n) {
+                                                         std::int64_t out_of_range, std::size_t n) {
   // Below 8 features the divider is not the bottleneck but the latency of the chain is (the next
   // point's score waits for it), and float plus Newton is the longer chain.
   if (out_of_range != 0 || n < kFloatPathMinFeatures) {
@@ -168,8 +167,8 @@ void inverse_scales(const double* __restrict m2, double inv_denom, double min_va
 OAP_VECTOR_CLONES
 void welford_step_and_scales(const double* __restrict x, const double* __restrict offset,
                              double inv_n, double inv_denom, double min_var,
-                             double* __restrict mean, double* __restrict m2,
-                             double* __restrict inv, std::size_t n) {
+                             double* __restrict mean, double* __restrict m2, double* __restrict inv,
+                             std::size_t n) {
   std::int64_t out_of_range = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double y = x[i] - offset[i];
@@ -199,10 +198,14 @@ void ZScoreOptions::validate() const {
 }
 
 void to_json(nlohmann::json& j, const ZScoreOptions& o) {
-  j = {{"mode", mode_name(o.mode)},         {"half_life", o.half_life},
-       {"robust", o.robust},                {"robust_window", o.robust_window},
-       {"combine", combine_name(o.combine)}, {"alpha", o.alpha},
-       {"min_history", o.min_history},      {"min_std", o.min_std}};
+  j = {{"mode", mode_name(o.mode)},
+       {"half_life", o.half_life},
+       {"robust", o.robust},
+       {"robust_window", o.robust_window},
+       {"combine", combine_name(o.combine)},
+       {"alpha", o.alpha},
+       {"min_history", o.min_history},
+       {"min_std", o.min_std}};
 }
 
 void from_json(const nlohmann::json& j, ZScoreOptions& o) {
@@ -313,8 +316,8 @@ ZScoreDetector::Standardized ZScoreDetector::standardize_checked(std::span<const
     s.score = standardize_max(x.data(), offset_.data(), center, inv_scale_.data(), zs, dim_,
                               &finite);  // max |z|
   } else {
-    const double ss = standardize_sum_squares(x.data(), offset_.data(), center,
-                                              inv_scale_.data(), zs, dim_, &finite);
+    const double ss = standardize_sum_squares(x.data(), offset_.data(), center, inv_scale_.data(),
+                                              zs, dim_, &finite);
     s.score = std::min(ss, 1e300);
   }
   return finite ? Standardized::kDone : Standardized::kNotFinite;
@@ -403,9 +406,9 @@ void ZScoreDetector::refresh_robust() {
 }
 
 nlohmann::json ZScoreDetector::save() const {
-  return {{"kind", kind()}, {"dim", dim_},   {"options", options_}, {"n", n_},
-          {"offset", offset_}, {"mean", mean_}, {"m2", m2_},         {"window", window_},
-          {"window_pos", window_pos_}};
+  return {{"kind", kind()}, {"dim", dim_},       {"options", options_},
+          {"n", n_},        {"offset", offset_}, {"mean", mean_},
+          {"m2", m2_},      {"window", window_}, {"window_pos", window_pos_}};
 }
 
 void ZScoreDetector::load(const nlohmann::json& state) {

@@ -52,7 +52,6 @@ struct Word {
   std::int64_t count;
 };
 
-
 }  // namespace
 
 void write_byte_level_bpe_tokenizer(const std::vector<std::string>& corpus, std::size_t vocab_size,

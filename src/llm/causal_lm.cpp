@@ -106,8 +106,8 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
               "checkpoint has no tensor '" + name + "' (expected shape " + shape_str(shape) +
                   " for a " + c.architecture + "; maybe wrong config.json?)");
     OAP_CHECK(e->shape == shape, InvalidArgument,
-              "tensor '" + name + "' has shape " + shape_str(e->shape) + " but config.json implies " +
-                  shape_str(shape) + " (maybe wrong config.json?)");
+              "tensor '" + name + "' has shape " + shape_str(e->shape) +
+                  " but config.json implies " + shape_str(shape) + " (maybe wrong config.json?)");
     // .to() returns the mapped tensor itself when dtype and device already match: no copy.
     return ck.tensor(name).to(device, dtype);
   };
@@ -140,8 +140,8 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
     layer.proj[static_cast<int>(LoraTarget::kDown)] =
         linear("mlp.down_proj", h, c.intermediate_size, c.mlp_bias);
   }
-  const auto inv = rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim,
-                                 c.max_position_embeddings, 0);
+  const auto inv =
+      rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim, c.max_position_embeddings, 0);
   m->inv_freq_ = torch::tensor(inv, torch::kFloat).to(device);
   detail::logger()->info("loaded {} ({} layers, hidden {}, {} parameters) on {} as {}, {} threads",
                          c.architecture, c.num_hidden_layers, c.hidden_size, c.num_parameters(),
@@ -216,11 +216,11 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
     auto allowed = key_slot <= query_slot;                                      // [T, S]
     // As Hugging Face: the window counts cache slots (padding included), the query's own too.
     if (windowed) allowed = allowed.logical_and(key_slot > query_slot - *c.sliding_window);
-    allowed = allowed.unsqueeze(0);  // [1, T, S]
+    allowed = allowed.unsqueeze(0);                                            // [1, T, S]
     if (key_ok.defined()) allowed = allowed.logical_and(key_ok.unsqueeze(1));  // [B, T, S]
     const double lowest = dtype == torch::kBFloat16 ? -3.3895313892515355e38
-                          : dtype == torch::kHalf    ? -65504.0
-                                                     : -3.4028234663852886e38;
+                          : dtype == torch::kHalf   ? -65504.0
+                                                    : -3.4028234663852886e38;
     mask = torch::zeros({batch, 1, t, s}, torch::TensorOptions().dtype(dtype).device(device))
                .masked_fill(allowed.logical_not().unsqueeze(1), lowest);
   }
@@ -290,8 +290,8 @@ std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const 
     out.emplace_back(p + "post_attention_layernorm.weight", layer.post_norm);
     for (int t = 0; t < kNumLoraTargets; ++t) {
       const auto target = static_cast<LoraTarget>(t);
-      const bool mlp = target == LoraTarget::kGate || target == LoraTarget::kUp ||
-                       target == LoraTarget::kDown;
+      const bool mlp =
+          target == LoraTarget::kGate || target == LoraTarget::kUp || target == LoraTarget::kDown;
       const std::string name =
           p + (mlp ? "mlp." : "self_attn.") + std::string(lora_target_name(target));
       out.emplace_back(name + ".weight", layer.proj[t].weight());

@@ -9,12 +9,14 @@ namespace oap {
 
 void GenerationOptions::validate() const {
   OAP_CHECK(max_new_tokens > 0, ConfigError, "generation.max_new_tokens: must be > 0");
-  OAP_CHECK(temperature >= 0 && std::isfinite(temperature), ConfigError,
-            "generation.temperature: must be >= 0 (0 = greedy), got " + std::to_string(temperature));
+  OAP_CHECK(
+      temperature >= 0 && std::isfinite(temperature), ConfigError,
+      "generation.temperature: must be >= 0 (0 = greedy), got " + std::to_string(temperature));
   OAP_CHECK(top_p > 0 && top_p <= 1, ConfigError,
             "generation.top_p: must be in (0, 1], got " + std::to_string(top_p));
-  OAP_CHECK(repetition_penalty > 0 && std::isfinite(repetition_penalty), ConfigError,
-            "generation.repetition_penalty: must be > 0, got " + std::to_string(repetition_penalty));
+  OAP_CHECK(
+      repetition_penalty > 0 && std::isfinite(repetition_penalty), ConfigError,
+      "generation.repetition_penalty: must be > 0, got " + std::to_string(repetition_penalty));
   for (const auto& s : stop_strings) {
     OAP_CHECK(!s.empty(), ConfigError, "generation.stop_strings: empty stop string");
   }
@@ -39,11 +41,15 @@ GenerationOptions GenerationOptions::from_json(const nlohmann::json& j,
 }
 
 nlohmann::json GenerationOptions::to_json() const {
-  return {{"max_new_tokens", max_new_tokens}, {"temperature", temperature},
-          {"top_k", top_k},                   {"top_p", top_p},
+  return {{"max_new_tokens", max_new_tokens},
+          {"temperature", temperature},
+          {"top_k", top_k},
+          {"top_p", top_p},
           {"repetition_penalty", repetition_penalty},
-          {"seed", seed},                     {"stop_token_ids", stop_token_ids},
-          {"stop_at_eos", stop_at_eos},       {"stop_strings", stop_strings}};
+          {"seed", seed},
+          {"stop_token_ids", stop_token_ids},
+          {"stop_at_eos", stop_at_eos},
+          {"stop_strings", stop_strings}};
 }
 
 }  // namespace oap

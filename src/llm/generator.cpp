@@ -80,7 +80,8 @@ GenerationResult Generator::generate(std::span<const std::int32_t> prompt,
           result.text = text.substr(0, pos);
           result.finish_reason = "stop_string";
           if (on_token && pos > emitted_bytes) {
-            on_token(static_cast<std::int32_t>(next), std::string_view(text).substr(emitted_bytes, pos - emitted_bytes));
+            on_token(static_cast<std::int32_t>(next),
+                     std::string_view(text).substr(emitted_bytes, pos - emitted_bytes));
           }
           return result;
         }

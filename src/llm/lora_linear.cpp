@@ -35,7 +35,8 @@ void LoraLinear::check_pair(const LoraPair& p) const {
             InvalidArgument,
             "LoRA pair shapes A " + shape_str(p.a) + ", B " + shape_str(p.b) +
                 " do not fit a projection [" + std::to_string(out_features()) + ", " +
-                std::to_string(in_features()) + "] (A must be [r, in], B [out, r]; maybe an "
+                std::to_string(in_features()) +
+                "] (A must be [r, in], B [out, r]; maybe an "
                 "adapter for another base model?)");
 }
 
@@ -68,8 +69,8 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* co
     scale[i] = rows[i]->scale;
   }
   if (unique.empty()) return forward(x);
-  if (unique.size() == 1 && std::all_of(rows.begin(), rows.end(),
-                                        [&](const LoraPair* p) { return p == unique[0]; })) {
+  if (unique.size() == 1 &&
+      std::all_of(rows.begin(), rows.end(), [&](const LoraPair* p) { return p == unique[0]; })) {
     return forward(x, *unique[0]);
   }
   int64_t r_max = 0;

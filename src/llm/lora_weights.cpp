@@ -25,13 +25,18 @@ std::optional<LoraTarget> parse_lora_target(std::string_view name) {
 std::pair<std::int64_t, std::int64_t> lora_target_shape(const ModelConfig& c, LoraTarget t) {
   const std::int64_t h = c.hidden_size;
   switch (t) {
-    case LoraTarget::kQ: return {h, c.num_attention_heads * c.head_dim};
+    case LoraTarget::kQ:
+      return {h, c.num_attention_heads * c.head_dim};
     case LoraTarget::kK:
-    case LoraTarget::kV: return {h, c.num_key_value_heads * c.head_dim};
-    case LoraTarget::kO: return {c.num_attention_heads * c.head_dim, h};
+    case LoraTarget::kV:
+      return {h, c.num_key_value_heads * c.head_dim};
+    case LoraTarget::kO:
+      return {c.num_attention_heads * c.head_dim, h};
     case LoraTarget::kGate:
-    case LoraTarget::kUp: return {h, c.intermediate_size};
-    case LoraTarget::kDown: return {c.intermediate_size, h};
+    case LoraTarget::kUp:
+      return {h, c.intermediate_size};
+    case LoraTarget::kDown:
+      return {c.intermediate_size, h};
   }
   return {0, 0};
 }
@@ -43,8 +48,8 @@ LoraWeights LoraWeights::create(const ModelConfig& config, std::int64_t rank, do
                                 const std::vector<LoraTarget>& targets, bool rslora,
                                 std::uint64_t seed, const std::string& device) {
   OAP_CHECK(rank > 0, InvalidArgument, "LoRA rank must be positive, got " + std::to_string(rank));
-  const double scale = rslora ? alpha / std::sqrt(static_cast<double>(rank))
-                              : alpha / static_cast<double>(rank);
+  const double scale =
+      rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
   LoraWeights w(config.num_hidden_layers);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (std::int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {

@@ -50,12 +50,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   OAP_CHECK(c.architecture == "LlamaForCausalLM" || c.architecture == "MistralForCausalLM" ||
                 c.architecture == "Qwen2ForCausalLM",
             ConfigError,
-            source + ": unsupported architecture '" + c.architecture + "' (supported: " +
-                kSupported + ")");
+            source + ": unsupported architecture '" + c.architecture +
+                "' (supported: " + kSupported + ")");
   if (c.model_type.empty()) {
     c.model_type = c.architecture == "Qwen2ForCausalLM"     ? "qwen2"
                    : c.architecture == "MistralForCausalLM" ? "mistral"
-                                                             : "llama";
+                                                            : "llama";
   }
   const bool qwen2 = c.architecture == "Qwen2ForCausalLM";
 
@@ -187,9 +187,9 @@ void ModelConfig::validate() const {
             "model config: num_attention_heads (" + std::to_string(num_attention_heads) +
                 ") must be a multiple of num_key_value_heads (" +
                 std::to_string(num_key_value_heads) + ")");
-  OAP_CHECK(head_dim % 2 == 0, ConfigError,
-            "model config: head_dim must be even for rotary embeddings, got " +
-                std::to_string(head_dim));
+  OAP_CHECK(
+      head_dim % 2 == 0, ConfigError,
+      "model config: head_dim must be even for rotary embeddings, got " + std::to_string(head_dim));
   OAP_CHECK(rms_norm_eps > 0, ConfigError, "model config: rms_norm_eps must be positive");
   OAP_CHECK(rope_theta > 0, ConfigError, "model config: rope_theta must be positive");
   OAP_CHECK(hidden_act == "silu", ConfigError,

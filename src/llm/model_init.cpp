@@ -46,7 +46,7 @@ ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& o
   if (options.write_tokenizer) {
     const std::vector<std::string> specials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
     const std::size_t vocab = std::min<std::size_t>(options.tokenizer_vocab_size,
-                                                     static_cast<std::size_t>(config.vocab_size));
+                                                    static_cast<std::size_t>(config.vocab_size));
     write_byte_level_bpe_tokenizer(builtin_corpus(), vocab, specials, out_dir / "tokenizer.json");
     const auto tok = Tokenizer::from_json_file(out_dir / "tokenizer.json");
     const auto eot = tok->token_to_id("<|endoftext|>");
@@ -94,10 +94,10 @@ ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& o
   save_safetensors(out_dir / "model.safetensors", tensors, {{"format", "pt"}});
 
   detail::write_text_file_atomic(out_dir / "config.json", config.to_json().dump(2) + "\n");
-  nlohmann::json gen_cfg = {{"bos_token_id", c.bos_token_id ? nlohmann::json(*c.bos_token_id)
-                                                              : nlohmann::json(nullptr)},
-                            {"do_sample", false},
-                            {"max_new_tokens", 64}};
+  nlohmann::json gen_cfg = {
+      {"bos_token_id", c.bos_token_id ? nlohmann::json(*c.bos_token_id) : nlohmann::json(nullptr)},
+      {"do_sample", false},
+      {"max_new_tokens", 64}};
   if (!c.eos_token_ids.empty()) gen_cfg["eos_token_id"] = c.eos_token_ids;
   detail::write_text_file_atomic(out_dir / "generation_config.json", gen_cfg.dump(2) + "\n");
   return config;

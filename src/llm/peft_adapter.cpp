@@ -87,18 +87,13 @@ void save_peft_adapter(const std::filesystem::path& dir, const LoraWeights& weig
   }
   nlohmann::json modules = nlohmann::json::array();
   for (auto t : config.targets) modules.push_back(std::string(lora_target_name(t)));
-  const nlohmann::json j = {{"peft_type", "LORA"},
-                            {"task_type", "CAUSAL_LM"},
-                            {"r", config.rank},
-                            {"lora_alpha", config.alpha},
-                            {"target_modules", modules},
-                            {"use_rslora", config.rslora},
-                            {"lora_dropout", 0.0},
-                            {"bias", "none"},
-                            {"fan_in_fan_out", false},
-                            {"inference_mode", true},
-                            {"modules_to_save", nullptr},
-                            {"base_model_name_or_path", config.base_model}};
+  const nlohmann::json j = {
+      {"peft_type", "LORA"},        {"task_type", "CAUSAL_LM"},
+      {"r", config.rank},           {"lora_alpha", config.alpha},
+      {"target_modules", modules},  {"use_rslora", config.rslora},
+      {"lora_dropout", 0.0},        {"bias", "none"},
+      {"fan_in_fan_out", false},    {"inference_mode", true},
+      {"modules_to_save", nullptr}, {"base_model_name_or_path", config.base_model}};
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   OAP_CHECK(!ec, IoError, "cannot create adapter folder " + dir.string() + ": " + ec.message());

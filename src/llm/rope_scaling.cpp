@@ -28,8 +28,9 @@ RopeScaling RopeScaling::from_json(const nlohmann::json& j, const std::string& s
     s.high_freq_factor = r.get<double>("high_freq_factor", 4.0);
     s.original_max_position_embeddings = r.get<std::int64_t>("original_max_position_embeddings", 0);
     OAP_CHECK(s.original_max_position_embeddings > 0, ConfigError,
-              source + ".original_max_position_embeddings: llama3 rope scaling needs a positive "
-                       "value");
+              source +
+                  ".original_max_position_embeddings: llama3 rope scaling needs a positive "
+                  "value");
     OAP_CHECK(s.high_freq_factor > s.low_freq_factor, ConfigError,
               source + ": llama3 rope scaling needs high_freq_factor > low_freq_factor");
   } else {
@@ -43,9 +44,12 @@ RopeScaling RopeScaling::from_json(const nlohmann::json& j, const std::string& s
 
 nlohmann::json RopeScaling::to_json() const {
   switch (type) {
-    case Type::kNone: return nullptr;
-    case Type::kLinear: return {{"rope_type", "linear"}, {"factor", factor}};
-    case Type::kDynamic: return {{"rope_type", "dynamic"}, {"factor", factor}};
+    case Type::kNone:
+      return nullptr;
+    case Type::kLinear:
+      return {{"rope_type", "linear"}, {"factor", factor}};
+    case Type::kDynamic:
+      return {{"rope_type", "dynamic"}, {"factor", factor}};
     case Type::kLlama3:
       return {{"rope_type", "llama3"},
               {"factor", factor},

@@ -51,7 +51,8 @@ std::unique_ptr<SafeTensors> SafeTensors::open(const std::filesystem::path& path
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   OAP_CHECK(f.fd >= 0, IoError, "cannot open " + source + ": " + std::strerror(errno));
   struct stat st {};
-  OAP_CHECK(::fstat(f.fd, &st) == 0, IoError, "cannot stat " + source + ": " + std::strerror(errno));
+  OAP_CHECK(::fstat(f.fd, &st) == 0, IoError,
+            "cannot stat " + source + ": " + std::strerror(errno));
   OAP_CHECK(S_ISREG(st.st_mode), IoError, source + " is not a regular file");
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   OAP_CHECK(file_size >= 8, IoError,
@@ -108,7 +109,8 @@ at::Tensor SafeTensors::tensor(std::string_view name) const {
   }
   if (is_zero_copy(name)) {
     auto keep = map_;
-    return at::from_blob(ptr, e.shape, [keep](void*) {}, options);
+    return at::from_blob(
+        ptr, e.shape, [keep](void*) {}, options);
   }
   return at::from_blob(ptr, e.shape, options).clone();
 }

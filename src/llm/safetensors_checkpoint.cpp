@@ -40,8 +40,9 @@ std::unique_ptr<SafeTensorsCheckpoint> SafeTensorsCheckpoint::open(
     // A shard name comes from an untrusted file: it must stay inside the model folder.
     OAP_CHECK(!file.empty() && file.find('/') == std::string::npos &&
                   file.find('\\') == std::string::npos && file != "." && file != "..",
-              IoError, where + ": shard name '" + file + "' for tensor '" + it.key() +
-                           "' must be a plain file name in the model folder");
+              IoError,
+              where + ": shard name '" + file + "' for tensor '" + it.key() +
+                  "' must be a plain file name in the model folder");
     auto found = shard_by_file.find(file);
     if (found == shard_by_file.end()) {
       found = shard_by_file.emplace(file, add_shard(path / file)).first;
@@ -57,8 +58,8 @@ std::unique_ptr<SafeTensorsCheckpoint> SafeTensorsCheckpoint::open(
     for (const auto& e : ck->shards_[s]->header().tensors) {
       const auto it = ck->index_.find(e.name);
       OAP_CHECK(it != ck->index_.end(), IoError,
-                where + ": tensor '" + e.name + "' in " + ck->shards_[s]->path().filename().string() +
-                    " is missing from weight_map");
+                where + ": tensor '" + e.name + "' in " +
+                    ck->shards_[s]->path().filename().string() + " is missing from weight_map");
       OAP_CHECK(it->second == s, IoError,
                 where + ": tensor '" + e.name + "' appears in both " +
                     ck->shards_[s]->path().filename().string() + " and " +

@@ -85,7 +85,8 @@ std::uint64_t SafeTensorsHeader::read_header_length(std::span<const std::uint8_t
   for (int i = 7; i >= 0; --i) n = (n << 8) | first8[static_cast<std::size_t>(i)];
   OAP_CHECK(n <= kMaxHeaderBytes, IoError,
             source + ": safetensors header length " + std::to_string(n) + " bytes exceeds the " +
-                std::to_string(kMaxHeaderBytes) + "-byte limit (corrupt or not a safetensors file)");
+                std::to_string(kMaxHeaderBytes) +
+                "-byte limit (corrupt or not a safetensors file)");
   OAP_CHECK(n <= file_size - 8, IoError,
             source + ": truncated safetensors file: header length " + std::to_string(n) +
                 " but only " + std::to_string(file_size - 8) + " bytes follow the length prefix");
@@ -94,8 +95,8 @@ std::uint64_t SafeTensorsHeader::read_header_length(std::span<const std::uint8_t
 
 SafeTensorsHeader SafeTensorsHeader::parse_file_bytes(std::span<const std::uint8_t> bytes,
                                                       const std::string& source) {
-  const std::uint64_t n = read_header_length(bytes.first(std::min<std::size_t>(8, bytes.size())),
-                                             bytes.size(), source);
+  const std::uint64_t n =
+      read_header_length(bytes.first(std::min<std::size_t>(8, bytes.size())), bytes.size(), source);
   std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), n);
   return parse(text, bytes.size(), source);
 }
@@ -182,8 +183,8 @@ SafeTensorsHeader SafeTensorsHeader::parse(std::string_view json_text, std::uint
     e.begin = read_u64(off[0], where + ": data_offsets[0]");
     e.end = read_u64(off[1], where + ": data_offsets[1]");
     OAP_CHECK(e.begin <= e.end, IoError,
-              where + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                  std::to_string(e.end) + ") end before begin");
+              where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                  ") end before begin");
     OAP_CHECK(e.end - e.begin == bytes, IoError,
               where + ": data_offsets cover " + std::to_string(e.end - e.begin) +
                   " bytes but shape x dtype needs " + std::to_string(bytes));
@@ -213,8 +214,8 @@ SafeTensorsHeader SafeTensorsHeader::parse(std::string_view json_text, std::uint
   }
   OAP_CHECK(cursor == data_size, IoError,
             source + ": file size mismatch: 8 + header " + std::to_string(h.header_bytes) +
-                " + data " + std::to_string(cursor) + " != file size " +
-                std::to_string(file_size) + " (truncated or trailing bytes)");
+                " + data " + std::to_string(cursor) + " != file size " + std::to_string(file_size) +
+                " (truncated or trailing bytes)");
   return h;
 }
 

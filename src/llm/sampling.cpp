@@ -31,8 +31,7 @@ at::Tensor penalised(const at::Tensor& logits, std::span<const std::int64_t> his
 
 }  // namespace
 
-at::Tensor next_token_probabilities(const at::Tensor& logits,
-                                    std::span<const std::int64_t> history,
+at::Tensor next_token_probabilities(const at::Tensor& logits, std::span<const std::int64_t> history,
                                     const GenerationOptions& options) {
   auto l = penalised(logits, history, options.repetition_penalty);
   const auto v = l.size(0);

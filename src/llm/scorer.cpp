@@ -35,9 +35,12 @@ std::vector<SequenceScore> score(const CausalLM& model,
       const auto& s = sequences[start + i];
       const auto pad = t - static_cast<std::int64_t>(s.size());
       std::vector<std::int64_t> row(s.begin(), s.end());
-      ids[static_cast<std::int64_t>(i)].narrow(0, pad, static_cast<std::int64_t>(s.size()))
+      ids[static_cast<std::int64_t>(i)]
+          .narrow(0, pad, static_cast<std::int64_t>(s.size()))
           .copy_(torch::tensor(row, torch::kLong));
-      mask[static_cast<std::int64_t>(i)].narrow(0, pad, static_cast<std::int64_t>(s.size())).fill_(1);
+      mask[static_cast<std::int64_t>(i)]
+          .narrow(0, pad, static_cast<std::int64_t>(s.size()))
+          .fill_(1);
     }
     std::vector<const LoraWeights*> batch_adapters;
     if (adapters.size() == 1) {
@@ -56,7 +59,8 @@ std::vector<SequenceScore> score(const CausalLM& model,
       const auto pad = t - static_cast<std::int64_t>(s.size());
       double total = 0.0;
       for (std::size_t k = 1; k < s.size(); ++k) {
-        const double lp = acc[static_cast<std::int64_t>(i)][pad + static_cast<std::int64_t>(k) - 1][s[k]];
+        const double lp =
+            acc[static_cast<std::int64_t>(i)][pad + static_cast<std::int64_t>(k) - 1][s[k]];
         r.logprobs.push_back(lp);
         total -= lp;
       }

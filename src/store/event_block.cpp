@@ -69,7 +69,8 @@ void encode_block(std::span<const Event* const> events, std::span<const std::int
   put(out, static_cast<std::uint32_t>(events.size()));
   put(out, static_cast<std::uint32_t>(dim));
   std::string meta_text;
-  for (std::size_t i = 0; i < events.size(); ++i) put_entry(out, *events[i], seqs[i], dim, meta_text);
+  for (std::size_t i = 0; i < events.size(); ++i)
+    put_entry(out, *events[i], seqs[i], dim, meta_text);
 }
 
 std::vector<BlockEntry> parse_block(std::span<const std::uint8_t> data, std::size_t dim,
@@ -147,8 +148,8 @@ Event materialize(const BlockEntry& entry, const UserId& user, std::size_t dim,
     try {
       e.meta = nlohmann::json::parse(entry.meta);
     } catch (const nlohmann::json::exception& ex) {
-      OAP_THROW(StoreError, where + ": corrupt meta of an event of user \"" + user + "\": " +
-                                ex.what());
+      OAP_THROW(StoreError,
+                where + ": corrupt meta of an event of user \"" + user + "\": " + ex.what());
     }
   }
   return e;

@@ -1,6 +1,5 @@
 #include "store/sqlite_connection.hpp"
 
-
 #include "oap/core/error.hpp"
 
 namespace oap::detail {
@@ -96,8 +95,7 @@ void SqliteConnection::prepare_reader() {
       "SELECT last_ts, last_seq, data FROM blocks WHERE user_id = ?1 "
       "ORDER BY last_ts DESC, last_seq DESC");
   // Blocks that may hold events in [?2, ?3): they end at or after ?2 and start before ?3.
-  range = prepare(
-      "SELECT data FROM blocks WHERE user_id = ?1 AND last_ts >= ?2 AND first_ts < ?3");
+  range = prepare("SELECT data FROM blocks WHERE user_id = ?1 AND last_ts >= ?2 AND first_ts < ?3");
   count = prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE user_id = ?1");
 }
 

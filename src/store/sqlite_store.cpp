@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <queue>
@@ -99,7 +99,7 @@ std::vector<Event> materialize_sorted(std::vector<Candidate>& cands, const UserI
 struct SqliteStore::Inbox {
   mutable std::shared_mutex mu;
   std::unordered_map<std::int64_t, std::vector<StoredEvent>> by_user;  // GUARDED_BY(mu)
-  std::size_t events = 0;                                               // GUARDED_BY(mu)
+  std::size_t events = 0;                                              // GUARDED_BY(mu)
 };
 
 SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options)
@@ -153,7 +153,8 @@ void SqliteStore::open_database() {
   w.exec("PRAGMA journal_size_limit = 67108864");
 
   // Refuse a database that has tables but is not ours, before creating anything in it.
-  std::string tables = w.query_text("SELECT group_concat(name, ',') FROM sqlite_master WHERE type = 'table'");
+  std::string tables =
+      w.query_text("SELECT group_concat(name, ',') FROM sqlite_master WHERE type = 'table'");
   bool has_meta = ("," + tables + ",").find(",oap_meta,") != std::string::npos;
   OAP_CHECK(tables.empty() || has_meta, StoreError,
             "SqliteStore: " + path_.string() +
@@ -193,7 +194,8 @@ void SqliteStore::open_database() {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, 0));
-      std::span<const std::uint8_t> bytes(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+      std::span<const std::uint8_t> bytes(data,
+                                          static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
       for (const detail::BatchEntry& b : detail::parse_batch(bytes, where)) {
         auto name = names.find(b.user_id);
         OAP_CHECK(name != names.end(), StoreError,
@@ -202,8 +204,9 @@ void SqliteStore::open_database() {
                   where + ": inbox event of user \"" + name->second + "\" has " +
                       std::to_string(b.dim) + " features, the user has " +
                       std::to_string(dims.at(b.user_id)));
-        insert_sorted(inbox_->by_user[b.user_id],
-                      StoredEvent{b.entry.seq, detail::materialize(b.entry, name->second, b.dim, where)});
+        insert_sorted(
+            inbox_->by_user[b.user_id],
+            StoredEvent{b.entry.seq, detail::materialize(b.entry, name->second, b.dim, where)});
         ++inbox_->events;
       }
     }

@@ -117,7 +117,8 @@ TEST(Cli, ConfigFileIsValidated) {
   auto t = run_cli("ingest --config " + (dir / "typo.json").string() + " " + kSample);
   EXPECT_EQ(t.status, 1);
   EXPECT_THAT(t.output, HasSubstr("unknown key(s) \"stor\""));
-  testing::write_file(dir / "ok.json", R"({"log": {"level": "error"}, "ingest": {"on_bad_line": "skip"}})");
+  testing::write_file(dir / "ok.json",
+                      R"({"log": {"level": "error"}, "ingest": {"on_bad_line": "skip"}})");
   EXPECT_EQ(run_cli("ingest --config " + (dir / "ok.json").string() + " " + kSample).status, 0);
 }
 

@@ -74,7 +74,8 @@ TEST_F(LlmCliTest, TokenizeRoundTrips) {
 TEST_F(LlmCliTest, ScoreMatchesTheLibraryWithAndWithoutAnAdapter) {
   write_adapter();
   const std::string text = "the model learns what the user does";
-  const auto base = run_cli("score --threads 1 --model " + model().string() + " --text '" + text + "'");
+  const auto base =
+      run_cli("score --threads 1 --model " + model().string() + " --text '" + text + "'");
   const auto with = run_cli("score --threads 1 --model " + model().string() + " --adapter " +
                             adapter().string() + " --text '" + text + "'");
   ASSERT_EQ(base.status, 0) << base.output;
@@ -96,8 +97,9 @@ TEST_F(LlmCliTest, ScoreMatchesTheLibraryWithAndWithoutAnAdapter) {
 
 TEST_F(LlmCliTest, GenerateIsDeterministicAndTakesAnAdapter) {
   write_adapter();
-  const std::string args = "generate --threads 1 --max-tokens 6 --temperature 0.8 --seed 5 --model " +
-                           model().string() + " --prompt 'the user'";
+  const std::string args =
+      "generate --threads 1 --max-tokens 6 --temperature 0.8 --seed 5 --model " + model().string() +
+      " --prompt 'the user'";
   const auto a = run_cli(args), b = run_cli(args);
   ASSERT_EQ(a.status, 0) << a.output;
   EXPECT_EQ(json_line(a.output), json_line(b.output));

@@ -47,8 +47,7 @@ TEST(EventReader, SkipModeReportsEveryBadLineAndKeepsTheGoodOnes) {
   options.on_bad_line = OnBadLine::kSkip;
   EventReader reader(in, "mixed.jsonl", options);
   std::vector<std::pair<std::size_t, std::string>> reported;
-  reader.set_on_bad_line(
-      [&](const ParseError& e) { reported.emplace_back(e.line(), e.field()); });
+  reader.set_on_bad_line([&](const ParseError& e) { reported.emplace_back(e.line(), e.field()); });
   auto events = read_all(reader);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(to_micros(events[0].timestamp), 1000000);
@@ -99,8 +98,9 @@ TEST(EventReader, MalformedJsonIsReportedWithLine) {
 }
 
 TEST(EventReader, NumberOverflowIsABadLineNotACrash) {
-  std::istringstream in("{\"user\":\"a\",\"timestamp\":1,\"features\":[1e400]}\n"
-                        "{\"user\":\"a\",\"timestamp\":2,\"features\":[1]}\n");
+  std::istringstream in(
+      "{\"user\":\"a\",\"timestamp\":1,\"features\":[1e400]}\n"
+      "{\"user\":\"a\",\"timestamp\":2,\"features\":[1]}\n");
   EventReaderOptions options;
   options.on_bad_line = OnBadLine::kSkip;
   EventReader reader(in, "big.jsonl", options);

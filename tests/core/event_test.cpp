@@ -45,7 +45,8 @@ TEST(Event, OptionalFieldsDefault) {
 }
 
 TEST(Event, JsonRoundTrip) {
-  Event e{"carol", timestamp_from_micros(123456789), {0.1f, 1e-8f, 3.4e38f}, "tëxt", {{"a", {1, 2}}}};
+  Event e{
+      "carol", timestamp_from_micros(123456789), {0.1f, 1e-8f, 3.4e38f}, "tëxt", {{"a", {1, 2}}}};
   Event back = event_from_json(event_to_json(e));
   EXPECT_EQ(back, e);
 }
@@ -56,12 +57,16 @@ TEST(Event, BadFieldsAreNamed) {
   expect_bad(R"({"user":"","timestamp":1})", "user", "invalid user id: empty");
   expect_bad(R"({"user":"a"})", "timestamp", "missing");
   expect_bad(R"({"user":"a","timestamp":"yesterday"})", "timestamp", "RFC 3339");
-  expect_bad(R"({"user":"a","timestamp":true})", "timestamp", "expected RFC 3339 string or seconds");
+  expect_bad(R"({"user":"a","timestamp":true})", "timestamp",
+             "expected RFC 3339 string or seconds");
   expect_bad(R"({"user":"a","timestamp":1e300})", "timestamp", "out of range");
   expect_bad(R"({"user":"a","timestamp":1,"features":"1,2"})", "features", "expected an array");
-  expect_bad(R"({"user":"a","timestamp":1,"features":[1,"2"]})", "features[1]", "not a number: string \"2\"");
-  expect_bad(R"({"user":"a","timestamp":1,"features":[1,null]})", "features[1]", "not a number: null");
-  expect_bad(R"({"user":"a","timestamp":1,"features":[1e39]})", "features[0]", "outside the float range");
+  expect_bad(R"({"user":"a","timestamp":1,"features":[1,"2"]})", "features[1]",
+             "not a number: string \"2\"");
+  expect_bad(R"({"user":"a","timestamp":1,"features":[1,null]})", "features[1]",
+             "not a number: null");
+  expect_bad(R"({"user":"a","timestamp":1,"features":[1e39]})", "features[0]",
+             "outside the float range");
   expect_bad(R"({"user":"a","timestamp":1,"text":3})", "text", "expected a string");
   expect_bad(R"({"user":"a","timestamp":1,"meta":[1]})", "meta", "expected a JSON object");
   expect_bad(R"({"user":"a","timestamp":1,"featurs":[1]})", "featurs", "unknown field");
@@ -70,7 +75,8 @@ TEST(Event, BadFieldsAreNamed) {
 
 TEST(Event, NonFiniteJsonNumbersAreRejected) {
   // JSON text cannot hold NaN or infinity, but a json value built in code can.
-  for (double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+  for (double bad :
+       {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
     json j = {{"user", "a"}, {"timestamp", 1}, {"features", {1.0, bad}}};
     try {
       event_from_json(j);

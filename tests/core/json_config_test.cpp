@@ -51,7 +51,8 @@ TEST(JsonObjectReader, TypeErrorsNameTheFieldPath) {
     r.get<std::size_t>("n", 0);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("store.n: expected a non-negative integer, got string \"five\""));
+    EXPECT_THAT(e.what(),
+                HasSubstr("store.n: expected a non-negative integer, got string \"five\""));
   }
   EXPECT_THROW(r.get<std::size_t>("neg", 0), ConfigError);
   EXPECT_THROW(r.get<bool>("flag", false), ConfigError);

@@ -34,7 +34,8 @@ TEST(UserId, ValidateThrowsWithIdAndReason) {
     validate_user_id("bad\tid");
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_THAT(e.what(), HasSubstr("invalid user id \"bad\tid\": contains control character 0x09"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("invalid user id \"bad\tid\": contains control character 0x09"));
   }
 }
 

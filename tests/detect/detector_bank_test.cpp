@@ -143,8 +143,9 @@ TEST(DetectorBank, Errors) {
   } catch (const ConfigError& e) {
     EXPECT_THAT(e.what(), HasSubstr("no detector named \"q\""));
   }
-  EXPECT_THROW(nlohmann::json({{"detectors", {{"z", {{"type", "knn"}}}}}}).get<DetectorBankOptions>(),
-               ConfigError);
+  EXPECT_THROW(
+      nlohmann::json({{"detectors", {{"z", {{"type", "knn"}}}}}}).get<DetectorBankOptions>(),
+      ConfigError);
 }
 
 }  // namespace

@@ -145,8 +145,9 @@ TEST(EnsembleDetector, FactoryAndConstructorErrors) {
     EXPECT_THAT(e.what(), HasSubstr("got \"lof\""));
   }
   EXPECT_THROW(make_detector(nlohmann::json{{"type", "zscore"}, {"option", {}}}, 2), ConfigError);
-  EXPECT_THROW(make_detector(nlohmann::json{{"type", "ensemble"}, {"members", nlohmann::json::array()}}, 2),
-               ConfigError);
+  EXPECT_THROW(
+      make_detector(nlohmann::json{{"type", "ensemble"}, {"members", nlohmann::json::array()}}, 2),
+      ConfigError);
   std::vector<std::unique_ptr<Detector>> m;
   m.push_back(std::make_unique<ZScoreDetector>(2));
   m.push_back(std::make_unique<ZScoreDetector>(3));

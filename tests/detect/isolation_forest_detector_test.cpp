@@ -206,8 +206,8 @@ TEST(IsolationForestDetector, LoadRefusesMalformedTreeNodes) {
       d.load(bad);
       FAIL() << c.field << " = " << c.value;
     } catch (const ConfigError& e) {
-      EXPECT_THAT(e.what(), HasSubstr("trees[0]: node " + std::to_string(c.node) +
-                                      " is malformed"));
+      EXPECT_THAT(e.what(),
+                  HasSubstr("trees[0]: node " + std::to_string(c.node) + " is malformed"));
     }
   }
   EXPECT_EQ(d.score(probe).score, before);  // a refused state changed nothing

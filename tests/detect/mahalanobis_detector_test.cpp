@@ -38,8 +38,8 @@ TEST(MahalanobisDetector, DistanceWithHandComputedCovariance) {
   EXPECT_NEAR(d.covariance()(1, 1), 14.0 / 3.0, 1e-14);
   Score s = d.score(std::vector<double>{3, 1});  // diff (1, -1)
   EXPECT_NEAR(s.score, 10.5, 1e-9);
-  EXPECT_NEAR(s.contributions[0], 6.0, 1e-9);   // 1 * (3.5 + 2.5)
-  EXPECT_NEAR(s.contributions[1], 4.5, 1e-9);   // -1 * (-2.5 - 2)
+  EXPECT_NEAR(s.contributions[0], 6.0, 1e-9);          // 1 * (3.5 + 2.5)
+  EXPECT_NEAR(s.contributions[1], 4.5, 1e-9);          // -1 * (-2.5 - 2)
   EXPECT_NEAR(s.p_value, std::exp(-10.5 / 2), 1e-12);  // chi-square(2)
 }
 

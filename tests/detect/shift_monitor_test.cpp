@@ -51,7 +51,8 @@ TEST(ShiftMonitor, LoneOutlierIsTransientEvenWhenHuge) {
   for (int i = 0; i < 200; ++i) EXPECT_NE(m.observe(g(rng)).state, ShiftState::kSustained) << i;
 }
 
-class ShiftDirections : public ::testing::TestWithParam<std::tuple<ShiftMonitorOptions::Method, double>> {};
+class ShiftDirections
+    : public ::testing::TestWithParam<std::tuple<ShiftMonitorOptions::Method, double>> {};
 
 TEST_P(ShiftDirections, LevelShiftIsSustainedWithItsStart) {
   auto [method, jump] = GetParam();

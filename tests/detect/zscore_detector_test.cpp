@@ -186,7 +186,8 @@ TEST(ZScoreDetector, RobustIgnoresAnEarlierOutlier) {
   o.robust = true;
   o.robust_window = 9;
   ZScoreDetector d(1, o);
-  for (double v : {1.0, 2.0, 3.0, 4.0, 1000.0, 5.0, 6.0, 7.0, 8.0}) d.update(std::vector<double>{v});
+  for (double v : {1.0, 2.0, 3.0, 4.0, 1000.0, 5.0, 6.0, 7.0, 8.0})
+    d.update(std::vector<double>{v});
   // Window {1..8, 1000}: median 5; |x - 5| = {4,3,2,1,995,0,1,2,3} -> MAD 2.
   EXPECT_DOUBLE_EQ(d.center(0), 5.0);
   EXPECT_DOUBLE_EQ(d.scale(0), 1.4826 * 2.0);

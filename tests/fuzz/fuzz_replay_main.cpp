@@ -28,13 +28,20 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(12345);
   const std::vector<std::vector<std::uint8_t>> seeds = {
       image(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})", 16),
-      image(R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[1],"data_offsets":[6,14]}})", 14),
-      image(R"({"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})", 1),
+      image(
+          R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[1],"data_offsets":[6,14]}})",
+          14),
+      image(
+          R"({"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
+          1),
       image("{}", 0),
   };
-  const std::string tokens[] = {"{", "}", "[", "]", ",", ":", "\"", "0", "18446744073709551615",
-                                "-1", "1e309", "\"F32\"", "\"dtype\"", "\"shape\"",
-                                "\"data_offsets\"", "null", "\\u0000", "\xff"};
+  const std::string tokens[] = {"{",         "}",         "[",
+                                "]",         ",",         ":",
+                                "\"",        "0",         "18446744073709551615",
+                                "-1",        "1e309",     "\"F32\"",
+                                "\"dtype\"", "\"shape\"", "\"data_offsets\"",
+                                "null",      "\\u0000",   "\xff"};
   int accepted = 0;
   for (int i = 0; i < count; ++i) {
     std::vector<std::uint8_t> buf = seeds[rng() % seeds.size()];
@@ -43,15 +50,23 @@ int main(int argc, char** argv) {
     for (int e = 0; e < edits && !buf.empty(); ++e) {
       const std::size_t pos = rng() % buf.size();
       switch (kind) {
-        case 0: buf[pos] = static_cast<std::uint8_t>(rng()); break;           // flip a byte
-        case 1: buf.resize(rng() % (buf.size() + 1)); break;                   // truncate
-        case 2: buf.insert(buf.begin() + static_cast<long>(pos), static_cast<std::uint8_t>(rng())); break;
-        case 3: {                                                              // splice a token
+        case 0:
+          buf[pos] = static_cast<std::uint8_t>(rng());
+          break;  // flip a byte
+        case 1:
+          buf.resize(rng() % (buf.size() + 1));
+          break;  // truncate
+        case 2:
+          buf.insert(buf.begin() + static_cast<long>(pos), static_cast<std::uint8_t>(rng()));
+          break;
+        case 3: {  // splice a token
           const auto& t = tokens[rng() % std::size(tokens)];
           buf.insert(buf.begin() + static_cast<long>(pos), t.begin(), t.end());
           break;
         }
-        default: buf[rng() % 8] = static_cast<std::uint8_t>(rng()); break;    // lie about length
+        default:
+          buf[rng() % 8] = static_cast<std::uint8_t>(rng());
+          break;  // lie about length
       }
     }
     if (i % 10 == 0) {  // pure noise too

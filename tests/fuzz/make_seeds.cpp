@@ -19,15 +19,18 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::string dir = argv[1];
   write_image(dir + "/f32.st", R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})", 16);
-  write_image(dir + "/mixed.st",
-              R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[1],"data_offsets":[6,14]}})",
-              14);
-  write_image(dir + "/scalar.st",
-              R"({"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
-              1);
-  write_image(dir + "/f16.st",
-              R"({"h":{"dtype":"F16","shape":[1,3],"data_offsets":[0,6]},"d":{"dtype":"F64","shape":[1],"data_offsets":[6,14]},"i":{"dtype":"I32","shape":[1],"data_offsets":[14,18]}})",
-              18);
+  write_image(
+      dir + "/mixed.st",
+      R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[1],"data_offsets":[6,14]}})",
+      14);
+  write_image(
+      dir + "/scalar.st",
+      R"({"x":{"dtype":"BOOL","shape":[],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
+      1);
+  write_image(
+      dir + "/f16.st",
+      R"({"h":{"dtype":"F16","shape":[1,3],"data_offsets":[0,6]},"d":{"dtype":"F64","shape":[1],"data_offsets":[6,14]},"i":{"dtype":"I32","shape":[1],"data_offsets":[14,18]}})",
+      18);
   write_image(dir + "/empty.st", "{}", 0);
   return 0;
 }

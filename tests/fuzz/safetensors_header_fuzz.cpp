@@ -1,6 +1,7 @@
 // libFuzzer target over the safetensors header parser: any byte string is a candidate file image.
 // The parser must either accept it (and then every entry must lie inside the data) or throw
-// oap::Error; anything else (a crash, another exception, an out-of-bounds read under ASan) is a bug.
+// oap::Error; anything else (a crash, another exception, an out-of-bounds read under ASan) is a
+// bug.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,8 +13,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const auto h = oap::SafeTensorsHeader::parse_file_bytes(
-        std::span<const std::uint8_t>(data, size), "fuzz");
+    const auto h =
+        oap::SafeTensorsHeader::parse_file_bytes(std::span<const std::uint8_t>(data, size), "fuzz");
     std::uint64_t cursor = 0;
     for (const auto& e : h.tensors) {
       // Accepted headers must tile the data section exactly.

@@ -195,7 +195,8 @@ TEST_F(GeneratorTest, RefusesBadOptions) {
 }
 
 TEST_F(GeneratorTest, ScoreMatchesLogSoftmaxAndBatchingIsTransparent) {
-  const std::vector<std::vector<std::int32_t>> seqs = {{1, 2, 3, 4, 5}, {7, 8}, {9}, {100, 200, 300}};
+  const std::vector<std::vector<std::int32_t>> seqs = {
+      {1, 2, 3, 4, 5}, {7, 8}, {9}, {100, 200, 300}};
   auto batched = score(*model_, seqs, {}, 4);
   auto single = score(*model_, seqs, {}, 1);
   ASSERT_EQ(batched.size(), 4u);

@@ -135,8 +135,8 @@ TEST(CausalLMLora, ZeroBAdapterGivesBaseLogitsAndMixedBatchMatchesRows) {
   TempDir dir;
   const auto c = testing::write_micro_model(dir.path(), testing::micro_config(), 21);
   auto model = CausalLM::load(dir.path(), {.num_threads = 1});
-  const std::vector<LoraTarget> all = {LoraTarget::kQ, LoraTarget::kK,    LoraTarget::kV,
-                                       LoraTarget::kO, LoraTarget::kGate, LoraTarget::kUp,
+  const std::vector<LoraTarget> all = {LoraTarget::kQ,   LoraTarget::kK,    LoraTarget::kV,
+                                       LoraTarget::kO,   LoraTarget::kGate, LoraTarget::kUp,
                                        LoraTarget::kDown};
   auto fresh = LoraWeights::create(c, 4, 8.0, all, false, 1);
   auto ids = torch::randint(0, 97, {3, 7}, torch::kLong);

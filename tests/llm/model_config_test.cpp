@@ -126,8 +126,11 @@ TEST(ModelConfig, RefusesInconsistentOrMistypedFields) {
 
 TEST(ModelConfig, RoundTripsThroughJson) {
   auto j = smollm_json();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   const auto c = ModelConfig::from_json(j);
   const auto c2 = ModelConfig::from_json(c.to_json());
   EXPECT_EQ(c2.to_json(), c.to_json());

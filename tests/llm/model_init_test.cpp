@@ -19,8 +19,8 @@ using testing::TempDir;
 TEST(InitRandomModel, TinyPresetWritesHfLayoutWithTokenizer) {
   TempDir dir;
   const auto c = init_random_model(model_preset("tiny"), dir.path(), {.seed = 3});
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json",
-                        "generation_config.json"}) {
+  for (const char* f :
+       {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"}) {
     EXPECT_TRUE(std::filesystem::exists(dir.path() / f)) << f;
   }
   const auto read = ModelConfig::from_file(dir.path());

@@ -21,7 +21,8 @@ using testing::TempDir;
 void write_raw(const std::filesystem::path& p, const std::string& header, const std::string& data,
                std::int64_t claimed_len = -1) {
   std::ofstream out(p, std::ios::binary);
-  const std::uint64_t n = claimed_len >= 0 ? static_cast<std::uint64_t>(claimed_len) : header.size();
+  const std::uint64_t n =
+      claimed_len >= 0 ? static_cast<std::uint64_t>(claimed_len) : header.size();
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xff));
   out << header << data;
 }
@@ -130,7 +131,8 @@ TEST(SafeTensors, RefusesLyingHeaders) {
   EXPECT_THAT(open_error(p), HasSubstr("end before begin"));
   write_raw(p, R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", d8);
   EXPECT_THAT(open_error(p), HasSubstr("shape: expected a non-negative integer"));
-  write_raw(p, R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})", d8);
+  write_raw(p, R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
+            d8);
   EXPECT_THAT(open_error(p), HasSubstr("overflows"));
 }
 
@@ -138,17 +140,19 @@ TEST(SafeTensors, RefusesOverlapsHolesUnknownDtypeDuplicatesAndBadJson) {
   TempDir dir;
   const auto p = dir.path() / "bad.safetensors";
   const std::string d8(8, '\0');
-  write_raw(p,
-            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-            d8);
+  write_raw(
+      p,
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      d8);
   EXPECT_THAT(open_error(p), HasSubstr("overlaps the previous tensor"));
   write_raw(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", d8);
   EXPECT_THAT(open_error(p), HasSubstr("hole in the data section: bytes [0, 4)"));
   write_raw(p, R"({"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}})", d8);
   EXPECT_THAT(open_error(p), HasSubstr("unknown dtype 'F8_E4M3'"));
-  write_raw(p,
-            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-            d8);
+  write_raw(
+      p,
+      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      d8);
   EXPECT_THAT(open_error(p), HasSubstr("names tensor 'a' twice"));
   write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", d8);
   EXPECT_THAT(open_error(p), HasSubstr("not valid JSON"));
@@ -196,9 +200,11 @@ TEST(SafeTensorsCheckpoint, ReadsShardedCheckpointsThroughTheIndex) {
 
 TEST(SafeTensorsCheckpoint, RefusesInconsistentIndex) {
   TempDir dir;
-  save_safetensors(dir.path() / "s1.safetensors", {{"a", torch::ones({1})}, {"b", torch::ones({1})}});
+  save_safetensors(dir.path() / "s1.safetensors",
+                   {{"a", torch::ones({1})}, {"b", torch::ones({1})}});
   auto write_index = [&](const nlohmann::json& map) {
-    std::ofstream(dir.path() / "model.safetensors.index.json") << nlohmann::json{{"weight_map", map}}.dump();
+    std::ofstream(dir.path() / "model.safetensors.index.json")
+        << nlohmann::json{{"weight_map", map}}.dump();
   };
   auto error = [&]() -> std::string {
     try {

@@ -12,8 +12,8 @@
 namespace oap::detail {
 namespace {
 
-using ::testing::HasSubstr;
 using oap::testing::make_event;
+using ::testing::HasSubstr;
 
 std::vector<std::uint8_t> encode(const std::vector<Event>& events, std::size_t dim) {
   std::vector<const Event*> ptrs;

@@ -87,7 +87,8 @@ TEST_P(HistoryStoreTest, WrongDimensionIsRejectedAndBatchIsAllOrNothing) {
     store->append(make_event("u", 1, 3));
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_THAT(e.what(), HasSubstr("event of user \"u\" has 3 features, but the user's events have 4"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("event of user \"u\" has 3 features, but the user's events have 4"));
   }
   std::vector<Event> batch = {make_event("u", 2), make_event("v", 0, 2), make_event("v", 1, 5)};
   EXPECT_THROW(store->append_batch(batch), InvalidArgument);
@@ -149,7 +150,8 @@ TEST_P(HistoryStoreTest, ConcurrentAppendsAndReads) {
     threads.emplace_back([&, w] {
       std::vector<Event> batch;
       for (int i = 0; i < kPerWriter; ++i) {
-        Event e = make_event("w" + std::to_string(w) + "u" + std::to_string(i % kUsersPerWriter), i);
+        Event e =
+            make_event("w" + std::to_string(w) + "u" + std::to_string(i % kUsersPerWriter), i);
         if (i % 2 == 0) {
           store->append(e);
         } else {
@@ -189,7 +191,8 @@ TEST_P(HistoryStoreTest, ConcurrentAppendsAndReads) {
   EXPECT_GT(reads.load(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStores, HistoryStoreTest, ::testing::Values("memory", "sqlite", "sqlite_small_inbox"),
+INSTANTIATE_TEST_SUITE_P(AllStores, HistoryStoreTest,
+                         ::testing::Values("memory", "sqlite", "sqlite_small_inbox"),
                          [](const auto& info) { return info.param; });
 
 TEST(OpenStore, UnknownOrIncompleteUrisAreRejected) {

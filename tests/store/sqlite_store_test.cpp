@@ -82,7 +82,7 @@ TEST(SqliteStore, LateEventsAcrossManyBlocksMatchASortedModel) {
   std::mt19937 rng(17);
   std::vector<Event> model;  // in append order; stable_sort by time gives the store's order
   for (int i = 0; i < 400; ++i) {
-    const int t = i % 10 == 0 ? static_cast<int>(rng() % 50)  // late: far in the past
+    const int t = i % 10 == 0 ? static_cast<int>(rng() % 50)          // late: far in the past
                               : i / 2 + static_cast<int>(rng() % 6);  // mostly forward, ties
     Event e = make_event("u", t, 2);
     e.text = "append " + std::to_string(i);
@@ -95,7 +95,8 @@ TEST(SqliteStore, LateEventsAcrossManyBlocksMatchASortedModel) {
   for (int round = 0; round < 2; ++round) {
     for (std::size_t n : {1u, 2u, 5u, 13u, 64u, 100u, 399u, 400u, 1000u}) {
       const std::size_t k = std::min(n, model.size());
-      EXPECT_EQ(store.recent("u", n), std::vector<Event>(model.end() - static_cast<long>(k), model.end()))
+      EXPECT_EQ(store.recent("u", n),
+                std::vector<Event>(model.end() - static_cast<long>(k), model.end()))
           << "n=" << n;
     }
     for (int q = 0; q < 30; ++q) {
@@ -166,7 +167,11 @@ TEST(SqliteStore, EveryAppendDurabilityCommitsEachCall) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT "
+                               "coalesce(sum(n), 0) FROM blocks)",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
   sqlite3_finalize(stmt);
@@ -182,7 +187,10 @@ TEST(SqliteStore, BatchedAppendsCommitWhenTheBatchFillsOrOnFlush) {
     sqlite3* db = nullptr;
     sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)", -1, &stmt, nullptr);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)",
+        -1, &stmt, nullptr);
     sqlite3_step(stmt);
     int n = sqlite3_column_int(stmt, 0);
     sqlite3_finalize(stmt);

@@ -72,11 +72,11 @@ template <typename E>
 
 // Throws ErrorType(message + location) unless cond holds. message is any expression convertible
 // to std::string; it is evaluated only when the check fails.
-#define OAP_CHECK(cond, ErrorType, message)                          \
-  do {                                                               \
-    if (!(cond)) {                                                   \
+#define OAP_CHECK(cond, ErrorType, message)                           \
+  do {                                                                \
+    if (!(cond)) {                                                    \
       ::oap::detail::raise<ErrorType>(__FILE__, __LINE__, (message)); \
-    }                                                                \
+    }                                                                 \
   } while (0)
 
 // Unconditionally throws ErrorType(message + location).

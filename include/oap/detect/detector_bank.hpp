@@ -43,10 +43,10 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o);
 
 // What the bank says about one event.
 struct Observation {
-  bool cold_start = false;               // scores came from the population detectors
-  std::map<std::string, Score> scores;   // by detector name
-  ShiftReport shift;                     // the user's shift monitor after this event
-  std::uint64_t user_events = 0;         // the user's events including this one
+  bool cold_start = false;              // scores came from the population detectors
+  std::map<std::string, Score> scores;  // by detector name
+  ShiftReport shift;                    // the user's shift monitor after this event
+  std::uint64_t user_events = 0;        // the user's events including this one
 };
 void to_json(nlohmann::json& j, const Observation& o);
 

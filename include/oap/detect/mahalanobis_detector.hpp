@@ -102,10 +102,10 @@ class MahalanobisDetector final : public Detector {
   std::size_t dim_;
   MahalanobisOptions options_;
   std::uint64_t n_ = 0;
-  double w_ = 0, w2_ = 0;     // sum of weights, sum of squared weights
-  Eigen::VectorXd offset_;    // first point; stats are of y = x - offset
-  Eigen::VectorXd mean_;      // weighted mean of y
-  Eigen::MatrixXd scatter_;   // sum w (y - mean)(y - mean)', lower triangle maintained
+  double w_ = 0, w2_ = 0;    // sum of weights, sum of squared weights
+  Eigen::VectorXd offset_;   // first point; stats are of y = x - offset
+  Eigen::VectorXd mean_;     // weighted mean of y
+  Eigen::MatrixXd scatter_;  // sum w (y - mean)(y - mean)', lower triangle maintained
   // Raw weighted moments of y for Ledoit-Wolf: sum w y, sum w y y' (lower), sum w |y|^2 y,
   // sum w |y|^2, sum w |y|^4.
   Eigen::VectorXd s1_;

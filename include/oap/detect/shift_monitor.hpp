@@ -59,17 +59,17 @@ struct ShiftReport {
   // last time the alarming statistic was at zero, plus one). -1 otherwise. Indices count
   // observe() calls from 0.
   std::int64_t start = -1;
-  double z = 0.0;           // the value standardized by the baseline
+  double z = 0.0;  // the value standardized by the baseline
   double cusum_up = 0.0, cusum_down = 0.0;
   double ph_up = 0.0, ph_down = 0.0;
 };
 void to_json(nlohmann::json& j, const ShiftReport& r);
 
 // Two-sided CUSUM and Page-Hinkley over a scalar stream (for one user; DetectorBank feeds the
-// normal quantile normal_isf(p) of a detector's p-value, roughly N(0, 1) in control). A value beyond outlier_z is reported Transient and kept out of
-// the baseline; when the clipped statistics cross their threshold the report is Sustained with
-// the estimated start, and the baseline is re-learned from the values since that start, so the
-// user's new behaviour becomes the new normal.
+// normal quantile normal_isf(p) of a detector's p-value, roughly N(0, 1) in control). A value
+// beyond outlier_z is reported Transient and kept out of the baseline; when the clipped statistics
+// cross their threshold the report is Sustained with the estimated start, and the baseline is
+// re-learned from the values since that start, so the user's new behaviour becomes the new normal.
 // Thread safety: const methods concurrent; observe() needs external synchronization.
 class ShiftMonitor {
  public:

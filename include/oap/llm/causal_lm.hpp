@@ -58,8 +58,7 @@ class CausalLM {
   // A call over at most options().decode_max_tokens tokens (B x T) runs on
   // options().decode_threads intra-op threads (the calling thread's setting, restored on return).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
-                     KVCache* cache = nullptr,
-                     std::span<const LoraWeights* const> adapters = {},
+                     KVCache* cache = nullptr, std::span<const LoraWeights* const> adapters = {},
                      bool last_only = false) const;
 
   // A KVCache sized for this model.
@@ -72,8 +71,8 @@ class CausalLM {
 
  private:
   struct Layer {
-    at::Tensor input_norm;  // [H]
-    at::Tensor post_norm;   // [H]
+    at::Tensor input_norm;             // [H]
+    at::Tensor post_norm;              // [H]
     LoraLinear proj[kNumLoraTargets];  // indexed by LoraTarget
   };
 
@@ -82,9 +81,9 @@ class CausalLM {
 
   ModelConfig config_;
   CausalLMOptions options_;
-  at::Tensor embed_;    // [V, H]
-  at::Tensor norm_;     // [H]
-  at::Tensor lm_head_;  // [V, H]; aliases embed_ when tied
+  at::Tensor embed_;     // [V, H]
+  at::Tensor norm_;      // [H]
+  at::Tensor lm_head_;   // [V, H]; aliases embed_ when tied
   at::Tensor inv_freq_;  // [hd/2] float32, without dynamic scaling
   std::vector<Layer> layers_;
 };

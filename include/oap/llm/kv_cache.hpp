@@ -30,7 +30,7 @@ class KVCache {
   void clear();
 
  private:
-  std::vector<at::Tensor> keys_;    // capacity-sized buffers [B, nkv, capacity, hd]
+  std::vector<at::Tensor> keys_;  // capacity-sized buffers [B, nkv, capacity, hd]
   std::vector<at::Tensor> values_;
   std::vector<std::int64_t> lengths_;
 };

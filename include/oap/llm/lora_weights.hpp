@@ -39,17 +39,19 @@ class LoraWeights {
   // 1/sqrt(in))), B zeros, scale alpha/r (alpha/sqrt(r) with rslora), float32 on device
   // ("cpu", "cuda:0"), requires_grad set. Deterministic for a seed.
   static LoraWeights create(const ModelConfig& config, std::int64_t rank, double alpha,
-                            const std::vector<LoraTarget>& targets, bool rslora,
-                            std::uint64_t seed, const std::string& device = "cpu");
+                            const std::vector<LoraTarget>& targets, bool rslora, std::uint64_t seed,
+                            const std::string& device = "cpu");
 
-  std::int64_t num_layers() const { return static_cast<std::int64_t>(pairs_.size()) / kNumLoraTargets; }
+  std::int64_t num_layers() const {
+    return static_cast<std::int64_t>(pairs_.size()) / kNumLoraTargets;
+  }
   void set(std::int64_t layer, LoraTarget t, LoraPair pair);
   // The pair for (layer, t), or nullptr.
   const LoraPair* get(std::int64_t layer, LoraTarget t) const;
   // All A and B tensors (for an optimizer), in (layer, target, A, B) order.
   std::vector<at::Tensor> parameters() const;
-  // The tensors under PEFT names ("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"),
-  // ready for save_safetensors.
+  // The tensors under PEFT names
+  // ("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"), ready for save_safetensors.
   std::vector<std::pair<std::string, at::Tensor>> named_tensors() const;
   // A deep copy (detached clones, same requires_grad).
   LoraWeights clone() const;

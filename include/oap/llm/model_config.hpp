@@ -19,7 +19,7 @@ namespace oap {
 // (transformers_version, initializer_range, ...) that do not change inference.
 struct ModelConfig {
   std::string architecture = "LlamaForCausalLM";  // architectures[0]
-  std::string model_type = "llama";                // "llama", "mistral", "qwen2"
+  std::string model_type = "llama";               // "llama", "mistral", "qwen2"
   std::int64_t vocab_size = 32000;
   std::int64_t hidden_size = 4096;
   std::int64_t intermediate_size = 11008;
@@ -39,7 +39,7 @@ struct ModelConfig {
   std::optional<std::int64_t> bos_token_id;
   std::vector<std::int64_t> eos_token_ids;  // "eos_token_id", an int or a list
   std::optional<std::int64_t> pad_token_id;
-  std::string torch_dtype = "float32";      // the dtype the checkpoint was saved in
+  std::string torch_dtype = "float32";  // the dtype the checkpoint was saved in
   // Mistral's sliding window: a token attends to at most this many positions, itself included
   // (Hugging Face semantics). Unset (null in config.json, or not Mistral): all positions.
   std::optional<std::int64_t> sliding_window;

@@ -13,9 +13,9 @@ namespace oap {
 struct RopeScaling {
   enum class Type { kNone, kLinear, kDynamic, kLlama3 };
   Type type = Type::kNone;
-  double factor = 1.0;                 // linear/dynamic/llama3: the stretch factor (> 0)
-  double low_freq_factor = 1.0;        // llama3 only
-  double high_freq_factor = 4.0;       // llama3 only
+  double factor = 1.0;            // linear/dynamic/llama3: the stretch factor (> 0)
+  double low_freq_factor = 1.0;   // llama3 only
+  double high_freq_factor = 4.0;  // llama3 only
   std::int64_t original_max_position_embeddings = 0;  // llama3 only (8192 for Llama 3.1)
 
   // Reads {"type"|"rope_type": "default"|"linear"|"dynamic"|"llama3", "factor", ...}; a null or

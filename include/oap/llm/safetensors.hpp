@@ -61,9 +61,9 @@ class SafeTensors {
 
 // Writes tensors (any device, dtype among SafeTensors' DType; made contiguous and copied to the
 // CPU) to path in the safetensors format; data ordered by decreasing element size and the header
-// padded to 8 bytes, so every tensor of a file written here is aligned for zero-copy reading. Written to a temporary
-// file in the same folder and renamed over path. Throws InvalidArgument for duplicate names or an
-// unsupported dtype, IoError if the file cannot be written.
+// padded to 8 bytes, so every tensor of a file written here is aligned for zero-copy reading.
+// Written to a temporary file in the same folder and renamed over path. Throws InvalidArgument for
+// duplicate names or an unsupported dtype, IoError if the file cannot be written.
 void save_safetensors(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});

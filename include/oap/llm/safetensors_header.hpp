@@ -46,10 +46,10 @@ struct SafeTensorsEntry {
 struct SafeTensorsHeader {
   static constexpr std::uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
 
-  std::vector<SafeTensorsEntry> tensors;  // sorted by begin
+  std::vector<SafeTensorsEntry> tensors;        // sorted by begin
   std::map<std::string, std::string> metadata;  // "__metadata__", string to string
-  std::uint64_t header_bytes = 0;   // N, the JSON length
-  std::uint64_t data_offset = 0;    // 8 + N: where the data section starts in the file
+  std::uint64_t header_bytes = 0;               // N, the JSON length
+  std::uint64_t data_offset = 0;                // 8 + N: where the data section starts in the file
 
   // Parses the JSON header text given the total file size. source names the file in errors.
   static SafeTensorsHeader parse(std::string_view json_text, std::uint64_t file_size,

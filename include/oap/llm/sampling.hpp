@@ -22,8 +22,7 @@ std::int64_t sample_next_token(const at::Tensor& logits, std::span<const std::in
 
 // The processed probabilities sample_next_token draws from (zeros outside top-k/top-p), as
 // float64 [V] on the CPU. For greedy decoding, one-hot at the argmax. Exposed for tests.
-at::Tensor next_token_probabilities(const at::Tensor& logits,
-                                    std::span<const std::int64_t> history,
+at::Tensor next_token_probabilities(const at::Tensor& logits, std::span<const std::int64_t> history,
                                     const GenerationOptions& options);
 
 }  // namespace oap

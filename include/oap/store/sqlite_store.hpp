@@ -24,10 +24,10 @@ class SqliteConnection;
 // user rather than one per event, and recent() reads the user's newest few blocks instead of
 // one row per event. One writer connection commits; options.read_connections reader
 // connections serve reads beside it (WAL). forget() first moves the inbox, since its rows mix
-// users. Formats: docs/file-formats.md. Durability follows options.durability: with kEveryAppend an append is durable when
-// it returns; with kBatched once flush() returns (or its batch filled up). Durable means it
-// survives kill -9 of the process (and power loss with options.sync_full). Every read first
-// commits the appends made before it, so a thread always reads its own writes.
+// users. Formats: docs/file-formats.md. Durability follows options.durability: with kEveryAppend an
+// append is durable when it returns; with kBatched once flush() returns (or its batch filled up).
+// Durable means it survives kill -9 of the process (and power loss with options.sync_full). Every
+// read first commits the appends made before it, so a thread always reads its own writes.
 //
 // Only one process may have a database open at a time (an exclusive lock on "<path>.lock";
 // a second open throws StoreError). Within the process: safe for concurrent access without
@@ -79,15 +79,15 @@ class SqliteStore final : public HistoryStore {
   int lock_fd_ = -1;
 
   mutable std::mutex write_mu_;
-  std::unique_ptr<Connection> writer_;   // GUARDED_BY(write_mu_)
-  std::vector<Event> pending_;           // GUARDED_BY(write_mu_)
+  std::unique_ptr<Connection> writer_;     // GUARDED_BY(write_mu_)
+  std::vector<Event> pending_;             // GUARDED_BY(write_mu_)
   std::vector<std::int64_t> pending_ids_;  // pending_[i]'s user id; GUARDED_BY(write_mu_)
   std::vector<UserId> uncommitted_users_;  // created by pending_, no row yet; GUARDED_BY(write_mu_)
-  std::int64_t next_seq_ = 0;            // GUARDED_BY(write_mu_)
-  std::int64_t next_user_id_ = 1;        // GUARDED_BY(write_mu_)
+  std::int64_t next_seq_ = 0;              // GUARDED_BY(write_mu_)
+  std::int64_t next_user_id_ = 1;          // GUARDED_BY(write_mu_)
   std::atomic<std::size_t> pending_count_{0};
 
-  mutable std::shared_mutex users_mu_;  // taken after write_mu_ when both are needed
+  mutable std::shared_mutex users_mu_;           // taken after write_mu_ when both are needed
   std::unordered_map<UserId, UserEntry> users_;  // GUARDED_BY(users_mu_)
 
   // Committed events not yet moved into blocks, by user (its own lock, taken after
