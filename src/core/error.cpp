@@ -1,7 +1,5 @@
 #include "oap/core/error.hpp"
 
-#include <string_view>
-
 namespace oap {
 namespace {
 
@@ -27,14 +25,7 @@ ParseError::ParseError(std::string source, std::size_t line, std::string field, 
 namespace detail {
 
 std::string with_location(const std::string& message, const char* file, int line) {
-  std::string_view path(file);
-  for (std::string_view marker : {"/src/", "/include/", "/tests/", "/examples/", "/bench/"}) {
-    if (auto pos = path.rfind(marker); pos != std::string_view::npos) {
-      path.remove_prefix(pos + 1);
-      break;
-    }
-  }
-  return message + " [" + std::string(path) + ":" + std::to_string(line) + "]";
+  return message + " [" + file + ":" + std::to_string(line) + "]";
 }
 
 }  // namespace detail

@@ -30,7 +30,7 @@ set_target_properties(oap_llm_objects PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_compile_features(oap_llm_objects PUBLIC cxx_std_20)
 target_link_libraries(oap_llm_objects PUBLIC torch nlohmann_json::nlohmann_json PRIVATE spdlog::spdlog)
 target_include_directories(oap_llm_objects PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
-target_compile_options(oap_llm_objects PRIVATE -Wall -Wextra)
+oap_target_options(oap_llm_objects)
 target_sources(oap PRIVATE $<TARGET_OBJECTS:oap_llm_objects>)
 
 # ScopedIntraOpThreads needs OpenMP's per-thread omp_set_num_threads; it is the only file

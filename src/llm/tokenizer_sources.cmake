@@ -40,7 +40,7 @@ if(OAP_WITH_SENTENCEPIECE AND OAP_SENTENCEPIECE_FOUND)
   target_link_libraries(oap_sentencepiece PRIVATE PkgConfig::OAP_SENTENCEPIECE)
   # --as-needed: pkg-config also names libsentencepiece_train, which the plugin does not use.
   target_link_options(oap_sentencepiece PRIVATE "LINKER:--as-needed" "LINKER:--no-undefined")
-  target_compile_options(oap_sentencepiece PRIVATE -Wall -Wextra -Wpedantic)
+  oap_target_options(oap_sentencepiece)
   set_target_properties(oap_sentencepiece PROPERTIES
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON

@@ -23,4 +23,5 @@ add_executable(safetensors_header_replay
   ${PROJECT_SOURCE_DIR}/tests/fuzz/safetensors_header_fuzz.cpp
   ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_replay_main.cpp)
 target_link_libraries(safetensors_header_replay PRIVATE oap::oap)
+oap_target_options(safetensors_header_replay)
 add_test(NAME SafeTensorsHeaderFuzzReplay COMMAND safetensors_header_replay 600)

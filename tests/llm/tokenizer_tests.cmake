@@ -20,7 +20,7 @@ if(TARGET oap_sentencepiece)
   pkg_check_modules(OAP_TEST_SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
   add_executable(spm_train_fixture ${CMAKE_CURRENT_LIST_DIR}/spm_train_fixture.cpp)
   target_link_libraries(spm_train_fixture PRIVATE PkgConfig::OAP_TEST_SENTENCEPIECE)
-  target_compile_options(spm_train_fixture PRIVATE -Wall -Wextra)
+  oap_target_options(spm_train_fixture)
   target_sources(llm_tokenizer_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/sentencepiece_tokenizer_test.cpp)
   add_dependencies(llm_tokenizer_test spm_train_fixture)
   target_compile_definitions(llm_tokenizer_test PRIVATE OAP_HAVE_SENTENCEPIECE=1

@@ -59,7 +59,9 @@ class ParseError : public Error {
 };
 
 namespace detail {
-// Appends " [file:line]" (file shortened to the part from src/ or include/) to message.
+// Appends " [file:line]" to message. file is __FILE__ as compiled: the project's own targets are
+// built with -fmacro-prefix-map (cmake/OapTargetOptions.cmake), so it is relative to the project
+// root ("src/store/sqlite_store.cpp") wherever the checkout lives.
 std::string with_location(const std::string& message, const char* file, int line);
 
 template <typename E>
