@@ -6,11 +6,13 @@
 // Environment: OAP_BENCH_THREADS (CausalLMOptions::num_threads; default: all cores),
 // OAP_BENCH_DECODE_THREADS (CausalLMOptions::decode_threads; default: the option's default),
 // OAP_BENCH_MODELS (folder for the generated models, kept between runs; default
-// /tmp/oap_bench_models). CPU time is the process's (all threads, spin-waiting included).
+// /tmp/oap_bench_models; `llm_bench --write-models` writes them and exits). CPU time is the
+// process's (all threads, spin-waiting included).
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -122,6 +124,11 @@ int main(int argc, char** argv) {
   // Names as BM_Prefill/small_bf16: bench/llm_bench_compare.py runs them one by one.
   const std::pair<const char*, const char*> presets[] = {
       {"tiny", "tiny"}, {"small", "small"}, {"smollm", "smollm-135m"}};
+  // --write-models: only write the models (llm_bench_compare.py needs them before any case).
+  if (argc == 2 && std::string(argv[1]) == "--write-models") {
+    for (const auto& [name, preset] : presets) std::printf("%s\n", model_dir(preset).c_str());
+    return 0;
+  }
   const std::pair<const char*, const char*> dtypes[] = {{"f32", "float32"}, {"bf16", "bfloat16"}};
   auto add = [](const std::string& name, auto fn, auto... args) {
     benchmark::RegisterBenchmark(name.c_str(), fn, args...)

@@ -170,12 +170,28 @@ class Cases:
         return timeit(step, min_time)
 
 
+def ensure_models(args):
+    """Writes the models with llm_bench --write-models when any is missing (the C++ side owns
+    their seeds and shapes), or exits with what to run."""
+    missing = [p for p in args.presets.split(",")
+               if not os.path.exists(os.path.join(args.models, p, "model.safetensors"))]
+    if not missing:
+        return
+    cxx = args.cxx or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build",
+                                   "bench", "llm_bench")
+    if not os.path.exists(cxx):
+        raise SystemExit(
+            f"llm_bench_compare: no model for {', '.join(missing)} in {args.models}, and no "
+            f"llm_bench to write them at {cxx}.\nBuild it (cmake --build --preset default "
+            f"--target llm_bench) and run this again, or pass --cxx PATH/llm_bench.")
+    print(f"# writing the models into {args.models} with {cxx} --write-models", flush=True)
+    subprocess.run([cxx, "--write-models"], check=True, stdout=subprocess.DEVNULL,
+                   env=dict(os.environ, OAP_BENCH_MODELS=args.models))
+
+
 def python_only(args):
     for preset in args.presets.split(","):
         d = os.path.join(args.models, preset)
-        if not os.path.exists(os.path.join(d, "model.safetensors")):
-            print(f"# {preset}: {d} missing (run llm_bench first)")
-            continue
         for dname, dtype in (("f32", torch.float32), ("bf16", torch.bfloat16)):
             c = Cases(d, preset, dname, dtype, args.threads, args.py_decode_threads)
             t, _ = c.prefill(args.min_time)
@@ -206,9 +222,6 @@ def run_cxx(args, bench_name):
 
 
 def interleaved(args):
-    # Make sure the models exist (llm_bench writes them on first use).
-    subprocess.run([args.cxx, "--benchmark_filter=^$"], check=True, capture_output=True,
-                   env=dict(os.environ, OAP_BENCH_MODELS=args.models))
     print(f"# python torch {torch.__version__}, threads {args.threads}, python decode threads "
           f"{args.py_decode_threads}, reps {args.reps}, min_time {args.min_time} s, "
           f"C++ OAP_BENCH_DECODE_THREADS={os.environ.get('OAP_BENCH_DECODE_THREADS', '(default)')}")
@@ -268,6 +281,7 @@ def main():
     if args.py_decode_threads <= 0:
         args.py_decode_threads = args.threads
     torch.set_num_threads(args.threads)
+    ensure_models(args)
     if args.cxx:
         interleaved(args)
     else:

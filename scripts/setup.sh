@@ -2,19 +2,22 @@
 # Installs every system package oap needs (idempotent: only what is missing, with apt-get),
 # then configures and builds. Safe to run again at any time.
 #
-# Usage: scripts/setup.sh [--no-build] [--preset NAME]
+# Usage: scripts/setup.sh [--no-build] [--preset NAME] [--target NAME]...
 #   --no-build     only install packages
 #   --preset NAME  CMake preset to configure and build (default: "default", see CMakePresets.json)
+#   --target NAME  build only this target (and what it needs); repeatable; default: everything
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build=1
 preset=default
+targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-build) build=0 ;;
     --preset) preset="$2"; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --target) targets+=(--target "$2"); shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,5 +56,5 @@ fi
 
 if [[ $build -eq 1 ]]; then
   cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset"
+  cmake --build --preset "$preset" "${targets[@]}"
 fi
