@@ -5,6 +5,12 @@
 function(oap_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    # Sources reach the compiler by absolute path, or (Ninja, build folder inside the tree) by a
+    # path relative to the build folder such as "../src/x.cpp": map both prefixes.
     target_compile_options(${target} PRIVATE "-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=")
+    file(RELATIVE_PATH relative_root ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+    if(relative_root)
+      target_compile_options(${target} PRIVATE "-fmacro-prefix-map=${relative_root}/=")
+    endif()
   endif()
 endfunction()
