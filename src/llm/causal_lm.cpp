@@ -176,6 +176,15 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
             InvalidArgument,
             "CausalLM::forward: adapters must be empty, one, or one per row (" +
                 std::to_string(batch) + "), got " + std::to_string(adapters.size()));
+  // An adapter made for a model with another layer count would apply to some layers only; a
+  // PEFT file covering only some layers still loads into a full-size set (pairs missing).
+  for (std::size_t i = 0; i < adapters.size(); ++i) {
+    OAP_CHECK(adapters[i] == nullptr || adapters[i]->num_layers() == c.num_hidden_layers,
+              InvalidArgument,
+              "CausalLM::forward: adapter " + std::to_string(i) + " has " +
+                  std::to_string(adapters[i]->num_layers()) + " layers, the model " +
+                  std::to_string(c.num_hidden_layers) + " (an adapter for another base model?)");
+  }
   OAP_CHECK(cache == nullptr || cache->num_layers() == c.num_hidden_layers, InvalidArgument,
             "CausalLM::forward: KV cache has " + std::to_string(cache ? cache->num_layers() : 0) +
                 " layers, the model " + std::to_string(c.num_hidden_layers));

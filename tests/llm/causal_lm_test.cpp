@@ -156,6 +156,34 @@ TEST(CausalLM, KVCacheDecodeEqualsFullForward) {
   EXPECT_LT(max_abs_diff(rest, full2.narrow(1, 10, 30)), kSameMathTol);
 }
 
+TEST(CausalLM, KVCacheTruncateRewindsToAPrefix) {
+  // Reusing a cached prompt: truncate to the prompt's length, then decode another continuation;
+  // it must equal the full forward pass of prompt + new continuation.
+  TempDir dir;
+  write_micro_model(dir.path(), testing::micro_config(), 14);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto prompt = torch::randint(0, 97, {1, 6}, torch::kLong);
+  auto first = torch::randint(0, 97, {1, 4}, torch::kLong);
+  auto second = torch::randint(0, 97, {1, 3}, torch::kLong);
+  auto cache = model->new_cache();
+  model->forward(prompt, {}, &cache);
+  model->forward(first, {}, &cache);
+  ASSERT_EQ(cache.length(), 10);
+  cache.truncate(6);
+  EXPECT_EQ(cache.length(), 6);
+  auto continued = model->forward(second, {}, &cache);
+  EXPECT_EQ(cache.length(), 9);
+  auto full = model->forward(torch::cat({prompt, second}, 1));
+  EXPECT_LT(max_abs_diff(continued, full.narrow(1, 6, 3)), kSameMathTol);
+  // Truncating past the end keeps everything; a negative length is refused.
+  cache.truncate(100);
+  EXPECT_EQ(cache.length(), 9);
+  EXPECT_THROW(cache.truncate(-1), InvalidArgument);
+  cache.truncate(0);
+  EXPECT_EQ(cache.length(), 0);
+}
+
 TEST(CausalLM, UnmaskedDecodeStepEqualsStepWithAllOnesMask) {
   // A one-token step without an attention mask skips the mask; it must equal the masked path.
   TempDir dir;
@@ -361,6 +389,34 @@ TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
   } catch (const InvalidArgument& e) {
     EXPECT_THAT(e.what(), HasSubstr("attention_mask must be [B, past + T] = [1, 2]"));
   }
+}
+
+TEST(CausalLM, RefusesAnAdapterWithAnotherLayerCount) {
+  TempDir dir;
+  const auto c = write_micro_model(dir.path(), testing::micro_config(), 13);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::tensor({{1, 2, 3}}, torch::kLong);
+  auto shorter_config = c;
+  shorter_config.num_hidden_layers = 1;
+  const auto shorter =
+      LoraWeights::create(shorter_config, 2, 4.0, {LoraTarget::kQ}, false, /*seed=*/1);
+  const LoraWeights* one[] = {&shorter};
+  try {
+    model->forward(ids, {}, nullptr, one);
+    FAIL() << "an adapter with 1 layer applied to a 2-layer model";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("adapter 0 has 1 layers, the model 2"));
+  }
+  // Per-row adapters are checked too; a full-size set with some pairs missing is fine.
+  LoraWeights partial(c.num_hidden_layers);
+  const auto full = LoraWeights::create(c, 2, 4.0, {LoraTarget::kQ}, false, 1);
+  partial.set(1, LoraTarget::kQ, *full.get(1, LoraTarget::kQ));
+  auto two_rows = torch::tensor({{1, 2, 3}, {4, 5, 6}}, torch::kLong);
+  const LoraWeights* rows[] = {&partial, &shorter};
+  EXPECT_THROW(model->forward(two_rows, {}, nullptr, rows), InvalidArgument);
+  const LoraWeights* ok_rows[] = {&partial, nullptr};
+  EXPECT_NO_THROW(model->forward(two_rows, {}, nullptr, ok_rows));
 }
 
 TEST(CausalLM, RunsOnCudaWhenAvailable) {
