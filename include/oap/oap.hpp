@@ -1,6 +1,8 @@
 #pragma once
-// Umbrella header: everything of oap's public interface that does not need LibTorch.
+// Umbrella header: the public interface of core/, store/ and detect/, the modules built without
+// LibTorch. The LibTorch modules (llm/, adapt/) are included header by header ("oap/llm/...").
 
+#include "oap/core/csv_reader.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/event.hpp"
 #include "oap/core/event_reader.hpp"
@@ -8,6 +10,17 @@
 #include "oap/core/logging.hpp"
 #include "oap/core/timestamp.hpp"
 #include "oap/core/user_id.hpp"
+#include "oap/detect/detector.hpp"
+#include "oap/detect/detector_bank.hpp"
+#include "oap/detect/detector_factory.hpp"
+#include "oap/detect/distributions.hpp"
+#include "oap/detect/ensemble_detector.hpp"
+#include "oap/detect/isolation_forest_detector.hpp"
+#include "oap/detect/mahalanobis_detector.hpp"
+#include "oap/detect/score.hpp"
+#include "oap/detect/score_calibrator.hpp"
+#include "oap/detect/shift_monitor.hpp"
+#include "oap/detect/zscore_detector.hpp"
 #include "oap/store/history_store.hpp"
 #include "oap/store/memory_store.hpp"
 #include "oap/store/sqlite_store.hpp"

@@ -183,16 +183,27 @@ TEST(SqliteStore, BatchedAppendsCommitWhenTheBatchFillsOrOnFlush) {
   StoreOptions options;
   options.batch_size = 10;
   SqliteStore store(dir / "s.db", options);
-  auto committed = [&] {
+  // Events committed, as an independent read-only connection sees them; -1 (and a test
+  // failure naming SQLite's message) if any SQLite call fails, so a broken query cannot pass as
+  // "0 committed".
+  auto committed = [&]() -> int {
     sqlite3* db = nullptr;
-    sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    int rc = sqlite3_open_v2((dir / "s.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    EXPECT_EQ(rc, SQLITE_OK) << "open: " << sqlite3_errstr(rc);
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(
-        db,
-        "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + (SELECT coalesce(sum(n), 0) FROM blocks)",
-        -1, &stmt, nullptr);
-    sqlite3_step(stmt);
-    int n = sqlite3_column_int(stmt, 0);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_prepare_v2(db,
+                              "SELECT (SELECT coalesce(sum(n), 0) FROM inbox) + "
+                              "(SELECT coalesce(sum(n), 0) FROM blocks)",
+                              -1, &stmt, nullptr);
+      EXPECT_EQ(rc, SQLITE_OK) << "prepare: " << sqlite3_errmsg(db);
+    }
+    int n = -1;
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(stmt);
+      EXPECT_EQ(rc, SQLITE_ROW) << "step: " << sqlite3_errmsg(db);
+      if (rc == SQLITE_ROW) n = sqlite3_column_int(stmt, 0);
+    }
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return n;
