@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "oap/core/error.hpp"
+#include "test_util.hpp"
 
 namespace oap {
 namespace {
@@ -81,8 +82,8 @@ TEST(DetectorBank, ConcurrentUsersMatchSequentialRuns) {
 }
 
 TEST(DetectorBank, PersistsAndRestoresExactly) {
-  auto dir = std::filesystem::temp_directory_path() / "oap_detector_bank_test";
-  std::filesystem::remove_all(dir);
+  testing::TempDir tmp;
+  const auto& dir = tmp.path();
   auto o = bank_options(3);
   o.state_dir = dir.string();
   std::mt19937_64 rng(5);
@@ -100,14 +101,12 @@ TEST(DetectorBank, PersistsAndRestoresExactly) {
     nlohmann::json jb = b.observe("../etc/passwd", stream[i]);
     EXPECT_EQ(ja, jb) << i;
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
-  auto dir = std::filesystem::temp_directory_path() / "oap_detector_bank_evict";
-  std::filesystem::remove_all(dir);
+  testing::TempDir tmp;
   auto o = bank_options(0);
-  o.state_dir = dir.string();
+  o.state_dir = tmp.path().string();
   o.max_users = 2;
   DetectorBank bank(o), reference(bank_options(0));
   std::mt19937_64 rng(9);
@@ -122,7 +121,6 @@ TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
   auto x = event(rng);
   nlohmann::json restored = bank.observe("a", x), kept = reference.observe("a", x);
   EXPECT_EQ(restored, kept);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(DetectorBank, Errors) {
