@@ -17,12 +17,23 @@ struct DetectorBank::Set {
   ShiftMonitor shift;
 };
 
+// A user's entry. The bank keeps at most one resident Slot per user; an evicted one lives on
+// (in evicting_) until its state is written, or taken over by the user's next Slot.
 struct DetectorBank::Slot {
+  Slot(UserId u, std::size_t d, std::shared_ptr<Slot> previous)
+      : user(std::move(u)), dim(d), predecessor(std::move(previous)) {}
+
+  const UserId user;
   std::mutex mu;
-  std::size_t dim = 0;
-  std::unique_ptr<Set> set;     // guarded by mu
-  std::uint64_t events = 0;     // guarded by mu
-  std::uint64_t last_used = 0;  // guarded by the bank's mu_
+  std::size_t dim;           // GUARDED_BY(mu)
+  std::unique_ptr<Set> set;  // GUARDED_BY(mu); null until the first event is processed
+  std::uint64_t events = 0;  // GUARDED_BY(mu)
+  // Evicted and done with: its state is in the state file or in the user's newer Slot. A call
+  // that finds its Slot retired looks the user up again.
+  bool retired = false;  // GUARDED_BY(mu)
+  // The user's previous Slot, if its eviction had not finished when this one was made: its
+  // state is newer than the file.
+  std::shared_ptr<Slot> predecessor;  // GUARDED_BY(mu)
 };
 
 void DetectorBankOptions::validate() const {
@@ -80,42 +91,79 @@ std::filesystem::path DetectorBank::state_path(const UserId& user) const {
   return std::filesystem::path(options_.state_dir) / (user_file_stem(user) + ".json");
 }
 
+// Finds or makes the user's resident Slot and marks it most recently used; evicts the least
+// recently used user if that makes one too many (writing its state outside mu_).
 std::shared_ptr<DetectorBank::Slot> DetectorBank::slot_for(const UserId& user, std::size_t dim) {
-  std::shared_ptr<Slot> evicted;
-  UserId evicted_user;
-  std::shared_ptr<Slot> slot;
+  std::shared_ptr<Slot> slot, evicted;
   {
     std::lock_guard lock(mu_);
-    auto it = users_.find(user);
-    if (it != users_.end()) {
-      it->second->last_used = ++clock_;
-      return it->second;
+    if (auto it = users_.find(user); it != users_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return lru_.front();
     }
-    if (users_.size() >= options_.max_users) {
-      auto lru = users_.begin();
-      for (auto i = users_.begin(); i != users_.end(); ++i)
-        if (i->second->last_used < lru->second->last_used) lru = i;
-      evicted_user = lru->first;
-      evicted = lru->second;
-      users_.erase(lru);
+    auto previous = evicting_.find(user);
+    slot =
+        std::make_shared<Slot>(user, dim, previous == evicting_.end() ? nullptr : previous->second);
+    lru_.push_front(slot);
+    users_.emplace(user, lru_.begin());
+    if (users_.size() > options_.max_users) {
+      evicted = std::move(lru_.back());
+      lru_.pop_back();
+      users_.erase(evicted->user);
+      if (options_.state_dir.empty()) {
+        evicted.reset();  // forgotten: without state_dir there is nothing to write or hand over
+      } else {
+        evicting_[evicted->user] = evicted;
+      }
     }
-    slot = std::make_shared<Slot>();
-    slot->last_used = ++clock_;
-    slot->dim = dim;
-    users_.emplace(user, slot);
   }
-  if (evicted && !options_.state_dir.empty()) {
-    std::lock_guard ev_lock(evicted->mu);
-    if (evicted->set) write_state(evicted_user, *evicted);
-  }
+  if (evicted) retire(evicted);
   return slot;
 }
 
-// Builds the user's set on first use, from its state file when there is one. Caller holds
-// slot.mu, so a second thread observing the same new user waits for this.
-void DetectorBank::ensure_set(const UserId& user, Slot& slot) {
+// Writes an evicted Slot's state (unless the user's newer Slot took it over first) and marks it
+// retired, then forgets it. A call still holding the Slot either ran before (its event is in
+// the file) or sees it retired and starts over.
+void DetectorBank::retire(const std::shared_ptr<Slot>& slot) {
+  {
+    std::lock_guard lock(slot->mu);
+    if (!slot->retired) {
+      adopt_predecessor(*slot);
+      if (slot->set) write_state(*slot);  // on IoError the Slot stays in evicting_, state intact
+      slot->retired = true;
+      slot->set.reset();
+    }
+  }
+  std::lock_guard lock(mu_);
+  auto it = evicting_.find(slot->user);
+  if (it != evicting_.end() && it->second == slot) evicting_.erase(it);
+}
+
+// Caller holds slot.mu. Takes over the state of the user's previous Slot if its eviction has
+// not written it yet (then that Slot is retired and its writer skips it); otherwise the file
+// already holds it. Locks go from the newer Slot to the older, never back.
+void DetectorBank::adopt_predecessor(Slot& slot) {
+  if (!slot.predecessor) return;
+  std::shared_ptr<Slot> prev = std::move(slot.predecessor);
+  std::lock_guard lock(prev->mu);
+  if (prev->retired) return;
+  adopt_predecessor(*prev);
+  if (prev->set) {
+    slot.set = std::move(prev->set);
+    slot.events = prev->events;
+    slot.dim = prev->dim;
+  }
+  prev->retired = true;
+}
+
+// Builds the user's set on first use: from its previous Slot, else from its state file when
+// there is one, else fresh. Caller holds slot.mu, so a second thread observing the same new
+// user waits for this.
+void DetectorBank::ensure_set(Slot& slot) {
   if (slot.set) return;
-  std::filesystem::path path = state_path(user);
+  adopt_predecessor(slot);
+  if (slot.set) return;
+  std::filesystem::path path = state_path(slot.user);
   if (!options_.state_dir.empty() && std::filesystem::exists(path)) {
     nlohmann::json state = load_json_file(path);
     auto set = make_set(detail::state_get<std::size_t>(state, "dim", path.string()));
@@ -133,75 +181,83 @@ void DetectorBank::ensure_set(const UserId& user, Slot& slot) {
 
 Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
   validate_user_id(user);
-  std::shared_ptr<Slot> slot = slot_for(user, x.size());
-  std::lock_guard lock(slot->mu);
-  ensure_set(user, *slot);
-  OAP_CHECK(x.size() == slot->dim, InvalidArgument,
-            "detector bank: user \"" + user + "\" has " + std::to_string(slot->dim) +
-                " features, this event has " + std::to_string(x.size()));
-  check_point(x, slot->dim, "detector bank");
-  Set& set = *slot->set;
-  Observation obs;
-  obs.cold_start = slot->events < options_.min_history;
-  if (obs.cold_start) {
-    {
-      std::lock_guard pop_lock(population_mu_);
-      auto& pop = population_[slot->dim];
-      if (!pop) pop = make_set(slot->dim);
+  for (;;) {
+    std::shared_ptr<Slot> slot = slot_for(user, x.size());
+    std::lock_guard lock(slot->mu);
+    if (slot->retired) continue;  // evicted since the lookup: its state moved on; look again
+    ensure_set(*slot);
+    OAP_CHECK(x.size() == slot->dim, InvalidArgument,
+              "detector bank: user \"" + user + "\" has " + std::to_string(slot->dim) +
+                  " features, this event has " + std::to_string(x.size()));
+    check_point(x, slot->dim, "detector bank");
+    Set& set = *slot->set;
+    Observation obs;
+    obs.cold_start = slot->events < options_.min_history;
+    if (obs.cold_start) {
+      {
+        std::lock_guard pop_lock(population_mu_);
+        auto& pop = population_[slot->dim];
+        if (!pop) pop = make_set(slot->dim);
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+          pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+        }
+      }
+      // The user's own history starts now (under the user's lock only).
+      for (auto& d : set.detectors) d->update(x);
+    } else {
       for (std::size_t i = 0; i < names_.size(); ++i) {
-        pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+        set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+      }
+      // The population keeps learning from users past their cold start too (it is the prior
+      // for the next new user).
+      if (options_.min_history > 0) {
+        std::lock_guard pop_lock(population_mu_);
+        auto& pop = population_[slot->dim];
+        if (!pop) pop = make_set(slot->dim);
+        for (auto& d : pop->detectors) d->update(x);
       }
     }
-    // The user's own history starts now (under the user's lock only).
-    for (auto& d : set.detectors) d->update(x);
-  } else {
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-      set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
-    }
-    // The population keeps learning from users past their cold start too (it is the prior
-    // for the next new user).
-    if (options_.min_history > 0) {
-      std::lock_guard pop_lock(population_mu_);
-      auto& pop = population_[slot->dim];
-      if (!pop) pop = make_set(slot->dim);
-      for (auto& d : pop->detectors) d->update(x);
-    }
+    // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
+    // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
+    // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
+    double p = obs.scores[options_.shift_input].p_value;
+    obs.shift = set.shift.observe(normal_isf(p));
+    obs.user_events = ++slot->events;
+    return obs;
   }
-  // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
-  // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
-  // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
-  double p = obs.scores[options_.shift_input].p_value;
-  obs.shift = set.shift.observe(normal_isf(p));
-  obs.user_events = ++slot->events;
-  return obs;
 }
 
-void DetectorBank::write_state(const UserId& user, Slot& slot) {
+void DetectorBank::write_state(Slot& slot) {
   nlohmann::json dets = nlohmann::json::object();
   for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
-  nlohmann::json state = {{"user", user},
+  nlohmann::json state = {{"user", slot.user},
                           {"dim", slot.dim},
                           {"events", slot.events},
                           {"detectors", dets},
                           {"shift", slot.set->shift.save()}};
   std::filesystem::create_directories(options_.state_dir);
-  detail::write_text_file_atomic(state_path(user), state.dump());
+  detail::write_text_file_atomic(state_path(slot.user), state.dump());
 }
 
 bool DetectorBank::save_user(const UserId& user) {
   OAP_CHECK(!options_.state_dir.empty(), InvalidArgument,
             "detector bank: save_user needs options.state_dir");
-  std::shared_ptr<Slot> slot;
-  {
-    std::lock_guard lock(mu_);
-    auto it = users_.find(user);
-    if (it == users_.end()) return false;
-    slot = it->second;
+  for (;;) {
+    std::shared_ptr<Slot> slot;
+    {
+      std::lock_guard lock(mu_);
+      auto it = users_.find(user);
+      if (it == users_.end()) return false;
+      slot = *it->second;
+    }
+    std::lock_guard lock(slot->mu);
+    if (slot->retired) continue;  // evicted since the lookup (and saved by its eviction)
+    adopt_predecessor(*slot);
+    // No set: created by a concurrent observe() that has not run yet; the file is current.
+    if (!slot->set) return false;
+    write_state(*slot);
+    return true;
   }
-  std::lock_guard lock(slot->mu);
-  if (!slot->set) return false;  // created by a concurrent observe() that has not run yet
-  write_state(user, *slot);
-  return true;
 }
 
 void DetectorBank::save_all() {

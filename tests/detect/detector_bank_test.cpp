@@ -3,11 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
 #include <thread>
 
 #include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
+#include "oap/detect/detector_factory.hpp"
 #include "test_util.hpp"
 
 namespace oap {
@@ -121,6 +124,76 @@ TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
   auto x = event(rng);
   nlohmann::json restored = bank.observe("a", x), kept = reference.observe("a", x);
   EXPECT_EQ(restored, kept);
+}
+
+// Many threads, few resident users, users coming back while they are being evicted: every
+// event must end up in its user's state exactly once (an eviction that wrote the state file
+// after a returning user had read it lost the events in between, or the whole state).
+TEST(DetectorBank, EvictionUnderConcurrencyLosesNoEvent) {
+  testing::TempDir tmp;
+  DetectorBankOptions o;
+  o.detectors = {{"z", {{"type", "zscore"}}}};
+  o.min_history = 5;
+  o.max_users = 2;
+  o.state_dir = tmp.path().string();
+  constexpr int kUsers = 6, kThreads = 4, kEventsPerThread = 400;
+  std::vector<std::atomic<std::uint64_t>> observed(kUsers);
+  {
+    DetectorBank bank(o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 rng(1000 + t);
+        for (int i = 0; i < kEventsPerThread; ++i) {
+          int u = static_cast<int>(rng() % kUsers);
+          bank.observe("user" + std::to_string(u), event(rng));
+          ++observed[u];
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    bank.save_all();
+  }
+  std::uint64_t total = 0;
+  for (int u = 0; u < kUsers; ++u) {
+    auto path = tmp / (user_file_stem("user" + std::to_string(u)) + ".json");
+    ASSERT_TRUE(std::filesystem::exists(path)) << u;
+    nlohmann::json state = load_json_file(path);
+    EXPECT_EQ(state.at("events").get<std::uint64_t>(), observed[u].load()) << "user" << u;
+    EXPECT_EQ(restore_detector(state.at("detectors").at("z"))->n_seen(), observed[u].load())
+        << "user" << u;
+    total += observed[u];
+  }
+  EXPECT_EQ(total, static_cast<std::uint64_t>(kThreads * kEventsPerThread));
+}
+
+// The eviction order is least recently used first: an observe() of a resident user makes it
+// the most recent. Which users were evicted shows in which state files exist.
+TEST(DetectorBank, EvictionOrderIsLeastRecentlyUsed) {
+  testing::TempDir tmp;
+  auto o = bank_options(0);
+  o.state_dir = tmp.path().string();
+  o.max_users = 3;
+  DetectorBank bank(o);
+  std::mt19937_64 rng(3);
+  auto saved = [&](const std::string& u) {
+    return std::filesystem::exists(tmp / (user_file_stem(u) + ".json"));
+  };
+  for (const char* u : {"a", "b", "c"}) bank.observe(u, event(rng));
+  bank.observe("a", event(rng));  // recency now: a, c, b
+  EXPECT_FALSE(saved("a") || saved("b") || saved("c"));
+  bank.observe("d", event(rng));  // evicts b
+  EXPECT_TRUE(saved("b"));
+  EXPECT_FALSE(saved("a") || saved("c"));
+  bank.observe("c", event(rng));  // c, d, a
+  bank.observe("e", event(rng));  // evicts a
+  EXPECT_TRUE(saved("a"));
+  EXPECT_FALSE(saved("c") || saved("d"));
+  bank.observe("b", event(rng));  // b comes back (restored), evicts d
+  EXPECT_TRUE(saved("d"));
+  EXPECT_FALSE(saved("c") || saved("e"));
+  EXPECT_EQ(bank.users_in_memory(), 3u);
+  EXPECT_EQ(bank.observe("b", event(rng)).user_events, 3u);  // b's two events were kept
 }
 
 TEST(DetectorBank, Errors) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "oap/core/user_id.hpp"
 #include "oap/detect/detector.hpp"
@@ -51,8 +53,16 @@ struct Observation {
 void to_json(nlohmann::json& j, const Observation& o);
 
 // Holds per-user detector sets. Safe for concurrent use without external synchronization:
-// a map mutex guards the user table, each user has its own mutex (events of one user are
-// processed in call order, different users in parallel), the population sets have theirs.
+// a map mutex guards the user table (held for a lookup, never for detector work or file I/O),
+// each user has its own mutex (events of one user are processed in call order, different users
+// in parallel), the population sets have theirs.
+//
+// Eviction: users beyond max_users are dropped least recently used first (an O(1) list).
+// With state_dir, the evicting call writes the user's state file; until it has, a returning
+// user takes that state over in memory, and a call that was already working on the evicted
+// user finishes first (its event is in the file) or starts over on the user's new entry.
+// So no event is lost or counted twice, whatever the interleaving. An IoError while writing
+// leaves the state in memory for the user's next event.
 class DetectorBank {
  public:
   explicit DetectorBank(DetectorBankOptions options = {});
@@ -60,7 +70,8 @@ class DetectorBank {
 
   // Scores x against the user's history (or the population's during cold start), then learns
   // it. The user's dimension is fixed by its first event; InvalidArgument for a mismatch or
-  // non-finite values (nothing is learned then).
+  // non-finite values (nothing is learned then). IoError if writing the state of a user this
+  // call evicts fails (x is not learned then; the evicted state stays in memory).
   Observation observe(const UserId& user, std::span<const double> x);
 
   // Writes the user's state file (atomically: temp file + rename). IoError on failure;
@@ -74,19 +85,25 @@ class DetectorBank {
  private:
   struct Set;
   struct Slot;
+  using LruList = std::list<std::shared_ptr<Slot>>;
+
   std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim);
+  void retire(const std::shared_ptr<Slot>& slot);
+  void adopt_predecessor(Slot& slot);
   std::unique_ptr<Set> make_set(std::size_t dim) const;
-  void ensure_set(const UserId& user, Slot& slot);
+  void ensure_set(Slot& slot);
   std::filesystem::path state_path(const UserId& user) const;
-  void write_state(const UserId& user, Slot& slot);
+  void write_state(Slot& slot);
 
   DetectorBankOptions options_;
   std::vector<std::string> names_;
-  mutable std::mutex mu_;  // guards users_, clock_
-  std::unordered_map<UserId, std::shared_ptr<Slot>> users_;
-  std::uint64_t clock_ = 0;
-  std::mutex population_mu_;  // guards population_
-  std::map<std::size_t, std::unique_ptr<Set>> population_;
+  mutable std::mutex mu_;
+  LruList lru_;  // GUARDED_BY(mu_): resident users, most recently used first
+  std::unordered_map<UserId, LruList::iterator> users_;  // GUARDED_BY(mu_): into lru_
+  // Evicted users whose state file the evicting call has not finished writing.
+  std::unordered_map<UserId, std::shared_ptr<Slot>> evicting_;  // GUARDED_BY(mu_)
+  std::mutex population_mu_;
+  std::map<std::size_t, std::unique_ptr<Set>> population_;  // GUARDED_BY(population_mu_)
 };
 
 }  // namespace oap
