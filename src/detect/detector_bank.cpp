@@ -179,8 +179,39 @@ void DetectorBank::ensure_set(Slot& slot) {
   }
 }
 
+// Caller holds population_mu_.
+DetectorBank::Set& DetectorBank::population_set(std::size_t dim) {
+  auto& pop = population_[dim];
+  if (!pop) pop = make_set(dim);
+  return *pop;
+}
+
+// Caller holds population_mu_: the population learns the pending points of warm users, in the
+// order they were observed. Batches are taken and learned under population_mu_, so they are
+// learned in order too.
+void DetectorBank::learn_pending() {
+  {
+    std::lock_guard lock(pending_mu_);
+    std::swap(pending_, draining_);
+  }
+  const double* row = draining_.values.data();
+  for (std::size_t dim : draining_.dims) {
+    for (auto& d : population_set(dim).detectors) d->update({row, dim});
+    row += dim;
+  }
+  draining_.values.clear();  // keeps the capacity: the next swap allocates nothing
+  draining_.dims.clear();
+}
+
+void DetectorBank::learn_pending_batch() {
+  std::lock_guard lock(population_mu_);
+  learn_pending();
+}
+
 Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
   validate_user_id(user);
+  Observation obs;
+  bool batch_full = false;
   for (;;) {
     std::shared_ptr<Slot> slot = slot_for(user, x.size());
     std::lock_guard lock(slot->mu);
@@ -191,15 +222,14 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
                   " features, this event has " + std::to_string(x.size()));
     check_point(x, slot->dim, "detector bank");
     Set& set = *slot->set;
-    Observation obs;
     obs.cold_start = slot->events < options_.min_history;
     if (obs.cold_start) {
       {
         std::lock_guard pop_lock(population_mu_);
-        auto& pop = population_[slot->dim];
-        if (!pop) pop = make_set(slot->dim);
+        learn_pending();
+        Set& pop = population_set(slot->dim);
         for (std::size_t i = 0; i < names_.size(); ++i) {
-          pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+          pop.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
         }
       }
       // The user's own history starts now (under the user's lock only).
@@ -209,12 +239,14 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
         set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
       }
       // The population keeps learning from users past their cold start too (it is the prior
-      // for the next new user).
+      // for the next new user), in batches: a warm user's event appends x to the pending
+      // points (under pending_mu_, a copy of d values) and does not wait for the population
+      // lock, except the one in kPopulationBatch that fills the batch and learns it.
       if (options_.min_history > 0) {
-        std::lock_guard pop_lock(population_mu_);
-        auto& pop = population_[slot->dim];
-        if (!pop) pop = make_set(slot->dim);
-        for (auto& d : pop->detectors) d->update(x);
+        std::lock_guard pending_lock(pending_mu_);
+        pending_.values.insert(pending_.values.end(), x.begin(), x.end());
+        pending_.dims.push_back(x.size());
+        batch_full = pending_.dims.size() >= kPopulationBatch;
       }
     }
     // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
@@ -223,8 +255,11 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
     double p = obs.scores[options_.shift_input].p_value;
     obs.shift = set.shift.observe(normal_isf(p));
     obs.user_events = ++slot->events;
-    return obs;
+    break;
   }
+  // Outside the user's lock: the user's next event need not wait for the population.
+  if (batch_full) learn_pending_batch();
+  return obs;
 }
 
 void DetectorBank::write_state(Slot& slot) {

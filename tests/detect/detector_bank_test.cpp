@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -194,6 +195,63 @@ TEST(DetectorBank, EvictionOrderIsLeastRecentlyUsed) {
   EXPECT_FALSE(saved("c") || saved("e"));
   EXPECT_EQ(bank.users_in_memory(), 3u);
   EXPECT_EQ(bank.observe("b", event(rng)).user_events, 3u);  // b's two events were kept
+}
+
+// The bank against a reference built from the detectors themselves: the population scores a
+// cold-start user's event and learns it; it also learns every warm user's event, in order (the
+// bank defers that to batches; the scores must be exactly those of learning it at once). A
+// user's own detectors learn every event and score once warm. Two dimensions, users arriving
+// throughout, gaps between cold-start events shorter and longer than the population batch.
+TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
+  const std::size_t min_history = 5;
+  auto o = bank_options(min_history);
+  DetectorBank bank(o);
+  const auto& specs = o.detectors;  // object form: by name
+  using Set = std::vector<std::unique_ptr<Detector>>;
+  auto make_set = [&](std::size_t dim) {
+    Set set;
+    for (const auto& [name, spec] : specs.items()) set.push_back(make_detector(spec, dim));
+    return set;
+  };
+  std::map<std::size_t, Set> population;
+  std::map<std::string, Set> own;
+  std::map<std::string, std::uint64_t> seen;
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> g;
+  int newcomers = 0;
+  std::vector<std::string> users;
+  for (int i = 0; i < 1500; ++i) {
+    // A new user every so often (gaps of 10 to 200 events), else one of the known ones.
+    if (users.empty() || rng() % (i < 700 ? 10 : 200) == 0)
+      users.push_back("user" + std::to_string(newcomers++));
+    const std::string& user = users[rng() % users.size()];
+    const std::size_t dim = (user.back() - '0') % 2 == 0 ? 3 : 2;
+    std::vector<double> x(dim);
+    for (auto& v : x) v = g(rng);
+    Observation got = bank.observe(user, x);
+
+    auto [pop_it, new_dim] = population.try_emplace(dim);
+    if (new_dim) pop_it->second = make_set(dim);
+    auto [own_it, new_user] = own.try_emplace(user);
+    if (new_user) own_it->second = make_set(dim);
+    const bool cold = seen[user]++ < min_history;
+    ASSERT_EQ(got.cold_start, cold) << i;
+    std::size_t k = 0;
+    for (const auto& [name, spec] : specs.items()) {
+      Score expected;
+      if (cold) {
+        pop_it->second[k]->score_and_update(x, expected);
+        own_it->second[k]->update(x);
+      } else {
+        own_it->second[k]->score_and_update(x, expected);
+        pop_it->second[k]->update(x);
+      }
+      ASSERT_EQ(nlohmann::json(got.scores.at(name)), nlohmann::json(expected))
+          << "event " << i << " user " << user << " detector " << name;
+      ++k;
+    }
+  }
+  EXPECT_GT(newcomers, 20);
 }
 
 TEST(DetectorBank, Errors) {

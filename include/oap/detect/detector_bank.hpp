@@ -29,7 +29,9 @@ struct DetectorBankOptions {
   std::string shift_input;
   ShiftMonitorOptions shift{};
   // While a user has fewer events than this, scores come from population detectors (all users
-  // of the same dimension pooled) and Observation.cold_start is true. 0 disables. Default: 20.
+  // of the same dimension pooled) and Observation.cold_start is true. The population learns
+  // every event of every user (it is the prior for the next new user). 0 disables.
+  // Default: 20.
   std::size_t min_history = 20;
   // Users held in memory; beyond it the least recently used is saved (if state_dir is set)
   // and dropped. Requires >= 1. Default: 100000.
@@ -55,7 +57,8 @@ void to_json(nlohmann::json& j, const Observation& o);
 // Holds per-user detector sets. Safe for concurrent use without external synchronization:
 // a map mutex guards the user table (held for a lookup, never for detector work or file I/O),
 // each user has its own mutex (events of one user are processed in call order, different users
-// in parallel), the population sets have theirs.
+// in parallel), the population sets have theirs (taken during a user's cold start, and once
+// per kPopulationBatch events of warm users, whose points the population learns in batches).
 //
 // Eviction: users beyond max_users are dropped least recently used first (an O(1) list).
 // With state_dir, the evicting call writes the user's state file; until it has, a returning
@@ -82,9 +85,19 @@ class DetectorBank {
   std::size_t users_in_memory() const;
   const DetectorBankOptions& options() const { return options_; }
 
+  // Points of warm users the population learns at once (see the class comment). The
+  // population's scores are the same as if it learned every point at its event: it learns the
+  // pending points, in order, before it scores a cold-start user.
+  static constexpr std::size_t kPopulationBatch = 64;
+
  private:
   struct Set;
   struct Slot;
+  // Points waiting to be learned by the population: values row after row, dims[i] per row.
+  struct PendingPoints {
+    std::vector<double> values;
+    std::vector<std::size_t> dims;
+  };
   using LruList = std::list<std::shared_ptr<Slot>>;
 
   std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim);
@@ -94,6 +107,9 @@ class DetectorBank {
   void ensure_set(Slot& slot);
   std::filesystem::path state_path(const UserId& user) const;
   void write_state(Slot& slot);
+  Set& population_set(std::size_t dim);
+  void learn_pending();
+  void learn_pending_batch();
 
   DetectorBankOptions options_;
   std::vector<std::string> names_;
@@ -102,8 +118,11 @@ class DetectorBank {
   std::unordered_map<UserId, LruList::iterator> users_;  // GUARDED_BY(mu_): into lru_
   // Evicted users whose state file the evicting call has not finished writing.
   std::unordered_map<UserId, std::shared_ptr<Slot>> evicting_;  // GUARDED_BY(mu_)
-  std::mutex population_mu_;
-  std::map<std::size_t, std::unique_ptr<Set>> population_;  // GUARDED_BY(population_mu_)
+  std::mutex population_mu_;                                    // taken before pending_mu_
+  std::map<std::size_t, std::unique_ptr<Set>> population_;      // GUARDED_BY(population_mu_)
+  PendingPoints draining_;                                      // GUARDED_BY(population_mu_)
+  std::mutex pending_mu_;
+  PendingPoints pending_;  // GUARDED_BY(pending_mu_)
 };
 
 }  // namespace oap
