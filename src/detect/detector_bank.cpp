@@ -12,6 +12,61 @@
 
 namespace oap {
 
+namespace {
+
+struct NamedSpec {
+  std::string name;
+  nlohmann::json spec;
+};
+
+// The detectors of DetectorBankOptions::detectors in order, each checked by building it once.
+// Throws ConfigError naming the detector (index and name), then the spec's own field and value.
+std::vector<NamedSpec> named_specs(const nlohmann::json& detectors) {
+  std::vector<NamedSpec> out;
+  if (detectors.is_object()) {
+    for (const auto& [name, spec] : detectors.items()) out.push_back({name, spec});
+  } else if (detectors.is_array()) {
+    for (std::size_t i = 0; i < detectors.size(); ++i) {
+      const nlohmann::json& item = detectors[i];
+      const std::string where = "bank.detectors[" + std::to_string(i) + "]";
+      OAP_CHECK(
+          item.is_object(), ConfigError,
+          where + ": expected an object {\"name\": ..., \"type\": ...}, got " + item.type_name());
+      auto name = item.find("name");
+      OAP_CHECK(name != item.end() && name->is_string(), ConfigError,
+                where + ".name: expected a string (the detector's name), got " +
+                    (name == item.end() ? std::string("nothing") : name->dump()));
+      nlohmann::json spec = item;
+      spec.erase("name");
+      out.push_back({name->get<std::string>(), std::move(spec)});
+    }
+  } else {
+    OAP_THROW(ConfigError, std::string("bank.detectors: expected an object {name: spec} or an "
+                                       "array [{\"name\": ..., \"type\": ...}], got ") +
+                               detectors.type_name());
+  }
+  OAP_CHECK(!out.empty(), ConfigError, "bank.detectors: at least one detector is required");
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::string where =
+        "bank.detectors: detector \"" + out[i].name + "\" (index " + std::to_string(i) + ")";
+    OAP_CHECK(!out[i].name.empty(), ConfigError, where + ": the name must not be empty");
+    for (std::size_t k = 0; k < i; ++k) {
+      OAP_CHECK(out[k].name != out[i].name, ConfigError,
+                where + ": the name is also used by index " + std::to_string(k));
+    }
+    try {
+      // Options do not depend on the dimension, which a user's first event fixes; 1 is valid.
+      make_detector(out[i].spec, 1);
+    } catch (const Error& e) {
+      // e.what() already ends with the location of the check that failed; keep that one.
+      throw ConfigError(where + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 struct DetectorBank::Set {
   std::vector<std::unique_ptr<Detector>> detectors;  // in names_ order
   ShiftMonitor shift;
@@ -37,11 +92,12 @@ struct DetectorBank::Slot {
 };
 
 void DetectorBankOptions::validate() const {
-  OAP_CHECK(detectors.is_object() && !detectors.empty(), ConfigError,
-            "bank.detectors must be an object of named detector specs, with at least one");
-  OAP_CHECK(shift_input.empty() || detectors.contains(shift_input), ConfigError,
-            "bank.shift_input: no detector named \"" + shift_input + "\"");
-  OAP_CHECK(max_users >= 1, ConfigError, "bank.max_users must be >= 1");
+  std::vector<NamedSpec> specs = named_specs(detectors);
+  bool found = shift_input.empty();
+  for (const auto& s : specs) found = found || s.name == shift_input;
+  OAP_CHECK(found, ConfigError, "bank.shift_input: no detector named \"" + shift_input + "\"");
+  OAP_CHECK(max_users >= 1, ConfigError,
+            "bank.max_users must be >= 1, got " + std::to_string(max_users));
   shift.validate();
 }
 
@@ -60,7 +116,6 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
   o.state_dir = r.get<std::string>("state_dir", o.state_dir);
   r.finish();
   o.validate();
-  for (const auto& [name, spec] : o.detectors.items()) make_detector(spec, 1);  // check specs
 }
 
 void to_json(nlohmann::json& j, const Observation& o) {
@@ -74,7 +129,10 @@ void to_json(nlohmann::json& j, const Observation& o) {
 
 DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(options)) {
   options_.validate();
-  for (const auto& [name, spec] : options_.detectors.items()) names_.push_back(name);
+  for (auto& s : named_specs(options_.detectors)) {
+    names_.push_back(std::move(s.name));
+    specs_.push_back(std::move(s.spec));
+  }
   if (options_.shift_input.empty()) options_.shift_input = names_.front();
 }
 
@@ -82,8 +140,7 @@ DetectorBank::~DetectorBank() = default;
 
 std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim) const {
   auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift)});
-  for (const auto& name : names_)
-    set->detectors.push_back(make_detector(options_.detectors[name], dim));
+  for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, dim));
   return set;
 }
 

@@ -17,6 +17,7 @@
 namespace oap {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 DetectorBankOptions bank_options(std::size_t min_history) {
@@ -252,6 +253,79 @@ TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
     }
   }
   EXPECT_GT(newcomers, 20);
+}
+
+TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {
+  auto array = nlohmann::json::parse(R"({"detectors": [
+      {"name": "zz", "type": "zscore", "options": {"alpha": 0.05}},
+      {"name": "aa", "type": "mahalanobis"}]})")
+                   .get<DetectorBankOptions>();
+  DetectorBank a(array);
+  EXPECT_EQ(a.options().shift_input, "zz");  // the first element
+  std::vector<double> x{1, 2};
+  Observation o = a.observe("u", x);
+  EXPECT_EQ(o.scores.size(), 2u);
+  EXPECT_TRUE(o.scores.count("aa") && o.scores.count("zz"));
+  // The object form is read sorted by name: the first detector is the alphabetically first.
+  auto object = nlohmann::json::parse(R"({"detectors": {"zz": {"type": "zscore"},
+                                                         "aa": {"type": "mahalanobis"}}})")
+                    .get<DetectorBankOptions>();
+  EXPECT_EQ(DetectorBank(object).options().shift_input, "aa");
+  // Both forms round-trip through JSON.
+  EXPECT_EQ(nlohmann::json(array).get<DetectorBankOptions>().detectors, array.detectors);
+}
+
+// validate() builds every spec once, so a bad spec made in code fails when the options are
+// checked (the bank's constructor), not at the first observe(); the message names the
+// detector by name and index, then the spec's field and value.
+TEST(DetectorBank, ValidateChecksEachDetectorSpec) {
+  auto message_of = [](const nlohmann::json& detectors) -> std::string {
+    DetectorBankOptions o;
+    o.detectors = detectors;
+    try {
+      o.validate();
+    } catch (const ConfigError& e) {
+      EXPECT_THROW(DetectorBank{o}, ConfigError);
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const nlohmann::json ok = {{"type", "zscore"}};
+  // Unknown kind.
+  EXPECT_THAT(message_of({{"a", ok}, {"b", {{"type", "knn"}}}}),
+              AllOf(HasSubstr("detector \"b\" (index 1)"), HasSubstr("detector.type"),
+                    HasSubstr("got \"knn\"")));
+  // A parameter out of range.
+  EXPECT_THAT(
+      message_of({{"z", {{"type", "zscore"}, {"options", {{"alpha", 2}}}}}}),
+      AllOf(HasSubstr("detector \"z\" (index 0)"), HasSubstr("zscore.alpha"), HasSubstr("got 2")));
+  // A parameter of the wrong type, inside an ensemble member.
+  EXPECT_THAT(
+      message_of(
+          {{"e",
+            {{"type", "ensemble"},
+             {"members", {{{"type", "isolation_forest"}, {"options", {{"n_trees", "many"}}}}}}}}}),
+      AllOf(HasSubstr("detector \"e\" (index 0)"), HasSubstr("n_trees"), HasSubstr("\"many\"")));
+  // A field no detector has: specs carry no dimension (a user's first event fixes it).
+  EXPECT_THAT(message_of({{"z", {{"type", "zscore"}, {"dim", 3}}}}),
+              AllOf(HasSubstr("detector \"z\" (index 0)"), HasSubstr("\"dim\"")));
+  EXPECT_THAT(message_of({{"z", 5}}),
+              AllOf(HasSubstr("detector \"z\""), HasSubstr("expected a JSON object, got number")));
+  // The array form: positions, names.
+  EXPECT_THAT(message_of(nlohmann::json::array(
+                  {{{"name", "a"}, {"type", "zscore"}},
+                   {{"name", "b"}, {"type", "mahalanobis"}, {"options", {{"forgetting", 0}}}}})),
+              AllOf(HasSubstr("detector \"b\" (index 1)"), HasSubstr("mahalanobis.forgetting"),
+                    HasSubstr("got 0")));
+  EXPECT_THAT(message_of(nlohmann::json::array({{{"type", "zscore"}}})),
+              HasSubstr("bank.detectors[0].name: expected a string"));
+  EXPECT_THAT(message_of(nlohmann::json::array(
+                  {{{"name", "a"}, {"type", "zscore"}}, {{"name", "a"}, {"type", "zscore"}}})),
+              HasSubstr("detector \"a\" (index 1): the name is also used by index 0"));
+  EXPECT_THAT(message_of(nlohmann::json::array()), HasSubstr("at least one detector"));
+  EXPECT_THAT(message_of(nlohmann::json::object()), HasSubstr("at least one detector"));
+  EXPECT_THAT(message_of("zscore"), HasSubstr("expected an object {name: spec} or an array"));
+  EXPECT_EQ(message_of({{"a", ok}}), "(no error)");
 }
 
 TEST(DetectorBank, Errors) {

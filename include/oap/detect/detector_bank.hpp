@@ -20,12 +20,18 @@
 namespace oap {
 
 struct DetectorBankOptions {
-  // Named detector specs (see make_detector): {"z": {"type": "zscore"}, ...}. Requires at
-  // least one. Default: {"zscore": {"type": "zscore"}}.
+  // The detectors, each a name and a spec (see make_detector), in one of two forms:
+  //   array:  [{"name": "z", "type": "zscore", "options": {...}}, ...]  (order as written)
+  //   object: {"z": {"type": "zscore", "options": {...}}, ...}          (order by name)
+  // A JSON object's keys are read sorted by name (nlohmann::json), so only the array form keeps
+  // the order of a file; the order decides the default shift_input. Requires at least one,
+  // non-empty unique names, and specs make_detector accepts (checked by validate()).
+  // Default: {"zscore": {"type": "zscore"}}.
   nlohmann::json detectors = {{"zscore", {{"type", "zscore"}}}};
   // The detector whose p-value feeds the shift monitor, as the normal quantile
   // normal_isf(p) (N(0, 1) while nothing changes; large when p is small).
-  // Default: "" = the first name.
+  // Default: "" = the first detector: the first array element, or in the object form the
+  // alphabetically first name.
   std::string shift_input;
   ShiftMonitorOptions shift{};
   // While a user has fewer events than this, scores come from population detectors (all users
@@ -40,6 +46,8 @@ struct DetectorBankOptions {
   // A user seen for the first time is restored from its file if there is one. Default: "".
   std::string state_dir;
 
+  // Throws ConfigError naming the field and value; for a detector spec, the detector's name
+  // and index, then the spec's field and value (each spec is built once to check it).
   void validate() const;
 };
 void to_json(nlohmann::json& j, const DetectorBankOptions& o);
@@ -112,7 +120,8 @@ class DetectorBank {
   void learn_pending_batch();
 
   DetectorBankOptions options_;
-  std::vector<std::string> names_;
+  std::vector<std::string> names_;     // detector names, in options order
+  std::vector<nlohmann::json> specs_;  // their specs
   mutable std::mutex mu_;
   LruList lru_;  // GUARDED_BY(mu_): resident users, most recently used first
   std::unordered_map<UserId, LruList::iterator> users_;  // GUARDED_BY(mu_): into lru_
