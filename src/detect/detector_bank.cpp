@@ -19,8 +19,12 @@ struct NamedSpec {
   nlohmann::json spec;
 };
 
-// The detectors of DetectorBankOptions::detectors in order, each checked by building it once.
-// Throws ConfigError naming the detector (index and name), then the spec's own field and value.
+std::string detector_context(const NamedSpec& d, std::size_t index) {
+  return "bank.detectors: detector \"" + d.name + "\" (index " + std::to_string(index) + ")";
+}
+
+// The detectors of DetectorBankOptions::detectors in order, with non-empty unique names.
+// Throws ConfigError naming the detector (index and name).
 std::vector<NamedSpec> named_specs(const nlohmann::json& detectors) {
   std::vector<NamedSpec> out;
   if (detectors.is_object()) {
@@ -47,19 +51,12 @@ std::vector<NamedSpec> named_specs(const nlohmann::json& detectors) {
   }
   OAP_CHECK(!out.empty(), ConfigError, "bank.detectors: at least one detector is required");
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::string where =
-        "bank.detectors: detector \"" + out[i].name + "\" (index " + std::to_string(i) + ")";
-    OAP_CHECK(!out[i].name.empty(), ConfigError, where + ": the name must not be empty");
+    OAP_CHECK(!out[i].name.empty(), ConfigError,
+              detector_context(out[i], i) + ": the name must not be empty");
     for (std::size_t k = 0; k < i; ++k) {
-      OAP_CHECK(out[k].name != out[i].name, ConfigError,
-                where + ": the name is also used by index " + std::to_string(k));
-    }
-    try {
-      // Options do not depend on the dimension, which a user's first event fixes; 1 is valid.
-      make_detector(out[i].spec, 1);
-    } catch (const Error& e) {
-      // e.what() already ends with the location of the check that failed; keep that one.
-      throw ConfigError(where + ": " + e.what());
+      OAP_CHECK(
+          out[k].name != out[i].name, ConfigError,
+          detector_context(out[i], i) + ": the name is also used by index " + std::to_string(k));
     }
   }
   return out;
@@ -93,6 +90,15 @@ struct DetectorBank::Slot {
 
 void DetectorBankOptions::validate() const {
   std::vector<NamedSpec> specs = named_specs(detectors);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    try {
+      // Options do not depend on the dimension, which a user's first event fixes; 1 is valid.
+      make_detector(specs[i].spec, 1);
+    } catch (const Error& e) {
+      // e.what() already ends with the location of the check that failed; keep that one.
+      throw ConfigError(detector_context(specs[i], i) + ": " + e.what());
+    }
+  }
   bool found = shift_input.empty();
   for (const auto& s : specs) found = found || s.name == shift_input;
   OAP_CHECK(found, ConfigError, "bank.shift_input: no detector named \"" + shift_input + "\"");
