@@ -76,16 +76,16 @@ struct DetectorBank::Slot {
       : user(std::move(u)), dim(d), predecessor(std::move(previous)) {}
 
   const UserId user;
-  std::mutex mu;
-  std::size_t dim;           // GUARDED_BY(mu)
-  std::unique_ptr<Set> set;  // GUARDED_BY(mu); null until the first event is processed
-  std::uint64_t events = 0;  // GUARDED_BY(mu)
+  Mutex mu;
+  std::size_t dim OAP_GUARDED_BY(mu);
+  std::unique_ptr<Set> set OAP_GUARDED_BY(mu);  // null until the first event is processed
+  std::uint64_t events OAP_GUARDED_BY(mu) = 0;
   // Evicted and done with: its state is in the state file or in the user's newer Slot. A call
   // that finds its Slot retired looks the user up again.
-  bool retired = false;  // GUARDED_BY(mu)
+  bool retired OAP_GUARDED_BY(mu) = false;
   // The user's previous Slot, if its eviction had not finished when this one was made: its
   // state is newer than the file.
-  std::shared_ptr<Slot> predecessor;  // GUARDED_BY(mu)
+  std::shared_ptr<Slot> predecessor OAP_GUARDED_BY(mu);
 };
 
 void DetectorBankOptions::validate() const {
@@ -154,12 +154,41 @@ std::filesystem::path DetectorBank::state_path(const UserId& user) const {
   return std::filesystem::path(options_.state_dir) / (user_file_stem(user) + ".json");
 }
 
+void DetectorBank::write_state(Slot& slot) OAP_REQUIRES(slot.mu) {
+  nlohmann::json dets = nlohmann::json::object();
+  for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
+  nlohmann::json state = {{"user", slot.user},
+                          {"dim", slot.dim},
+                          {"events", slot.events},
+                          {"detectors", dets},
+                          {"shift", slot.set->shift.save()}};
+  std::filesystem::create_directories(options_.state_dir);
+  detail::write_text_file_atomic(state_path(slot.user), state.dump());
+}
+
+// Takes over the state of the user's previous Slot if its eviction has not written it yet
+// (then that Slot is retired and its writer skips it); otherwise the file already holds it.
+// Locks go from the newer Slot to the older, never back.
+void DetectorBank::adopt_predecessor(Slot& slot) OAP_REQUIRES(slot.mu) {
+  if (!slot.predecessor) return;
+  std::shared_ptr<Slot> prev = std::move(slot.predecessor);
+  MutexLock lock(prev->mu);
+  if (prev->retired) return;
+  adopt_predecessor(*prev);
+  if (prev->set) {
+    slot.set = std::move(prev->set);
+    slot.events = prev->events;
+    slot.dim = prev->dim;
+  }
+  prev->retired = true;
+}
+
 // Finds or makes the user's resident Slot and marks it most recently used; evicts the least
 // recently used user if that makes one too many (writing its state outside mu_).
 std::shared_ptr<DetectorBank::Slot> DetectorBank::slot_for(const UserId& user, std::size_t dim) {
   std::shared_ptr<Slot> slot, evicted;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = users_.find(user); it != users_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
       return lru_.front();
@@ -189,7 +218,7 @@ std::shared_ptr<DetectorBank::Slot> DetectorBank::slot_for(const UserId& user, s
 // the file) or sees it retired and starts over.
 void DetectorBank::retire(const std::shared_ptr<Slot>& slot) {
   {
-    std::lock_guard lock(slot->mu);
+    MutexLock lock(slot->mu);
     if (!slot->retired) {
       adopt_predecessor(*slot);
       if (slot->set) write_state(*slot);  // on IoError the Slot stays in evicting_, state intact
@@ -197,32 +226,15 @@ void DetectorBank::retire(const std::shared_ptr<Slot>& slot) {
       slot->set.reset();
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = evicting_.find(slot->user);
   if (it != evicting_.end() && it->second == slot) evicting_.erase(it);
 }
 
-// Caller holds slot.mu. Takes over the state of the user's previous Slot if its eviction has
-// not written it yet (then that Slot is retired and its writer skips it); otherwise the file
-// already holds it. Locks go from the newer Slot to the older, never back.
-void DetectorBank::adopt_predecessor(Slot& slot) {
-  if (!slot.predecessor) return;
-  std::shared_ptr<Slot> prev = std::move(slot.predecessor);
-  std::lock_guard lock(prev->mu);
-  if (prev->retired) return;
-  adopt_predecessor(*prev);
-  if (prev->set) {
-    slot.set = std::move(prev->set);
-    slot.events = prev->events;
-    slot.dim = prev->dim;
-  }
-  prev->retired = true;
-}
-
 // Builds the user's set on first use: from its previous Slot, else from its state file when
-// there is one, else fresh. Caller holds slot.mu, so a second thread observing the same new
-// user waits for this.
-void DetectorBank::ensure_set(Slot& slot) {
+// there is one, else fresh. The caller holds slot.mu, so a second thread observing the same
+// new user waits for this.
+void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
   if (slot.set) return;
   adopt_predecessor(slot);
   if (slot.set) return;
@@ -242,19 +254,17 @@ void DetectorBank::ensure_set(Slot& slot) {
   }
 }
 
-// Caller holds population_mu_.
 DetectorBank::Set& DetectorBank::population_set(std::size_t dim) {
   auto& pop = population_[dim];
   if (!pop) pop = make_set(dim);
   return *pop;
 }
 
-// Caller holds population_mu_: the population learns the pending points of warm users, in the
-// order they were observed. Batches are taken and learned under population_mu_, so they are
-// learned in order too.
+// The population learns the pending points of warm users, in the order they were observed.
+// Batches are taken and learned under population_mu_, so they are learned in order too.
 void DetectorBank::learn_pending() {
   {
-    std::lock_guard lock(pending_mu_);
+    MutexLock lock(pending_mu_);
     std::swap(pending_, draining_);
   }
   const double* row = draining_.values.data();
@@ -267,7 +277,7 @@ void DetectorBank::learn_pending() {
 }
 
 void DetectorBank::learn_pending_batch() {
-  std::lock_guard lock(population_mu_);
+  MutexLock lock(population_mu_);
   learn_pending();
 }
 
@@ -277,7 +287,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
   bool batch_full = false;
   for (;;) {
     std::shared_ptr<Slot> slot = slot_for(user, x.size());
-    std::lock_guard lock(slot->mu);
+    MutexLock lock(slot->mu);
     if (slot->retired) continue;  // evicted since the lookup: its state moved on; look again
     ensure_set(*slot);
     OAP_CHECK(x.size() == slot->dim, InvalidArgument,
@@ -288,7 +298,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
     obs.cold_start = slot->events < options_.min_history;
     if (obs.cold_start) {
       {
-        std::lock_guard pop_lock(population_mu_);
+        MutexLock pop_lock(population_mu_);
         learn_pending();
         Set& pop = population_set(slot->dim);
         for (std::size_t i = 0; i < names_.size(); ++i) {
@@ -306,7 +316,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
       // points (under pending_mu_, a copy of d values) and does not wait for the population
       // lock, except the one in kPopulationBatch that fills the batch and learns it.
       if (options_.min_history > 0) {
-        std::lock_guard pending_lock(pending_mu_);
+        MutexLock pending_lock(pending_mu_);
         pending_.values.insert(pending_.values.end(), x.begin(), x.end());
         pending_.dims.push_back(x.size());
         batch_full = pending_.dims.size() >= kPopulationBatch;
@@ -325,30 +335,18 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
   return obs;
 }
 
-void DetectorBank::write_state(Slot& slot) {
-  nlohmann::json dets = nlohmann::json::object();
-  for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
-  nlohmann::json state = {{"user", slot.user},
-                          {"dim", slot.dim},
-                          {"events", slot.events},
-                          {"detectors", dets},
-                          {"shift", slot.set->shift.save()}};
-  std::filesystem::create_directories(options_.state_dir);
-  detail::write_text_file_atomic(state_path(slot.user), state.dump());
-}
-
 bool DetectorBank::save_user(const UserId& user) {
   OAP_CHECK(!options_.state_dir.empty(), InvalidArgument,
             "detector bank: save_user needs options.state_dir");
   for (;;) {
     std::shared_ptr<Slot> slot;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = users_.find(user);
       if (it == users_.end()) return false;
       slot = *it->second;
     }
-    std::lock_guard lock(slot->mu);
+    MutexLock lock(slot->mu);
     if (slot->retired) continue;  // evicted since the lookup (and saved by its eviction)
     adopt_predecessor(*slot);
     // No set: created by a concurrent observe() that has not run yet; the file is current.
@@ -361,14 +359,14 @@ bool DetectorBank::save_user(const UserId& user) {
 void DetectorBank::save_all() {
   std::vector<UserId> ids;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [id, slot] : users_) ids.push_back(id);
   }
   for (const auto& id : ids) save_user(id);
 }
 
 std::size_t DetectorBank::users_in_memory() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return users_.size();
 }
 

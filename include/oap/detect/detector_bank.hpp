@@ -6,13 +6,14 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "oap/core/mutex.hpp"
+#include "oap/core/thread_annotations.hpp"
 #include "oap/core/user_id.hpp"
 #include "oap/detect/detector.hpp"
 #include "oap/detect/shift_monitor.hpp"
@@ -108,30 +109,33 @@ class DetectorBank {
   };
   using LruList = std::list<std::shared_ptr<Slot>>;
 
-  std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim);
-  void retire(const std::shared_ptr<Slot>& slot);
+  // Functions taking a Slot& require its mu; that is annotated on their definitions (Slot is
+  // defined in the .cpp), which come before their first use there.
+  std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim) OAP_EXCLUDES(mu_);
+  void retire(const std::shared_ptr<Slot>& slot) OAP_EXCLUDES(mu_);
   void adopt_predecessor(Slot& slot);
   std::unique_ptr<Set> make_set(std::size_t dim) const;
   void ensure_set(Slot& slot);
   std::filesystem::path state_path(const UserId& user) const;
   void write_state(Slot& slot);
-  Set& population_set(std::size_t dim);
-  void learn_pending();
-  void learn_pending_batch();
+  Set& population_set(std::size_t dim) OAP_REQUIRES(population_mu_);
+  void learn_pending() OAP_REQUIRES(population_mu_) OAP_EXCLUDES(pending_mu_);
+  void learn_pending_batch() OAP_EXCLUDES(population_mu_, pending_mu_);
 
   DetectorBankOptions options_;
   std::vector<std::string> names_;     // detector names, in options order
   std::vector<nlohmann::json> specs_;  // their specs
-  mutable std::mutex mu_;
-  LruList lru_;  // GUARDED_BY(mu_): resident users, most recently used first
-  std::unordered_map<UserId, LruList::iterator> users_;  // GUARDED_BY(mu_): into lru_
+  mutable Mutex mu_;
+  LruList lru_ OAP_GUARDED_BY(mu_);  // resident users, most recently used first
+  std::unordered_map<UserId, LruList::iterator> users_ OAP_GUARDED_BY(mu_);  // into lru_
   // Evicted users whose state file the evicting call has not finished writing.
-  std::unordered_map<UserId, std::shared_ptr<Slot>> evicting_;  // GUARDED_BY(mu_)
-  std::mutex population_mu_;                                    // taken before pending_mu_
-  std::map<std::size_t, std::unique_ptr<Set>> population_;      // GUARDED_BY(population_mu_)
-  PendingPoints draining_;                                      // GUARDED_BY(population_mu_)
-  std::mutex pending_mu_;
-  PendingPoints pending_;  // GUARDED_BY(pending_mu_)
+  std::unordered_map<UserId, std::shared_ptr<Slot>> evicting_ OAP_GUARDED_BY(mu_);
+  // Lock order: a user's Slot::mu, then population_mu_, then pending_mu_.
+  Mutex population_mu_;
+  std::map<std::size_t, std::unique_ptr<Set>> population_ OAP_GUARDED_BY(population_mu_);
+  PendingPoints draining_ OAP_GUARDED_BY(population_mu_);
+  Mutex pending_mu_ OAP_ACQUIRED_AFTER(population_mu_);
+  PendingPoints pending_ OAP_GUARDED_BY(pending_mu_);
 };
 
 }  // namespace oap
