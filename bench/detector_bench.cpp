@@ -7,7 +7,11 @@
 //   - ScoreBatch: score_batch() over 4096 points at once (items_per_second = points/s).
 // Detectors: zscore (Welford, max combine), mahalanobis (Ledoit-Wolf, default refit interval),
 // isolation_forest (100 trees, window 256, sample 256), ensemble (the three, Bonferroni).
-// Single thread. Build in Release:
+// DetectorBank (BankWarm_*): observe(user, x) for users past min_history (default 20), d = 16,
+// the bank's whole step (user lookup, scoring, learning, shift monitor, Observation). Configs:
+// ZScore = one z-score detector; Three = z-score, Mahalanobis, isolation forest (as above).
+// Threads(2): two threads, each with its own warm users, on one shared bank.
+// Single thread unless noted. Build in Release:
 //   cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build-rel
 //   detector_bench build-rel/bench/detector_bench [--benchmark_filter=Mahalanobis]
 
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "oap/detect/detector.hpp"
+#include "oap/detect/detector_bank.hpp"
 #include "oap/detect/detector_factory.hpp"
 
 namespace {
@@ -100,6 +105,50 @@ OAP_DETECTOR_BENCH(ZScore, "zscore")
 OAP_DETECTOR_BENCH(Mahalanobis, "mahalanobis")
 OAP_DETECTOR_BENCH(IsolationForest, "isolation_forest")
 OAP_DETECTOR_BENCH(Ensemble, "ensemble")
+
+// A bank with kBankUsers warm users (kTrainRows events each, round robin), shared by the
+// benchmark's threads; thread t observes users t, t + threads, ... in turn.
+constexpr int kBankUsers = 8;
+constexpr std::size_t kBankDim = 16;
+
+std::unique_ptr<oap::DetectorBank> warm_bank(const nlohmann::json& detectors) {
+  oap::DetectorBankOptions options;
+  options.detectors = detectors;
+  auto bank = std::make_unique<oap::DetectorBank>(options);
+  auto rows = normal_rows(kTrainRows, kBankDim, 7);
+  for (std::size_t i = 0; i < kTrainRows; ++i) {
+    for (int u = 0; u < kBankUsers; ++u)
+      bank->observe("user" + std::to_string(u), {rows.data() + i * kBankDim, kBankDim});
+  }
+  return bank;
+}
+
+void bank_warm(benchmark::State& state, const nlohmann::json& detectors) {
+  static std::unique_ptr<oap::DetectorBank> bank;
+  if (state.thread_index() == 0) bank = warm_bank(detectors);
+  const int threads = state.threads();
+  const int t = state.thread_index();
+  std::vector<std::string> users;
+  for (int u = t; u < kBankUsers; u += threads) users.push_back("user" + std::to_string(u));
+  auto rows = normal_rows(kStreamRows, kBankDim, 11 + t);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        bank->observe(users[i % users.size()], {rows.data() + i * kBankDim, kBankDim}));
+    if (++i == kStreamRows) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) bank.reset();
+}
+
+void BM_BankWarm_ZScore(benchmark::State& s) { bank_warm(s, {{"z", spec_of("zscore")}}); }
+void BM_BankWarm_Three(benchmark::State& s) {
+  bank_warm(s, {{"z", spec_of("zscore")},
+                {"m", spec_of("mahalanobis")},
+                {"f", spec_of("isolation_forest")}});
+}
+BENCHMARK(BM_BankWarm_ZScore)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_BankWarm_Three)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
 

@@ -1,7 +1,8 @@
 # Compile options every target of this project gets (library, tools, tests, benchmarks):
-# warnings, and source locations relative to the project root. OAP_CHECK/OAP_THROW put __FILE__
-# into error messages; -fmacro-prefix-map turns "/any/checkout/path/src/x.cpp" into "src/x.cpp",
-# so messages (and the tests that read them) do not depend on where the tree lives.
+# warnings (with Clang also the thread-safety analysis, OAP_THREAD_SAFETY_ANALYSIS), and source
+# locations relative to the project root. OAP_CHECK/OAP_THROW put __FILE__ into error messages;
+# -fmacro-prefix-map turns "/any/checkout/path/src/x.cpp" into "src/x.cpp", so messages (and the
+# tests that read them) do not depend on where the tree lives.
 function(oap_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
@@ -12,5 +13,8 @@ function(oap_target_options target)
     if(relative_root)
       target_compile_options(${target} PRIVATE "-fmacro-prefix-map=${relative_root}/=")
     endif()
+  endif()
+  if(OAP_THREAD_SAFETY_ANALYSIS)
+    target_compile_options(${target} PRIVATE -Wthread-safety -Werror=thread-safety)
   endif()
 endfunction()

@@ -29,7 +29,7 @@ packages=(
   libeigen3-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcre2-dev libsentencepiece-dev
-  clang libclang-rt-14-dev           # the libFuzzer target (scripts/fuzz.sh), run by scripts/test.sh
+  clang libclang-rt-14-dev           # libFuzzer (scripts/fuzz.sh) and the tsan preset (TSan + thread-safety analysis)
   python3 python3-torch python3-numpy  # independent references in tests (never used by the library)
 )
 # Node.js and npm fetch real tokenizer files for the tokenizer oracle tests; keep an existing

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs what is missing, builds, runs every
-# test (ctest), runs the concurrency tests again under ThreadSanitizer, and fuzzes the
-# safetensors header parser for 30 seconds (scripts/fuzz.sh).
+# test (ctest), runs the concurrency tests again under ThreadSanitizer (a Clang build, which
+# also checks the thread-safety annotations at compile time), and fuzzes the safetensors header
+# parser for 30 seconds (scripts/fuzz.sh).
 #
 # Usage: scripts/test.sh [--no-tsan]
 set -euo pipefail
@@ -14,8 +15,9 @@ scripts/setup.sh --preset default
 ctest --preset default
 
 if [[ $tsan -eq 1 ]]; then
-  # The modules without LibTorch, built with -fsanitize=thread (LibTorch itself is not
-  # instrumented, so its modules would only give false reports). This build runs from a copy of
+  # The modules without LibTorch, built by Clang with -fsanitize=thread (LibTorch itself is not
+  # instrumented, so its modules would only give false reports) and -Wthread-safety as errors
+  # (OAP_THREAD_SAFETY_ANALYSIS: OAP_GUARDED_BY and the other annotations are checked). This build runs from a copy of
   # the tree under a folder named src/ (as in ~/src/oap, a common layout), so the suite also
   # shows that nothing (error locations, test paths) depends on where the checkout lives.
   # cp -a keeps modification times: an unchanged file is not rebuilt.

@@ -4,24 +4,26 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <atomic>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
 #include "oap/core/json_config.hpp"
+#include "oap/core/mutex.hpp"
 
 namespace oap {
 namespace {
 
 constexpr const char* kLoggerName = "oap";
 
-std::mutex& logger_mutex() {
-  static std::mutex mu;
-  return mu;
-}
-std::shared_ptr<spdlog::logger>& logger_slot() {
-  static std::shared_ptr<spdlog::logger> slot;  // guarded by logger_mutex()
-  return slot;
+// The library's logger, replaced by setup_logging(). A function-local static, so that it is
+// built on first use whatever the order of static initialization.
+struct LoggerState {
+  Mutex mu;
+  std::shared_ptr<spdlog::logger> logger OAP_GUARDED_BY(mu);
+};
+LoggerState& logger_state() {
+  static LoggerState state;
+  return state;
 }
 
 }  // namespace
@@ -65,21 +67,22 @@ void setup_logging(const LogOptions& options) {
   logger->set_level(spdlog::level::from_str(options.level));
   logger->set_pattern(options.pattern);
   logger->flush_on(spdlog::level::warn);
-  std::lock_guard lock(logger_mutex());
-  logger_slot() = std::move(logger);
+  LoggerState& state = logger_state();
+  MutexLock lock(state.mu);
+  state.logger = std::move(logger);
 }
 
 namespace detail {
 
 std::shared_ptr<spdlog::logger> logger() {
-  std::lock_guard lock(logger_mutex());
-  auto& slot = logger_slot();
-  if (!slot) {
-    slot = std::make_shared<spdlog::logger>(
+  LoggerState& state = logger_state();
+  MutexLock lock(state.mu);
+  if (!state.logger) {
+    state.logger = std::make_shared<spdlog::logger>(
         kLoggerName, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    slot->set_level(spdlog::level::warn);
+    state.logger->set_level(spdlog::level::warn);
   }
-  return slot;
+  return state.logger;
 }
 
 }  // namespace detail

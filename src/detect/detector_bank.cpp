@@ -12,25 +12,98 @@
 
 namespace oap {
 
+namespace {
+
+struct NamedSpec {
+  std::string name;
+  nlohmann::json spec;
+};
+
+std::string detector_context(const NamedSpec& d, std::size_t index) {
+  return "bank.detectors: detector \"" + d.name + "\" (index " + std::to_string(index) + ")";
+}
+
+// The detectors of DetectorBankOptions::detectors in order, with non-empty unique names.
+// Throws ConfigError naming the detector (index and name).
+std::vector<NamedSpec> named_specs(const nlohmann::json& detectors) {
+  std::vector<NamedSpec> out;
+  if (detectors.is_object()) {
+    for (const auto& [name, spec] : detectors.items()) out.push_back({name, spec});
+  } else if (detectors.is_array()) {
+    for (std::size_t i = 0; i < detectors.size(); ++i) {
+      const nlohmann::json& item = detectors[i];
+      const std::string where = "bank.detectors[" + std::to_string(i) + "]";
+      OAP_CHECK(
+          item.is_object(), ConfigError,
+          where + ": expected an object {\"name\": ..., \"type\": ...}, got " + item.type_name());
+      auto name = item.find("name");
+      OAP_CHECK(name != item.end() && name->is_string(), ConfigError,
+                where + ".name: expected a string (the detector's name), got " +
+                    (name == item.end() ? std::string("nothing") : name->dump()));
+      nlohmann::json spec = item;
+      spec.erase("name");
+      out.push_back({name->get<std::string>(), std::move(spec)});
+    }
+  } else {
+    OAP_THROW(ConfigError, std::string("bank.detectors: expected an object {name: spec} or an "
+                                       "array [{\"name\": ..., \"type\": ...}], got ") +
+                               detectors.type_name());
+  }
+  OAP_CHECK(!out.empty(), ConfigError, "bank.detectors: at least one detector is required");
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    OAP_CHECK(!out[i].name.empty(), ConfigError,
+              detector_context(out[i], i) + ": the name must not be empty");
+    for (std::size_t k = 0; k < i; ++k) {
+      OAP_CHECK(
+          out[k].name != out[i].name, ConfigError,
+          detector_context(out[i], i) + ": the name is also used by index " + std::to_string(k));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 struct DetectorBank::Set {
   std::vector<std::unique_ptr<Detector>> detectors;  // in names_ order
   ShiftMonitor shift;
 };
 
+// A user's entry. The bank keeps at most one resident Slot per user; an evicted one lives on
+// (in evicting_) until its state is written, or taken over by the user's next Slot.
 struct DetectorBank::Slot {
-  std::mutex mu;
-  std::size_t dim = 0;
-  std::unique_ptr<Set> set;     // guarded by mu
-  std::uint64_t events = 0;     // guarded by mu
-  std::uint64_t last_used = 0;  // guarded by the bank's mu_
+  Slot(UserId u, std::size_t d, std::shared_ptr<Slot> previous)
+      : user(std::move(u)), dim(d), predecessor(std::move(previous)) {}
+
+  const UserId user;
+  Mutex mu;
+  std::size_t dim OAP_GUARDED_BY(mu);
+  std::unique_ptr<Set> set OAP_GUARDED_BY(mu);  // null until the first event is processed
+  std::uint64_t events OAP_GUARDED_BY(mu) = 0;
+  // Evicted and done with: its state is in the state file or in the user's newer Slot. A call
+  // that finds its Slot retired looks the user up again.
+  bool retired OAP_GUARDED_BY(mu) = false;
+  // The user's previous Slot, if its eviction had not finished when this one was made: its
+  // state is newer than the file.
+  std::shared_ptr<Slot> predecessor OAP_GUARDED_BY(mu);
 };
 
 void DetectorBankOptions::validate() const {
-  OAP_CHECK(detectors.is_object() && !detectors.empty(), ConfigError,
-            "bank.detectors must be an object of named detector specs, with at least one");
-  OAP_CHECK(shift_input.empty() || detectors.contains(shift_input), ConfigError,
-            "bank.shift_input: no detector named \"" + shift_input + "\"");
-  OAP_CHECK(max_users >= 1, ConfigError, "bank.max_users must be >= 1");
+  std::vector<NamedSpec> specs = named_specs(detectors);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    try {
+      // Options do not depend on the dimension, which a user's first event fixes; 1 is valid.
+      make_detector(specs[i].spec, 1);
+    } catch (const Error& e) {
+      // e.what() already ends with the location of the check that failed; keep that one.
+      throw ConfigError(detector_context(specs[i], i) + ": " + e.what());
+    }
+  }
+  bool found = shift_input.empty();
+  for (const auto& s : specs) found = found || s.name == shift_input;
+  OAP_CHECK(found, ConfigError, "bank.shift_input: no detector named \"" + shift_input + "\"");
+  OAP_CHECK(max_users >= 1, ConfigError,
+            "bank.max_users must be >= 1, got " + std::to_string(max_users));
   shift.validate();
 }
 
@@ -49,7 +122,6 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
   o.state_dir = r.get<std::string>("state_dir", o.state_dir);
   r.finish();
   o.validate();
-  for (const auto& [name, spec] : o.detectors.items()) make_detector(spec, 1);  // check specs
 }
 
 void to_json(nlohmann::json& j, const Observation& o) {
@@ -63,7 +135,10 @@ void to_json(nlohmann::json& j, const Observation& o) {
 
 DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(options)) {
   options_.validate();
-  for (const auto& [name, spec] : options_.detectors.items()) names_.push_back(name);
+  for (auto& s : named_specs(options_.detectors)) {
+    names_.push_back(std::move(s.name));
+    specs_.push_back(std::move(s.spec));
+  }
   if (options_.shift_input.empty()) options_.shift_input = names_.front();
 }
 
@@ -71,8 +146,7 @@ DetectorBank::~DetectorBank() = default;
 
 std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim) const {
   auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift)});
-  for (const auto& name : names_)
-    set->detectors.push_back(make_detector(options_.detectors[name], dim));
+  for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, dim));
   return set;
 }
 
@@ -80,42 +154,91 @@ std::filesystem::path DetectorBank::state_path(const UserId& user) const {
   return std::filesystem::path(options_.state_dir) / (user_file_stem(user) + ".json");
 }
 
+void DetectorBank::write_state(Slot& slot) OAP_REQUIRES(slot.mu) {
+  nlohmann::json dets = nlohmann::json::object();
+  for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
+  nlohmann::json state = {{"user", slot.user},
+                          {"dim", slot.dim},
+                          {"events", slot.events},
+                          {"detectors", dets},
+                          {"shift", slot.set->shift.save()}};
+  std::filesystem::create_directories(options_.state_dir);
+  detail::write_text_file_atomic(state_path(slot.user), state.dump());
+}
+
+// Takes over the state of the user's previous Slot if its eviction has not written it yet
+// (then that Slot is retired and its writer skips it); otherwise the file already holds it.
+// Locks go from the newer Slot to the older, never back.
+void DetectorBank::adopt_predecessor(Slot& slot) OAP_REQUIRES(slot.mu) {
+  if (!slot.predecessor) return;
+  std::shared_ptr<Slot> prev = std::move(slot.predecessor);
+  MutexLock lock(prev->mu);
+  if (prev->retired) return;
+  adopt_predecessor(*prev);
+  if (prev->set) {
+    slot.set = std::move(prev->set);
+    slot.events = prev->events;
+    slot.dim = prev->dim;
+  }
+  prev->retired = true;
+}
+
+// Finds or makes the user's resident Slot and marks it most recently used; evicts the least
+// recently used user if that makes one too many (writing its state outside mu_).
 std::shared_ptr<DetectorBank::Slot> DetectorBank::slot_for(const UserId& user, std::size_t dim) {
-  std::shared_ptr<Slot> evicted;
-  UserId evicted_user;
-  std::shared_ptr<Slot> slot;
+  std::shared_ptr<Slot> slot, evicted;
   {
-    std::lock_guard lock(mu_);
-    auto it = users_.find(user);
-    if (it != users_.end()) {
-      it->second->last_used = ++clock_;
-      return it->second;
+    MutexLock lock(mu_);
+    if (auto it = users_.find(user); it != users_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return lru_.front();
     }
-    if (users_.size() >= options_.max_users) {
-      auto lru = users_.begin();
-      for (auto i = users_.begin(); i != users_.end(); ++i)
-        if (i->second->last_used < lru->second->last_used) lru = i;
-      evicted_user = lru->first;
-      evicted = lru->second;
-      users_.erase(lru);
+    auto previous = evicting_.find(user);
+    slot =
+        std::make_shared<Slot>(user, dim, previous == evicting_.end() ? nullptr : previous->second);
+    lru_.push_front(slot);
+    users_.emplace(user, lru_.begin());
+    if (users_.size() > options_.max_users) {
+      evicted = std::move(lru_.back());
+      lru_.pop_back();
+      users_.erase(evicted->user);
+      if (options_.state_dir.empty()) {
+        evicted.reset();  // forgotten: without state_dir there is nothing to write or hand over
+      } else {
+        evicting_[evicted->user] = evicted;
+      }
     }
-    slot = std::make_shared<Slot>();
-    slot->last_used = ++clock_;
-    slot->dim = dim;
-    users_.emplace(user, slot);
   }
-  if (evicted && !options_.state_dir.empty()) {
-    std::lock_guard ev_lock(evicted->mu);
-    if (evicted->set) write_state(evicted_user, *evicted);
-  }
+  if (evicted) retire(evicted);
   return slot;
 }
 
-// Builds the user's set on first use, from its state file when there is one. Caller holds
-// slot.mu, so a second thread observing the same new user waits for this.
-void DetectorBank::ensure_set(const UserId& user, Slot& slot) {
+// Writes an evicted Slot's state (unless the user's newer Slot took it over first) and marks it
+// retired, then forgets it. A call still holding the Slot either ran before (its event is in
+// the file) or sees it retired and starts over.
+void DetectorBank::retire(const std::shared_ptr<Slot>& slot) {
+  {
+    MutexLock lock(slot->mu);
+    if (!slot->retired) {
+      adopt_predecessor(*slot);
+      if (slot->set) write_state(*slot);  // on IoError the Slot stays in evicting_, state intact
+      slot->retired = true;
+      slot->set.reset();
+    }
+  }
+  MutexLock lock(mu_);
+  auto it = evicting_.find(slot->user);
+  if (it != evicting_.end() && it->second == slot) evicting_.erase(it);
+}
+
+// Builds the user's set on first use: from its previous Slot, else from its state file when
+// there is one, else fresh. The caller holds slot.mu, so a second thread observing the same
+// new user waits for this.
+void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
   if (slot.set) return;
-  std::filesystem::path path = state_path(user);
+  adopt_predecessor(slot);
+  if (slot.set) return;
+  std::filesystem::path path = state_path(slot.user);
   if (!options_.state_dir.empty() && std::filesystem::exists(path)) {
     nlohmann::json state = load_json_file(path);
     auto set = make_set(detail::state_get<std::size_t>(state, "dim", path.string()));
@@ -131,90 +254,119 @@ void DetectorBank::ensure_set(const UserId& user, Slot& slot) {
   }
 }
 
-Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
-  validate_user_id(user);
-  std::shared_ptr<Slot> slot = slot_for(user, x.size());
-  std::lock_guard lock(slot->mu);
-  ensure_set(user, *slot);
-  OAP_CHECK(x.size() == slot->dim, InvalidArgument,
-            "detector bank: user \"" + user + "\" has " + std::to_string(slot->dim) +
-                " features, this event has " + std::to_string(x.size()));
-  check_point(x, slot->dim, "detector bank");
-  Set& set = *slot->set;
-  Observation obs;
-  obs.cold_start = slot->events < options_.min_history;
-  if (obs.cold_start) {
-    {
-      std::lock_guard pop_lock(population_mu_);
-      auto& pop = population_[slot->dim];
-      if (!pop) pop = make_set(slot->dim);
-      for (std::size_t i = 0; i < names_.size(); ++i) {
-        pop->detectors[i]->score_and_update(x, obs.scores[names_[i]]);
-      }
-    }
-    // The user's own history starts now (under the user's lock only).
-    for (auto& d : set.detectors) d->update(x);
-  } else {
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-      set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
-    }
-    // The population keeps learning from users past their cold start too (it is the prior
-    // for the next new user).
-    if (options_.min_history > 0) {
-      std::lock_guard pop_lock(population_mu_);
-      auto& pop = population_[slot->dim];
-      if (!pop) pop = make_set(slot->dim);
-      for (auto& d : pop->detectors) d->update(x);
-    }
-  }
-  // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
-  // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
-  // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
-  double p = obs.scores[options_.shift_input].p_value;
-  obs.shift = set.shift.observe(normal_isf(p));
-  obs.user_events = ++slot->events;
-  return obs;
+DetectorBank::Set& DetectorBank::population_set(std::size_t dim) {
+  auto& pop = population_[dim];
+  if (!pop) pop = make_set(dim);
+  return *pop;
 }
 
-void DetectorBank::write_state(const UserId& user, Slot& slot) {
-  nlohmann::json dets = nlohmann::json::object();
-  for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
-  nlohmann::json state = {{"user", user},
-                          {"dim", slot.dim},
-                          {"events", slot.events},
-                          {"detectors", dets},
-                          {"shift", slot.set->shift.save()}};
-  std::filesystem::create_directories(options_.state_dir);
-  detail::write_text_file_atomic(state_path(user), state.dump());
+// The population learns the pending points of warm users, in the order they were observed.
+// Batches are taken and learned under population_mu_, so they are learned in order too.
+void DetectorBank::learn_pending() {
+  {
+    MutexLock lock(pending_mu_);
+    std::swap(pending_, draining_);
+  }
+  const double* row = draining_.values.data();
+  for (std::size_t dim : draining_.dims) {
+    for (auto& d : population_set(dim).detectors) d->update({row, dim});
+    row += dim;
+  }
+  draining_.values.clear();  // keeps the capacity: the next swap allocates nothing
+  draining_.dims.clear();
+}
+
+void DetectorBank::learn_pending_batch() {
+  MutexLock lock(population_mu_);
+  learn_pending();
+}
+
+Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
+  validate_user_id(user);
+  Observation obs;
+  bool batch_full = false;
+  for (;;) {
+    std::shared_ptr<Slot> slot = slot_for(user, x.size());
+    MutexLock lock(slot->mu);
+    if (slot->retired) continue;  // evicted since the lookup: its state moved on; look again
+    ensure_set(*slot);
+    OAP_CHECK(x.size() == slot->dim, InvalidArgument,
+              "detector bank: user \"" + user + "\" has " + std::to_string(slot->dim) +
+                  " features, this event has " + std::to_string(x.size()));
+    check_point(x, slot->dim, "detector bank");
+    Set& set = *slot->set;
+    obs.cold_start = slot->events < options_.min_history;
+    if (obs.cold_start) {
+      {
+        MutexLock pop_lock(population_mu_);
+        learn_pending();
+        Set& pop = population_set(slot->dim);
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+          pop.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+        }
+      }
+      // The user's own history starts now (under the user's lock only).
+      for (auto& d : set.detectors) d->update(x);
+    } else {
+      for (std::size_t i = 0; i < names_.size(); ++i) {
+        set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+      }
+      // The population keeps learning from users past their cold start too (it is the prior
+      // for the next new user), in batches: a warm user's event appends x to the pending
+      // points (under pending_mu_, a copy of d values) and does not wait for the population
+      // lock, except the one in kPopulationBatch that fills the batch and learns it.
+      if (options_.min_history > 0) {
+        MutexLock pending_lock(pending_mu_);
+        pending_.values.insert(pending_.values.end(), x.begin(), x.end());
+        pending_.dims.push_back(x.size());
+        batch_full = pending_.dims.size() >= kPopulationBatch;
+      }
+    }
+    // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
+    // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
+    // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
+    double p = obs.scores[options_.shift_input].p_value;
+    obs.shift = set.shift.observe(normal_isf(p));
+    obs.user_events = ++slot->events;
+    break;
+  }
+  // Outside the user's lock: the user's next event need not wait for the population.
+  if (batch_full) learn_pending_batch();
+  return obs;
 }
 
 bool DetectorBank::save_user(const UserId& user) {
   OAP_CHECK(!options_.state_dir.empty(), InvalidArgument,
             "detector bank: save_user needs options.state_dir");
-  std::shared_ptr<Slot> slot;
-  {
-    std::lock_guard lock(mu_);
-    auto it = users_.find(user);
-    if (it == users_.end()) return false;
-    slot = it->second;
+  for (;;) {
+    std::shared_ptr<Slot> slot;
+    {
+      MutexLock lock(mu_);
+      auto it = users_.find(user);
+      if (it == users_.end()) return false;
+      slot = *it->second;
+    }
+    MutexLock lock(slot->mu);
+    if (slot->retired) continue;  // evicted since the lookup (and saved by its eviction)
+    adopt_predecessor(*slot);
+    // No set: created by a concurrent observe() that has not run yet; the file is current.
+    if (!slot->set) return false;
+    write_state(*slot);
+    return true;
   }
-  std::lock_guard lock(slot->mu);
-  if (!slot->set) return false;  // created by a concurrent observe() that has not run yet
-  write_state(user, *slot);
-  return true;
 }
 
 void DetectorBank::save_all() {
   std::vector<UserId> ids;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [id, slot] : users_) ids.push_back(id);
   }
   for (const auto& id : ids) save_user(id);
 }
 
 std::size_t DetectorBank::users_in_memory() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return users_.size();
 }
 

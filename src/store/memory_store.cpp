@@ -54,7 +54,7 @@ void MemoryStore::append_batch(std::span<const Event> events) {
   std::vector<std::size_t> order = idx;
   std::sort(order.begin(), order.end());
   order.erase(std::unique(order.begin(), order.end()), order.end());
-  std::vector<std::unique_lock<std::shared_mutex>> locks;
+  std::vector<std::unique_lock<SharedMutex>> locks;
   locks.reserve(order.size());
   for (std::size_t s : order) locks.emplace_back(shards_[s]->mu);
 
@@ -77,7 +77,7 @@ void MemoryStore::append_batch(std::span<const Event> events) {
 
 std::vector<Event> MemoryStore::recent(const UserId& user, std::size_t n) const {
   const Shard& shard = *shards_[shard_index(user)];
-  std::shared_lock lock(shard.mu);
+  ReaderLock lock(shard.mu);
   auto it = shard.users.find(user);
   if (it == shard.users.end()) return {};
   const auto& q = it->second.events;
@@ -87,7 +87,7 @@ std::vector<Event> MemoryStore::recent(const UserId& user, std::size_t n) const 
 
 std::vector<Event> MemoryStore::range(const UserId& user, Timestamp t0, Timestamp t1) const {
   const Shard& shard = *shards_[shard_index(user)];
-  std::shared_lock lock(shard.mu);
+  ReaderLock lock(shard.mu);
   auto it = shard.users.find(user);
   if (it == shard.users.end() || t1 <= t0) return {};
   const auto& q = it->second.events;
@@ -100,14 +100,14 @@ std::vector<Event> MemoryStore::range(const UserId& user, Timestamp t0, Timestam
 
 std::size_t MemoryStore::count(const UserId& user) const {
   const Shard& shard = *shards_[shard_index(user)];
-  std::shared_lock lock(shard.mu);
+  ReaderLock lock(shard.mu);
   auto it = shard.users.find(user);
   return it == shard.users.end() ? 0 : it->second.events.size();
 }
 
 std::optional<std::size_t> MemoryStore::dimension(const UserId& user) const {
   const Shard& shard = *shards_[shard_index(user)];
-  std::shared_lock lock(shard.mu);
+  ReaderLock lock(shard.mu);
   auto it = shard.users.find(user);
   if (it == shard.users.end()) return std::nullopt;
   return it->second.dim;
@@ -116,7 +116,7 @@ std::optional<std::size_t> MemoryStore::dimension(const UserId& user) const {
 std::vector<UserId> MemoryStore::users() const {
   std::vector<UserId> out;
   for (const auto& shard : shards_) {
-    std::shared_lock lock(shard->mu);
+    ReaderLock lock(shard->mu);
     for (const auto& [user, history] : shard->users) out.push_back(user);
   }
   std::sort(out.begin(), out.end());
@@ -125,7 +125,7 @@ std::vector<UserId> MemoryStore::users() const {
 
 std::size_t MemoryStore::forget(const UserId& user) {
   Shard& shard = *shards_[shard_index(user)];
-  std::unique_lock lock(shard.mu);
+  WriterLock lock(shard.mu);
   auto it = shard.users.find(user);
   if (it == shard.users.end()) return 0;
   std::size_t n = it->second.events.size();

@@ -97,9 +97,9 @@ std::vector<Event> materialize_sorted(std::vector<Candidate>& cands, const UserI
 }  // namespace
 
 struct SqliteStore::Inbox {
-  mutable std::shared_mutex mu;
-  std::unordered_map<std::int64_t, std::vector<StoredEvent>> by_user;  // GUARDED_BY(mu)
-  std::size_t events = 0;                                              // GUARDED_BY(mu)
+  mutable SharedMutex mu;
+  std::unordered_map<std::int64_t, std::vector<StoredEvent>> by_user OAP_GUARDED_BY(mu);
+  std::size_t events OAP_GUARDED_BY(mu) = 0;
 };
 
 SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options)
@@ -137,7 +137,13 @@ SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options
                           path_.string(), users_.size(), inbox_->events, next_seq_);
 }
 
+// Runs in the constructor, before the store is shared; it takes the locks anyway (uncontended),
+// so that every access to the guarded members is checked the same way. In the store's lock
+// order: write_mu_, inbox_->mu, users_mu_ (as forget() takes them).
 void SqliteStore::open_database() {
+  MutexLock write_lock(write_mu_);
+  WriterLock inbox_lock(inbox_->mu);
+  WriterLock users_lock(users_mu_);
   writer_ = std::make_unique<Connection>(path_.string(), /*create=*/true, options_);
   auto& w = *writer_;
   // Detects a file that is not SQLite at all (SQLITE_NOTADB) before changing anything.
@@ -222,7 +228,7 @@ void SqliteStore::open_database() {
 
 SqliteStore::~SqliteStore() {
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     try {
       commit_pending_locked();
     } catch (const std::exception& e) {
@@ -240,12 +246,12 @@ void SqliteStore::append(const Event& event) { append_batch(std::span<const Even
 void SqliteStore::append_batch(std::span<const Event> events) {
   if (events.empty()) return;
   for (const Event& e : events) validate_event(e);
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   std::vector<std::int64_t> ids(events.size(), -1);  // each event's user id
   {
     // Check dimensions against known users and within the batch before accepting anything.
     std::unordered_map<UserId, std::size_t> new_dims;
-    std::shared_lock users_lock(users_mu_);
+    ReaderLock users_lock(users_mu_);
     for (std::size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       std::size_t expected;
@@ -261,7 +267,7 @@ void SqliteStore::append_batch(std::span<const Event> events) {
                     " (batch index " + std::to_string(i) + "; nothing of this batch was stored)");
     }
     users_lock.unlock();
-    std::unique_lock users_write(users_mu_);
+    WriterLock users_write(users_mu_);
     for (const auto& [user, dim] : new_dims) {
       users_.emplace(user, UserEntry{next_user_id_++, dim, false});
       uncommitted_users_.push_back(user);
@@ -284,7 +290,7 @@ void SqliteStore::append_batch(std::span<const Event> events) {
         pending_.clear();
         pending_ids_.clear();
         pending_count_.store(0, std::memory_order_release);
-        std::unique_lock users_write(users_mu_);
+        WriterLock users_write(users_mu_);
         std::erase_if(users_, [](const auto& kv) { return !kv.second.committed; });
         uncommitted_users_.clear();
       }
@@ -297,9 +303,11 @@ void SqliteStore::commit_pending_locked() {
   if (pending_.empty()) return;
   auto& w = *writer_;
   const std::vector<std::int64_t>& user_ids = pending_ids_;
-  detail::in_transaction(w, [&] {
+  // The thread-safety analysis checks a lambda on its own, not knowing that in_transaction
+  // runs it here, under write_mu_: unchecked.
+  detail::in_transaction(w, [&]() OAP_NO_THREAD_SAFETY_ANALYSIS {
     {
-      std::shared_lock users_lock(users_mu_);
+      ReaderLock users_lock(users_mu_);
       for (const UserId& user : uncommitted_users_) {
         const UserEntry& entry = users_.at(user);
         ResetOnExit reset{w.insert_user};
@@ -326,24 +334,26 @@ void SqliteStore::commit_pending_locked() {
     w.step_done(w.set_next_seq, "update next_seq");
   });
   // Durable from here on.
+  bool inbox_full;
   {
-    std::unique_lock inbox_lock(inbox_->mu);
+    WriterLock inbox_lock(inbox_->mu);
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       insert_sorted(inbox_->by_user[user_ids[i]],
                     StoredEvent{next_seq_ + static_cast<std::int64_t>(i), std::move(pending_[i])});
     }
     inbox_->events += pending_.size();
+    inbox_full = inbox_->events >= options_.inbox_events;
   }
   next_seq_ += static_cast<std::int64_t>(pending_.size());
   pending_.clear();
   pending_ids_.clear();
   pending_count_.store(0, std::memory_order_release);
   {
-    std::unique_lock users_write(users_mu_);
+    WriterLock users_write(users_mu_);
     for (const auto& user : uncommitted_users_) users_.at(user).committed = true;
     uncommitted_users_.clear();
   }
-  if (inbox_->events >= options_.inbox_events) {
+  if (inbox_full) {
     try {
       migrate_inbox_locked();
     } catch (const std::exception& e) {
@@ -357,7 +367,7 @@ void SqliteStore::commit_pending_locked() {
 void SqliteStore::migrate_inbox_locked() {
   auto& w = *writer_;
   const auto t0 = std::chrono::steady_clock::now();
-  std::unique_lock inbox_lock(inbox_->mu);
+  WriterLock inbox_lock(inbox_->mu);
   // Users in id order, so the index entries go in in order too.
   std::vector<std::int64_t> ids;
   ids.reserve(inbox_->by_user.size());
@@ -367,7 +377,8 @@ void SqliteStore::migrate_inbox_locked() {
   std::vector<const Event*> events;
   std::vector<std::int64_t> seqs;
   std::size_t blocks = 0;
-  detail::in_transaction(w, [&] {
+  // Unchecked: the analysis does not know that this lambda runs here, under inbox_->mu.
+  detail::in_transaction(w, [&]() OAP_NO_THREAD_SAFETY_ANALYSIS {
     blocks = 0;
     for (std::int64_t id : ids) {
       const std::vector<StoredEvent>& v = inbox_->by_user.at(id);
@@ -408,19 +419,19 @@ void SqliteStore::migrate_inbox_locked() {
 
 void SqliteStore::commit_if_pending() const {
   if (pending_count_.load(std::memory_order_acquire) == 0) return;
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   // Committing buffered appends does not change what the store holds, only where: this is
   // why a const read may do it.
   const_cast<SqliteStore*>(this)->commit_pending_locked();
 }
 
 void SqliteStore::flush() {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   commit_pending_locked();
 }
 
 std::optional<SqliteStore::UserEntry> SqliteStore::user_entry(const UserId& user) const {
-  std::shared_lock lock(users_mu_);
+  ReaderLock lock(users_mu_);
   auto it = users_.find(user);
   if (it == users_.end()) return std::nullopt;
   return it->second;
@@ -445,7 +456,7 @@ std::vector<Event> SqliteStore::recent(const UserId& user, std::size_t n) const 
   auto entry = user_entry(user);
   if (!entry || n == 0) return {};
   const std::string& where = where_;
-  std::shared_lock inbox_lock(inbox_->mu);
+  ReaderLock inbox_lock(inbox_->mu);
   std::vector<Candidate> cands;
   // The n largest keys seen so far (a min-heap): its top is the n-th newest candidate.
   std::priority_queue<Key, std::vector<Key>, std::greater<Key>> newest;
@@ -498,7 +509,7 @@ std::vector<Event> SqliteStore::range(const UserId& user, Timestamp t0, Timestam
   if (!entry || t1 <= t0) return {};
   const std::string& where = where_;
   const std::int64_t lo = to_micros(t0), hi = to_micros(t1);
-  std::shared_lock inbox_lock(inbox_->mu);
+  ReaderLock inbox_lock(inbox_->mu);
   std::vector<Candidate> cands;
   if (auto it = inbox_->by_user.find(entry->id); it != inbox_->by_user.end()) {
     const auto& in = it->second;
@@ -535,7 +546,7 @@ std::size_t SqliteStore::count(const UserId& user) const {
   auto entry = user_entry(user);
   if (!entry) return 0;
   const std::int64_t id = entry->id;
-  std::shared_lock inbox_lock(inbox_->mu);
+  ReaderLock inbox_lock(inbox_->mu);
   std::unique_lock<std::mutex> lock;
   Connection& c = acquire_reader(lock);
   ResetOnExit reset{c.count};
@@ -548,7 +559,7 @@ std::size_t SqliteStore::count(const UserId& user) const {
 }
 
 std::optional<std::size_t> SqliteStore::dimension(const UserId& user) const {
-  std::shared_lock lock(users_mu_);
+  ReaderLock lock(users_mu_);
   auto it = users_.find(user);
   if (it == users_.end()) return std::nullopt;
   return it->second.dim;
@@ -557,7 +568,7 @@ std::optional<std::size_t> SqliteStore::dimension(const UserId& user) const {
 std::vector<UserId> SqliteStore::users() const {
   std::vector<UserId> out;
   {
-    std::shared_lock lock(users_mu_);
+    ReaderLock lock(users_mu_);
     out.reserve(users_.size());
     for (const auto& [user, entry] : users_) out.push_back(user);
   }
@@ -566,7 +577,7 @@ std::vector<UserId> SqliteStore::users() const {
 }
 
 std::size_t SqliteStore::forget(const UserId& user) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   commit_pending_locked();
   auto entry = user_entry(user);
   if (!entry) return 0;
@@ -575,12 +586,12 @@ std::size_t SqliteStore::forget(const UserId& user) {
   // first (with everyone else's), so that deleting the user's blocks removes all of it.
   bool in_inbox;
   {
-    std::shared_lock inbox_lock(inbox_->mu);
+    ReaderLock inbox_lock(inbox_->mu);
     in_inbox = inbox_->by_user.contains(id);
   }
   if (in_inbox) migrate_inbox_locked();
   auto& w = *writer_;
-  std::unique_lock inbox_lock(inbox_->mu);
+  WriterLock inbox_lock(inbox_->mu);
   std::size_t removed = 0;
   detail::in_transaction(w, [&] {
     {
@@ -598,7 +609,7 @@ std::size_t SqliteStore::forget(const UserId& user) {
     sqlite3_bind_int64(w.delete_user, 1, id);
     w.step_done(w.delete_user, "delete user");
   });
-  std::unique_lock users_write(users_mu_);
+  WriterLock users_write(users_mu_);
   users_.erase(user);
   return removed;
 }

@@ -3,15 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
 #include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
+#include "oap/detect/detector_factory.hpp"
+#include "test_util.hpp"
 
 namespace oap {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 DetectorBankOptions bank_options(std::size_t min_history) {
@@ -81,8 +87,8 @@ TEST(DetectorBank, ConcurrentUsersMatchSequentialRuns) {
 }
 
 TEST(DetectorBank, PersistsAndRestoresExactly) {
-  auto dir = std::filesystem::temp_directory_path() / "oap_detector_bank_test";
-  std::filesystem::remove_all(dir);
+  testing::TempDir tmp;
+  const auto& dir = tmp.path();
   auto o = bank_options(3);
   o.state_dir = dir.string();
   std::mt19937_64 rng(5);
@@ -100,14 +106,12 @@ TEST(DetectorBank, PersistsAndRestoresExactly) {
     nlohmann::json jb = b.observe("../etc/passwd", stream[i]);
     EXPECT_EQ(ja, jb) << i;
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
-  auto dir = std::filesystem::temp_directory_path() / "oap_detector_bank_evict";
-  std::filesystem::remove_all(dir);
+  testing::TempDir tmp;
   auto o = bank_options(0);
-  o.state_dir = dir.string();
+  o.state_dir = tmp.path().string();
   o.max_users = 2;
   DetectorBank bank(o), reference(bank_options(0));
   std::mt19937_64 rng(9);
@@ -122,7 +126,206 @@ TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
   auto x = event(rng);
   nlohmann::json restored = bank.observe("a", x), kept = reference.observe("a", x);
   EXPECT_EQ(restored, kept);
-  std::filesystem::remove_all(dir);
+}
+
+// Many threads, few resident users, users coming back while they are being evicted: every
+// event must end up in its user's state exactly once (an eviction that wrote the state file
+// after a returning user had read it lost the events in between, or the whole state).
+TEST(DetectorBank, EvictionUnderConcurrencyLosesNoEvent) {
+  testing::TempDir tmp;
+  DetectorBankOptions o;
+  o.detectors = {{"z", {{"type", "zscore"}}}};
+  o.min_history = 5;
+  o.max_users = 2;
+  o.state_dir = tmp.path().string();
+  constexpr int kUsers = 6, kThreads = 4, kEventsPerThread = 400;
+  std::vector<std::atomic<std::uint64_t>> observed(kUsers);
+  {
+    DetectorBank bank(o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 rng(1000 + t);
+        for (int i = 0; i < kEventsPerThread; ++i) {
+          int u = static_cast<int>(rng() % kUsers);
+          bank.observe("user" + std::to_string(u), event(rng));
+          ++observed[u];
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    bank.save_all();
+  }
+  std::uint64_t total = 0;
+  for (int u = 0; u < kUsers; ++u) {
+    auto path = tmp / (user_file_stem("user" + std::to_string(u)) + ".json");
+    ASSERT_TRUE(std::filesystem::exists(path)) << u;
+    nlohmann::json state = load_json_file(path);
+    EXPECT_EQ(state.at("events").get<std::uint64_t>(), observed[u].load()) << "user" << u;
+    EXPECT_EQ(restore_detector(state.at("detectors").at("z"))->n_seen(), observed[u].load())
+        << "user" << u;
+    total += observed[u];
+  }
+  EXPECT_EQ(total, static_cast<std::uint64_t>(kThreads * kEventsPerThread));
+}
+
+// The eviction order is least recently used first: an observe() of a resident user makes it
+// the most recent. Which users were evicted shows in which state files exist.
+TEST(DetectorBank, EvictionOrderIsLeastRecentlyUsed) {
+  testing::TempDir tmp;
+  auto o = bank_options(0);
+  o.state_dir = tmp.path().string();
+  o.max_users = 3;
+  DetectorBank bank(o);
+  std::mt19937_64 rng(3);
+  auto saved = [&](const std::string& u) {
+    return std::filesystem::exists(tmp / (user_file_stem(u) + ".json"));
+  };
+  for (const char* u : {"a", "b", "c"}) bank.observe(u, event(rng));
+  bank.observe("a", event(rng));  // recency now: a, c, b
+  EXPECT_FALSE(saved("a") || saved("b") || saved("c"));
+  bank.observe("d", event(rng));  // evicts b
+  EXPECT_TRUE(saved("b"));
+  EXPECT_FALSE(saved("a") || saved("c"));
+  bank.observe("c", event(rng));  // c, d, a
+  bank.observe("e", event(rng));  // evicts a
+  EXPECT_TRUE(saved("a"));
+  EXPECT_FALSE(saved("c") || saved("d"));
+  bank.observe("b", event(rng));  // b comes back (restored), evicts d
+  EXPECT_TRUE(saved("d"));
+  EXPECT_FALSE(saved("c") || saved("e"));
+  EXPECT_EQ(bank.users_in_memory(), 3u);
+  EXPECT_EQ(bank.observe("b", event(rng)).user_events, 3u);  // b's two events were kept
+}
+
+// The bank against a reference built from the detectors themselves: the population scores a
+// cold-start user's event and learns it; it also learns every warm user's event, in order (the
+// bank defers that to batches; the scores must be exactly those of learning it at once). A
+// user's own detectors learn every event and score once warm. Two dimensions, users arriving
+// throughout, gaps between cold-start events shorter and longer than the population batch.
+TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
+  const std::size_t min_history = 5;
+  auto o = bank_options(min_history);
+  DetectorBank bank(o);
+  const auto& specs = o.detectors;  // object form: by name
+  using Set = std::vector<std::unique_ptr<Detector>>;
+  auto make_set = [&](std::size_t dim) {
+    Set set;
+    for (const auto& [name, spec] : specs.items()) set.push_back(make_detector(spec, dim));
+    return set;
+  };
+  std::map<std::size_t, Set> population;
+  std::map<std::string, Set> own;
+  std::map<std::string, std::uint64_t> seen;
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> g;
+  int newcomers = 0;
+  std::vector<std::string> users;
+  for (int i = 0; i < 1500; ++i) {
+    // A new user every so often (gaps of 10 to 200 events), else one of the known ones.
+    if (users.empty() || rng() % (i < 700 ? 10 : 200) == 0)
+      users.push_back("user" + std::to_string(newcomers++));
+    const std::string& user = users[rng() % users.size()];
+    const std::size_t dim = (user.back() - '0') % 2 == 0 ? 3 : 2;
+    std::vector<double> x(dim);
+    for (auto& v : x) v = g(rng);
+    Observation got = bank.observe(user, x);
+
+    auto [pop_it, new_dim] = population.try_emplace(dim);
+    if (new_dim) pop_it->second = make_set(dim);
+    auto [own_it, new_user] = own.try_emplace(user);
+    if (new_user) own_it->second = make_set(dim);
+    const bool cold = seen[user]++ < min_history;
+    ASSERT_EQ(got.cold_start, cold) << i;
+    std::size_t k = 0;
+    for (const auto& [name, spec] : specs.items()) {
+      Score expected;
+      if (cold) {
+        pop_it->second[k]->score_and_update(x, expected);
+        own_it->second[k]->update(x);
+      } else {
+        own_it->second[k]->score_and_update(x, expected);
+        pop_it->second[k]->update(x);
+      }
+      ASSERT_EQ(nlohmann::json(got.scores.at(name)), nlohmann::json(expected))
+          << "event " << i << " user " << user << " detector " << name;
+      ++k;
+    }
+  }
+  EXPECT_GT(newcomers, 20);
+}
+
+TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {
+  auto array = nlohmann::json::parse(R"({"detectors": [
+      {"name": "zz", "type": "zscore", "options": {"alpha": 0.05}},
+      {"name": "aa", "type": "mahalanobis"}]})")
+                   .get<DetectorBankOptions>();
+  DetectorBank a(array);
+  EXPECT_EQ(a.options().shift_input, "zz");  // the first element
+  std::vector<double> x{1, 2};
+  Observation o = a.observe("u", x);
+  EXPECT_EQ(o.scores.size(), 2u);
+  EXPECT_TRUE(o.scores.count("aa") && o.scores.count("zz"));
+  // The object form is read sorted by name: the first detector is the alphabetically first.
+  auto object = nlohmann::json::parse(R"({"detectors": {"zz": {"type": "zscore"},
+                                                         "aa": {"type": "mahalanobis"}}})")
+                    .get<DetectorBankOptions>();
+  EXPECT_EQ(DetectorBank(object).options().shift_input, "aa");
+  // Both forms round-trip through JSON.
+  EXPECT_EQ(nlohmann::json(array).get<DetectorBankOptions>().detectors, array.detectors);
+}
+
+// validate() builds every spec once, so a bad spec made in code fails when the options are
+// checked (the bank's constructor), not at the first observe(); the message names the
+// detector by name and index, then the spec's field and value.
+TEST(DetectorBank, ValidateChecksEachDetectorSpec) {
+  auto message_of = [](const nlohmann::json& detectors) -> std::string {
+    DetectorBankOptions o;
+    o.detectors = detectors;
+    try {
+      o.validate();
+    } catch (const ConfigError& e) {
+      EXPECT_THROW(DetectorBank{o}, ConfigError);
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const nlohmann::json ok = {{"type", "zscore"}};
+  // Unknown kind.
+  EXPECT_THAT(message_of({{"a", ok}, {"b", {{"type", "knn"}}}}),
+              AllOf(HasSubstr("detector \"b\" (index 1)"), HasSubstr("detector.type"),
+                    HasSubstr("got \"knn\"")));
+  // A parameter out of range.
+  EXPECT_THAT(
+      message_of({{"z", {{"type", "zscore"}, {"options", {{"alpha", 2}}}}}}),
+      AllOf(HasSubstr("detector \"z\" (index 0)"), HasSubstr("zscore.alpha"), HasSubstr("got 2")));
+  // A parameter of the wrong type, inside an ensemble member.
+  EXPECT_THAT(
+      message_of(
+          {{"e",
+            {{"type", "ensemble"},
+             {"members", {{{"type", "isolation_forest"}, {"options", {{"n_trees", "many"}}}}}}}}}),
+      AllOf(HasSubstr("detector \"e\" (index 0)"), HasSubstr("n_trees"), HasSubstr("\"many\"")));
+  // A field no detector has: specs carry no dimension (a user's first event fixes it).
+  EXPECT_THAT(message_of({{"z", {{"type", "zscore"}, {"dim", 3}}}}),
+              AllOf(HasSubstr("detector \"z\" (index 0)"), HasSubstr("\"dim\"")));
+  EXPECT_THAT(message_of({{"z", 5}}),
+              AllOf(HasSubstr("detector \"z\""), HasSubstr("expected a JSON object, got number")));
+  // The array form: positions, names.
+  EXPECT_THAT(message_of(nlohmann::json::array(
+                  {{{"name", "a"}, {"type", "zscore"}},
+                   {{"name", "b"}, {"type", "mahalanobis"}, {"options", {{"forgetting", 0}}}}})),
+              AllOf(HasSubstr("detector \"b\" (index 1)"), HasSubstr("mahalanobis.forgetting"),
+                    HasSubstr("got 0")));
+  EXPECT_THAT(message_of(nlohmann::json::array({{{"type", "zscore"}}})),
+              HasSubstr("bank.detectors[0].name: expected a string"));
+  EXPECT_THAT(message_of(nlohmann::json::array(
+                  {{{"name", "a"}, {"type", "zscore"}}, {{"name", "a"}, {"type", "zscore"}}})),
+              HasSubstr("detector \"a\" (index 1): the name is also used by index 0"));
+  EXPECT_THAT(message_of(nlohmann::json::array()), HasSubstr("at least one detector"));
+  EXPECT_THAT(message_of(nlohmann::json::object()), HasSubstr("at least one detector"));
+  EXPECT_THAT(message_of("zscore"), HasSubstr("expected an object {name: spec} or an array"));
+  EXPECT_EQ(message_of({{"a", ok}}), "(no error)");
 }
 
 TEST(DetectorBank, Errors) {

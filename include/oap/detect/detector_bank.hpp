@@ -3,14 +3,17 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "oap/core/mutex.hpp"
+#include "oap/core/thread_annotations.hpp"
 #include "oap/core/user_id.hpp"
 #include "oap/detect/detector.hpp"
 #include "oap/detect/shift_monitor.hpp"
@@ -18,16 +21,24 @@
 namespace oap {
 
 struct DetectorBankOptions {
-  // Named detector specs (see make_detector): {"z": {"type": "zscore"}, ...}. Requires at
-  // least one. Default: {"zscore": {"type": "zscore"}}.
+  // The detectors, each a name and a spec (see make_detector), in one of two forms:
+  //   array:  [{"name": "z", "type": "zscore", "options": {...}}, ...]  (order as written)
+  //   object: {"z": {"type": "zscore", "options": {...}}, ...}          (order by name)
+  // A JSON object's keys are read sorted by name (nlohmann::json), so only the array form keeps
+  // the order of a file; the order decides the default shift_input. Requires at least one,
+  // non-empty unique names, and specs make_detector accepts (checked by validate()).
+  // Default: {"zscore": {"type": "zscore"}}.
   nlohmann::json detectors = {{"zscore", {{"type", "zscore"}}}};
   // The detector whose p-value feeds the shift monitor, as the normal quantile
   // normal_isf(p) (N(0, 1) while nothing changes; large when p is small).
-  // Default: "" = the first name.
+  // Default: "" = the first detector: the first array element, or in the object form the
+  // alphabetically first name.
   std::string shift_input;
   ShiftMonitorOptions shift{};
   // While a user has fewer events than this, scores come from population detectors (all users
-  // of the same dimension pooled) and Observation.cold_start is true. 0 disables. Default: 20.
+  // of the same dimension pooled) and Observation.cold_start is true. The population learns
+  // every event of every user (it is the prior for the next new user). 0 disables.
+  // Default: 20.
   std::size_t min_history = 20;
   // Users held in memory; beyond it the least recently used is saved (if state_dir is set)
   // and dropped. Requires >= 1. Default: 100000.
@@ -36,6 +47,8 @@ struct DetectorBankOptions {
   // A user seen for the first time is restored from its file if there is one. Default: "".
   std::string state_dir;
 
+  // Throws ConfigError naming the field and value; for a detector spec, the detector's name
+  // and index, then the spec's field and value (each spec is built once to check it).
   void validate() const;
 };
 void to_json(nlohmann::json& j, const DetectorBankOptions& o);
@@ -51,8 +64,17 @@ struct Observation {
 void to_json(nlohmann::json& j, const Observation& o);
 
 // Holds per-user detector sets. Safe for concurrent use without external synchronization:
-// a map mutex guards the user table, each user has its own mutex (events of one user are
-// processed in call order, different users in parallel), the population sets have theirs.
+// a map mutex guards the user table (held for a lookup, never for detector work or file I/O),
+// each user has its own mutex (events of one user are processed in call order, different users
+// in parallel), the population sets have theirs (taken during a user's cold start, and once
+// per kPopulationBatch events of warm users, whose points the population learns in batches).
+//
+// Eviction: users beyond max_users are dropped least recently used first (an O(1) list).
+// With state_dir, the evicting call writes the user's state file; until it has, a returning
+// user takes that state over in memory, and a call that was already working on the evicted
+// user finishes first (its event is in the file) or starts over on the user's new entry.
+// So no event is lost or counted twice, whatever the interleaving. An IoError while writing
+// leaves the state in memory for the user's next event.
 class DetectorBank {
  public:
   explicit DetectorBank(DetectorBankOptions options = {});
@@ -60,7 +82,8 @@ class DetectorBank {
 
   // Scores x against the user's history (or the population's during cold start), then learns
   // it. The user's dimension is fixed by its first event; InvalidArgument for a mismatch or
-  // non-finite values (nothing is learned then).
+  // non-finite values (nothing is learned then). IoError if writing the state of a user this
+  // call evicts fails (x is not learned then; the evicted state stays in memory).
   Observation observe(const UserId& user, std::span<const double> x);
 
   // Writes the user's state file (atomically: temp file + rename). IoError on failure;
@@ -71,22 +94,48 @@ class DetectorBank {
   std::size_t users_in_memory() const;
   const DetectorBankOptions& options() const { return options_; }
 
+  // Points of warm users the population learns at once (see the class comment). The
+  // population's scores are the same as if it learned every point at its event: it learns the
+  // pending points, in order, before it scores a cold-start user.
+  static constexpr std::size_t kPopulationBatch = 64;
+
  private:
   struct Set;
   struct Slot;
-  std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim);
+  // Points waiting to be learned by the population: values row after row, dims[i] per row.
+  struct PendingPoints {
+    std::vector<double> values;
+    std::vector<std::size_t> dims;
+  };
+  using LruList = std::list<std::shared_ptr<Slot>>;
+
+  // Functions taking a Slot& require its mu; that is annotated on their definitions (Slot is
+  // defined in the .cpp), which come before their first use there.
+  std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim) OAP_EXCLUDES(mu_);
+  void retire(const std::shared_ptr<Slot>& slot) OAP_EXCLUDES(mu_);
+  void adopt_predecessor(Slot& slot);
   std::unique_ptr<Set> make_set(std::size_t dim) const;
-  void ensure_set(const UserId& user, Slot& slot);
+  void ensure_set(Slot& slot);
   std::filesystem::path state_path(const UserId& user) const;
-  void write_state(const UserId& user, Slot& slot);
+  void write_state(Slot& slot);
+  Set& population_set(std::size_t dim) OAP_REQUIRES(population_mu_);
+  void learn_pending() OAP_REQUIRES(population_mu_) OAP_EXCLUDES(pending_mu_);
+  void learn_pending_batch() OAP_EXCLUDES(population_mu_, pending_mu_);
 
   DetectorBankOptions options_;
-  std::vector<std::string> names_;
-  mutable std::mutex mu_;  // guards users_, clock_
-  std::unordered_map<UserId, std::shared_ptr<Slot>> users_;
-  std::uint64_t clock_ = 0;
-  std::mutex population_mu_;  // guards population_
-  std::map<std::size_t, std::unique_ptr<Set>> population_;
+  std::vector<std::string> names_;     // detector names, in options order
+  std::vector<nlohmann::json> specs_;  // their specs
+  mutable Mutex mu_;
+  LruList lru_ OAP_GUARDED_BY(mu_);  // resident users, most recently used first
+  std::unordered_map<UserId, LruList::iterator> users_ OAP_GUARDED_BY(mu_);  // into lru_
+  // Evicted users whose state file the evicting call has not finished writing.
+  std::unordered_map<UserId, std::shared_ptr<Slot>> evicting_ OAP_GUARDED_BY(mu_);
+  // Lock order: a user's Slot::mu, then population_mu_, then pending_mu_.
+  Mutex population_mu_;
+  std::map<std::size_t, std::unique_ptr<Set>> population_ OAP_GUARDED_BY(population_mu_);
+  PendingPoints draining_ OAP_GUARDED_BY(population_mu_);
+  Mutex pending_mu_ OAP_ACQUIRED_AFTER(population_mu_);
+  PendingPoints pending_ OAP_GUARDED_BY(pending_mu_);
 };
 
 }  // namespace oap

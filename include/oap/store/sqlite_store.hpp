@@ -5,10 +5,11 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "oap/core/mutex.hpp"
+#include "oap/core/thread_annotations.hpp"
 #include "oap/store/history_store.hpp"
 
 namespace oap {
@@ -66,11 +67,11 @@ class SqliteStore final : public HistoryStore {
     bool committed;  // its row is in the users table
   };
 
-  void open_database();
-  void commit_pending_locked();  // requires write_mu_
-  void migrate_inbox_locked();   // requires write_mu_
-  void commit_if_pending() const;
-  std::optional<UserEntry> user_entry(const UserId& user) const;
+  void open_database() OAP_EXCLUDES(write_mu_, users_mu_);
+  void commit_pending_locked() OAP_REQUIRES(write_mu_);
+  void migrate_inbox_locked() OAP_REQUIRES(write_mu_);
+  void commit_if_pending() const OAP_EXCLUDES(write_mu_);
+  std::optional<UserEntry> user_entry(const UserId& user) const OAP_EXCLUDES(users_mu_);
   Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
 
   std::filesystem::path path_;
@@ -78,20 +79,23 @@ class SqliteStore final : public HistoryStore {
   StoreOptions options_;
   int lock_fd_ = -1;
 
-  mutable std::mutex write_mu_;
-  std::unique_ptr<Connection> writer_;     // GUARDED_BY(write_mu_)
-  std::vector<Event> pending_;             // GUARDED_BY(write_mu_)
-  std::vector<std::int64_t> pending_ids_;  // pending_[i]'s user id; GUARDED_BY(write_mu_)
-  std::vector<UserId> uncommitted_users_;  // created by pending_, no row yet; GUARDED_BY(write_mu_)
-  std::int64_t next_seq_ = 0;              // GUARDED_BY(write_mu_)
-  std::int64_t next_user_id_ = 1;          // GUARDED_BY(write_mu_)
+  mutable Mutex write_mu_;
+  std::unique_ptr<Connection> writer_ OAP_GUARDED_BY(write_mu_);
+  std::vector<Event> pending_ OAP_GUARDED_BY(write_mu_);
+  std::vector<std::int64_t> pending_ids_ OAP_GUARDED_BY(write_mu_);  // pending_[i]'s user id
+  // Users created by pending_ that have no row yet.
+  std::vector<UserId> uncommitted_users_ OAP_GUARDED_BY(write_mu_);
+  std::int64_t next_seq_ OAP_GUARDED_BY(write_mu_) = 0;
+  std::int64_t next_user_id_ OAP_GUARDED_BY(write_mu_) = 1;
   std::atomic<std::size_t> pending_count_{0};
 
-  mutable std::shared_mutex users_mu_;           // taken after write_mu_ when both are needed
-  std::unordered_map<UserId, UserEntry> users_;  // GUARDED_BY(users_mu_)
+  // Lock order: write_mu_, then inbox_->mu, then users_mu_.
+  mutable SharedMutex users_mu_ OAP_ACQUIRED_AFTER(write_mu_);
+  std::unordered_map<UserId, UserEntry> users_ OAP_GUARDED_BY(users_mu_);
 
-  // Committed events not yet moved into blocks, by user (its own lock, taken after
-  // write_mu_; readers hold it shared while they read the table and the inbox together).
+  // Committed events not yet moved into blocks, by user (its own lock, taken after write_mu_
+  // and before users_mu_; readers hold it shared while they read the table and the inbox
+  // together).
   std::unique_ptr<Inbox> inbox_;
 
   std::vector<std::unique_ptr<Connection>> readers_;
