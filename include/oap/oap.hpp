@@ -1,6 +1,9 @@
 #pragma once
 // Umbrella header: everything of oap's public interface that does not need LibTorch.
 
+#include "oap/adapt/adapter_store.hpp"
+#include "oap/adapt/adapter_store_options.hpp"
+#include "oap/core/content_hash.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/event.hpp"
 #include "oap/core/event_reader.hpp"
