@@ -69,11 +69,14 @@ auto DirectoryAdapterStore::read_user(const UserId& user, F&& f) const {
   const std::string stem = user_file_stem(user);
   for (;;) {
     StatePtr state = find_state(stem);
-    if (!state) return f(static_cast<const UserState*>(nullptr));
+    if (!state) {
+      static const UserState kUnknown;  // no versions; never locked or changed
+      return f(kUnknown);
+    }
     std::shared_lock lock(state->mu);
     if (state->gone) continue;
     check_usable(*state, user);
-    return f(static_cast<const UserState*>(state.get()));
+    return f(static_cast<const UserState&>(*state));
   }
 }
 
@@ -83,24 +86,26 @@ auto DirectoryAdapterStore::write_user(const UserId& user, bool create, F&& f) {
   const std::string stem = user_file_stem(user);
   for (;;) {
     StatePtr state = create ? find_or_create_state(stem, user) : find_state(stem);
-    if (!state) return f(static_cast<UserState*>(nullptr), state, stem);
+    if (!state) {
+      UserState unknown;  // no versions; f only looks
+      unknown.manifest.user = user;
+      return f(unknown, state, stem);
+    }
     std::unique_lock lock(state->mu);
     if (state->gone) continue;
     check_usable(*state, user);
-    return f(state.get(), state, stem);
+    return f(*state, state, stem);
   }
 }
 
-const AdapterVersionRecord& DirectoryAdapterStore::require_version(const UserState* state,
+const AdapterVersionRecord& DirectoryAdapterStore::require_version(const UserState& state,
                                                                    const UserId& user,
                                                                    const std::string& id) const {
-  const AdapterVersionRecord* record = state ? state->manifest.find(id) : nullptr;
+  const AdapterVersionRecord* record = state.manifest.find(id);
   if (!record) {
     std::string known;
-    if (state) {
-      for (const auto& r : state->manifest.versions) {
-        known += (known.empty() ? "" : ", ") + r.version.id;
-      }
+    for (const auto& r : state.manifest.versions) {
+      known += (known.empty() ? "" : ", ") + r.version.id;
     }
     OAP_THROW(InvalidArgument, where(user) + " has no version \"" + id +
                                    "\" (versions: " + (known.empty() ? "none" : known) + ")");
@@ -187,17 +192,17 @@ AdapterVersion DirectoryAdapterStore::add(const UserId& user, const AdapterFiles
   const std::string id = adapter_version_id(files);
 
   return write_user(
-      user, /*create=*/true, [&](UserState* state, const StatePtr& owner, const std::string& stem) {
-        if (state->manifest.find(id)) {
-          if (make_current && state->manifest.current != id) {
-            AdapterManifest next = state->manifest;
+      user, /*create=*/true, [&](UserState& state, const StatePtr& owner, const std::string& stem) {
+        if (state.manifest.find(id)) {
+          if (make_current && state.manifest.current != id) {
+            AdapterManifest next = state.manifest;
             next.current = id;
-            commit(*state, stem, std::move(next));
+            commit(state, stem, std::move(next));
           }
-          return state->manifest.find(id)->version;
+          return state.manifest.find(id)->version;
         }
         auto dir = user_dir(stem);
-        const bool first = !state->on_disk;
+        const bool first = !state.on_disk;
         try {
           if (first) {
             fs::create_directory(dir, ec);
@@ -208,7 +213,7 @@ AdapterVersion DirectoryAdapterStore::add(const UserId& user, const AdapterFiles
             AdapterManifest empty;
             empty.user = user;
             write_adapter_manifest(dir / kAdapterManifestFile, empty);
-            state->on_disk = true;
+            state.on_disk = true;
           }
           auto dest = dir / id;
           if (fs::exists(dest, ec)) remove_tree(dest);  // unlisted: a leftover
@@ -227,11 +232,11 @@ AdapterVersion DirectoryAdapterStore::add(const UserId& user, const AdapterFiles
           record.version.parent = parent;
           record.version.info = info;
           record.files = std::move(files);
-          AdapterManifest next = state->manifest;
+          AdapterManifest next = state.manifest;
           next.versions.push_back(std::move(record));
           if (make_current) next.current = id;
           prune(next);
-          commit(*state, stem, std::move(next));
+          commit(state, stem, std::move(next));
           guard.path.clear();
         } catch (...) {
           // Undone under the lock: once it is released, another add() may own a folder of
@@ -240,26 +245,24 @@ AdapterVersion DirectoryAdapterStore::add(const UserId& user, const AdapterFiles
             remove_leftover(guard.path);
             guard.path.clear();
           }
-          if (state->manifest.versions.empty()) delete_user(*state, owner, stem);
+          if (state.manifest.versions.empty()) delete_user(state, owner, stem);
           throw;
         }
-        return state->manifest.versions.back().version;
+        return state.manifest.versions.back().version;
       });
 }
 
 std::vector<AdapterVersion> DirectoryAdapterStore::versions(const UserId& user) const {
-  return read_user(user, [](const UserState* state) {
+  return read_user(user, [](const UserState& state) {
     std::vector<AdapterVersion> out;
-    if (state) {
-      for (const auto& r : state->manifest.versions) out.push_back(r.version);
-    }
+    for (const auto& r : state.manifest.versions) out.push_back(r.version);
     return out;
   });
 }
 
 std::optional<AdapterVersion> DirectoryAdapterStore::current(const UserId& user) const {
-  return read_user(user, [](const UserState* state) -> std::optional<AdapterVersion> {
-    const AdapterVersionRecord* r = state ? state->manifest.find(state->manifest.current) : nullptr;
+  return read_user(user, [](const UserState& state) -> std::optional<AdapterVersion> {
+    const AdapterVersionRecord* r = state.manifest.find(state.manifest.current);
     if (!r) return std::nullopt;
     return r->version;
   });
@@ -267,18 +270,18 @@ std::optional<AdapterVersion> DirectoryAdapterStore::current(const UserId& user)
 
 void DirectoryAdapterStore::set_current(const UserId& user, const std::string& id) {
   write_user(user, /*create=*/false,
-             [&](UserState* state, const StatePtr&, const std::string& stem) {
+             [&](UserState& state, const StatePtr&, const std::string& stem) {
                require_version(state, user, id);
-               if (state->manifest.current == id) return;
-               AdapterManifest next = state->manifest;
+               if (state.manifest.current == id) return;
+               AdapterManifest next = state.manifest;
                next.current = id;
-               commit(*state, stem, std::move(next));
+               commit(state, stem, std::move(next));
              });
 }
 
 fs::path DirectoryAdapterStore::open(const UserId& user, const std::string& id) const {
   // Verified under the shared lock, so no writer deletes the folder while it is read.
-  return read_user(user, [&](const UserState* state) {
+  return read_user(user, [&](const UserState& state) {
     const auto& record = require_version(state, user, id);
     auto dir = user_dir(user_file_stem(user)) / id;
     verify_version_files(dir, record.files, where(user, id));
@@ -288,14 +291,14 @@ fs::path DirectoryAdapterStore::open(const UserId& user, const std::string& id) 
 
 void DirectoryAdapterStore::remove(const UserId& user, const std::string& id) {
   write_user(user, /*create=*/false,
-             [&](UserState* state, const StatePtr& owner, const std::string& stem) {
+             [&](UserState& state, const StatePtr& owner, const std::string& stem) {
                require_version(state, user, id);
-               AdapterManifest next = state->manifest;
+               AdapterManifest next = state.manifest;
                std::erase_if(next.versions,
                              [&](const AdapterVersionRecord& r) { return r.version.id == id; });
-               if (next.versions.empty()) return delete_user(*state, owner, stem);
+               if (next.versions.empty()) return delete_user(state, owner, stem);
                if (next.current == id) next.current = next.versions.back().version.id;
-               commit(*state, stem, std::move(next));
+               commit(state, stem, std::move(next));
              });
 }
 

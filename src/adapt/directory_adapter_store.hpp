@@ -82,16 +82,17 @@ class DirectoryAdapterStore final : public AdapterStore {
   StatePtr find_or_create_state(const std::string& stem, const UserId& user);
   // Throws unless state (locked by the caller) can serve user.
   void check_usable(const UserState& state, const UserId& user) const;
-  // Calls f(state) with the user's state locked shared (nullptr for an unknown user).
+  // Calls f(state) with the user's state locked shared (an empty state for an unknown user).
   template <typename F>
   auto read_user(const UserId& user, F&& f) const;
-  // Calls f(state, owner, stem) with the user's state locked exclusively (created if create,
-  // else nullptr for an unknown user); owner is the shared pointer holding state.
+  // Calls f(state, owner, stem) with the user's state locked exclusively; owner is the shared
+  // pointer holding state. An unknown user's state is created if create, else f gets an empty
+  // state of its own and a null owner.
   template <typename F>
   auto write_user(const UserId& user, bool create, F&& f);
 
   // The record of the user's version id (InvalidArgument naming both if there is none).
-  const AdapterVersionRecord& require_version(const UserState* state, const UserId& user,
+  const AdapterVersionRecord& require_version(const UserState& state, const UserId& user,
                                               const std::string& id) const;
   // Writes next as the user's manifest and makes it the state's; then deletes the folders of
   // versions that state had and next does not.
