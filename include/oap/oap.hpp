@@ -1,7 +1,11 @@
 #pragma once
-// Umbrella header: the public interface of core/, store/ and detect/, the modules built without
-// LibTorch. The LibTorch modules (llm/, adapt/) are included header by header ("oap/llm/...").
+// Umbrella header: every public header that needs no LibTorch (core/, store/, detect/,
+// policy/, and adapt/'s store and update worker). The LibTorch parts (llm/, adapt/'s trainer and
+// manager) are included header by header ("oap/llm/causal_lm.hpp").
 
+#include "oap/adapt/adapter_store.hpp"
+#include "oap/adapt/adapter_store_options.hpp"
+#include "oap/core/content_hash.hpp"
 #include "oap/core/csv_reader.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/event.hpp"

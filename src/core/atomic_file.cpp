@@ -69,6 +69,11 @@ void write_file_atomic(const std::filesystem::path& path,
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
+void sync_path(const std::filesystem::path& path) {
+  OAP_CHECK(fsync_path(path, O_RDONLY), IoError,
+            "cannot sync " + path.string() + ": " + std::strerror(errno));
+}
+
 void write_text_file_atomic(const std::filesystem::path& path, std::string_view text) {
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(text.data(), static_cast<std::streamsize>(text.size()));

@@ -18,4 +18,8 @@ void write_file_atomic(const std::filesystem::path& path,
 // write_file_atomic with the given bytes as the whole content.
 void write_text_file_atomic(const std::filesystem::path& path, std::string_view text);
 
+// fsyncs the file or folder at path: a file's bytes, or a folder's entries (which makes a file
+// created in, or renamed into or out of, the folder durable). Throws IoError naming the path.
+void sync_path(const std::filesystem::path& path);
+
 }  // namespace oap::detail
