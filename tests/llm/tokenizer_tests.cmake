@@ -3,7 +3,10 @@ oap_add_test_binary(llm_tokenizer_test
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_byte_level_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_pre_tokenizer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_nfc_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_normalizer_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_decoder_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer_spm_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_trainer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_llama3_test.cpp
