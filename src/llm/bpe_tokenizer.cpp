@@ -107,26 +107,33 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_s
   return out;
 }
 
+void BpeTokenizer::throw_unknown_id(std::int32_t id) const {
+  OAP_THROW(InvalidArgument, "decode: token id " + std::to_string(id) +
+                                 " is not in this tokenizer (vocab_size " +
+                                 std::to_string(id_kind_.size()) + ")");
+}
+
 std::string BpeTokenizer::decode(std::span<const std::int32_t> ids, bool skip_special) const {
-  std::string out;
-  std::vector<std::string> tokens;
-  if (!concatenate_on_decode_) tokens.reserve(ids.size());
-  for (std::int32_t id : ids) {
-    OAP_CHECK(id >= 0 && static_cast<std::size_t>(id) < id_kind_.size() &&
-                  id_kind_[static_cast<std::size_t>(id)] != Kind::kNone,
-              InvalidArgument,
-              "decode: token id " + std::to_string(id) + " is not in this tokenizer (vocab_size " +
-                  std::to_string(id_kind_.size()) + ")");
-    auto index = static_cast<std::size_t>(id);
-    // As in Hugging Face, skipped tokens are left out before the decoder sees the rest.
-    if (skip_special && id_kind_[index] == Kind::kSpecial) continue;
-    if (concatenate_on_decode_) {
+  // As in Hugging Face, skipped tokens are left out before the decoder sees the rest.
+  if (concatenate_on_decode_) {
+    std::string out;
+    for (std::int32_t id : ids) {
+      auto index = static_cast<std::size_t>(id);
+      if (index >= id_kind_.size() || id_kind_[index] == Kind::kNone) throw_unknown_id(id);
+      if (skip_special && id_kind_[index] == Kind::kSpecial) continue;
       out += id_text_[index];
-    } else {
-      tokens.push_back(id_text_[index]);
     }
+    return out;
   }
-  return concatenate_on_decode_ ? out : decoder_->decode(std::move(tokens));
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (std::int32_t id : ids) {
+    auto index = static_cast<std::size_t>(id);
+    if (index >= id_kind_.size() || id_kind_[index] == Kind::kNone) throw_unknown_id(id);
+    if (skip_special && id_kind_[index] == Kind::kSpecial) continue;
+    tokens.push_back(id_text_[index]);
+  }
+  return decoder_->decode(std::move(tokens));
 }
 
 }  // namespace oap::detail

@@ -67,6 +67,8 @@ class BpeTokenizer final : public Tokenizer {
                             const std::string& field);
   void resolve_bos_eos(const nlohmann::json& tokenizer_config, const std::string& source);
   void set_token(std::int32_t id, std::string text, Kind kind);
+  // Throws InvalidArgument naming id (kept out of line: decode's loop is hot).
+  [[noreturn, gnu::noinline, gnu::cold]] void throw_unknown_id(std::int32_t id) const;
 
   // Encodes a piece of the input that holds no raw-matched added token; at_start: it begins the
   // input.
