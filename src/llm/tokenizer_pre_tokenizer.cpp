@@ -1,33 +1,10 @@
 #include "llm/tokenizer_pre_tokenizer.hpp"
 
+#include "llm/tokenizer_json_fields.hpp"
+#include "llm/tokenizer_metaspace.hpp"
 #include "oap/core/error.hpp"
 
 namespace oap::detail {
-namespace {
-
-[[noreturn]] void bad(const std::string& source, const std::string& field,
-                      const std::string& message) {
-  throw ParseError(source, 0, field, message);
-}
-
-const nlohmann::json& member(const nlohmann::json& j, const char* key, const std::string& source,
-                             const std::string& field) {
-  auto it = j.find(key);
-  if (it == j.end()) bad(source, field + "." + key, "missing");
-  return *it;
-}
-
-bool optional_bool(const nlohmann::json& j, const char* key, bool fallback,
-                   const std::string& source, const std::string& field) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) {
-    bad(source, field + "." + key, "expected a boolean, got " + std::string(it->type_name()));
-  }
-  return it->get<bool>();
-}
-
-}  // namespace
 
 const char* PreTokenizer::gpt2_pattern() {
   return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
@@ -45,38 +22,28 @@ PreTokenizer::~PreTokenizer() = default;
 
 void PreTokenizer::parse(const nlohmann::json& j, const std::string& source,
                          const std::string& field) {
-  if (!j.is_object()) bad(source, field, "expected an object, got " + std::string(j.type_name()));
-  const auto& type_json = member(j, "type", source, field);
-  if (!type_json.is_string()) bad(source, field + ".type", "expected a string");
-  const std::string type = type_json.get<std::string>();
+  TokenizerJsonFields fields(source);
+  const std::string type = fields.type(j, field);
 
   if (type == "Sequence") {
-    const auto& list = member(j, "pretokenizers", source, field);
-    if (!list.is_array()) bad(source, field + ".pretokenizers", "expected an array");
+    const auto& list = fields.member(j, "pretokenizers", field);
+    if (!list.is_array()) {
+      fields.malformed(field + ".pretokenizers", "expected an array, got " + fields.got(list));
+    }
     for (std::size_t i = 0; i < list.size(); ++i) {
       parse(list[i], source, field + ".pretokenizers[" + std::to_string(i) + "]");
     }
   } else if (type == "Split") {
     Step step;
-    const auto& pattern = member(j, "pattern", source, field);
-    bool literal;
-    std::string text;
-    if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string()) {
-      literal = false;
-      text = pattern["Regex"].get<std::string>();
-    } else if (pattern.is_object() && pattern.contains("String") && pattern["String"].is_string()) {
-      literal = true;
-      text = pattern["String"].get<std::string>();
-    } else {
-      bad(source, field + ".pattern",
-          "expected {\"Regex\": \"...\"} or {\"String\": \"...\"}, got " + pattern.dump());
-    }
+    bool regex = false;
+    std::string text =
+        fields.pattern(fields.member(j, "pattern", field), field + ".pattern", regex);
     try {
-      step.regex = std::make_unique<Regex>(text, literal);
+      step.regex = std::make_unique<Regex>(text, /*literal=*/!regex);
     } catch (const InvalidArgument& e) {
-      bad(source, field + ".pattern", e.what());
+      fields.malformed(field + ".pattern", e.what());
     }
-    const auto& behavior = member(j, "behavior", source, field);
+    const auto& behavior = fields.member(j, "behavior", field);
     const std::string b = behavior.is_string() ? behavior.get<std::string>() : behavior.dump();
     if (b == "Removed") {
       step.behavior = Behavior::kRemoved;
@@ -89,35 +56,47 @@ void PreTokenizer::parse(const nlohmann::json& j, const std::string& source,
     } else if (b == "Contiguous") {
       step.behavior = Behavior::kContiguous;
     } else {
-      bad(source, field + ".behavior",
-          "unknown split behavior " + b +
-              " (known: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)");
+      fields.malformed(field + ".behavior",
+                       "unknown split behavior " + b +
+                           " (known: Removed, Isolated, MergedWithPrevious, MergedWithNext, "
+                           "Contiguous)");
     }
-    step.invert = optional_bool(j, "invert", false, source, field);
+    step.invert = fields.flag(j, "invert", field);
     steps_.push_back(std::move(step));
   } else if (type == "ByteLevel") {
     has_byte_level_ = true;
     Step step;
-    step.add_prefix_space = optional_bool(j, "add_prefix_space", false, source, field);
-    if (optional_bool(j, "use_regex", true, source, field)) {
+    if (fields.flag(j, "add_prefix_space", field)) step.prefix.assign(1, ' ');
+    if (fields.flag(j, "use_regex", field, true)) {
       step.regex = std::make_unique<Regex>(gpt2_pattern(), false);
     }
-    if (step.add_prefix_space || step.regex) steps_.push_back(std::move(step));
+    if (!step.prefix.empty() || step.regex) steps_.push_back(std::move(step));
   } else if (type == "Digits") {
     // Hugging Face splits on ASCII digits: each one alone, or runs of them.
     Step step;
-    bool individual = optional_bool(j, "individual_digits", false, source, field);
+    bool individual = fields.flag(j, "individual_digits", field);
     step.regex = std::make_unique<Regex>(individual ? "[0-9]" : "[0-9]+", false);
     steps_.push_back(std::move(step));
+  } else if (type == "Metaspace") {
+    const MetaspaceSettings m = parse_metaspace(j, fields, field);
+    Step step;
+    step.space_replacement = m.replacement;
+    if (m.prepend_scheme != PrependScheme::kNever) step.prefix = m.replacement;
+    step.prefix_first_only = m.prepend_scheme == PrependScheme::kFirst;
+    if (m.split) {
+      step.regex = std::make_unique<Regex>(m.replacement, /*literal=*/true);
+      step.behavior = Behavior::kMergedWithNext;
+    }
+    steps_.push_back(std::move(step));
   } else {
-    bad(source, field + ".type",
-        "unsupported pre-tokenizer type \"" + type +
-            "\" (supported: Sequence, Split, ByteLevel, Digits; a Metaspace tokenizer.json "
-            "is SentencePiece-style: load its tokenizer.model instead)");
+    fields.unsupported(field + ".type",
+                       "unsupported pre-tokenizer type \"" + type +
+                           "\" (supported: Sequence, Split, ByteLevel, Digits, Metaspace)");
   }
 }
 
-void PreTokenizer::split(std::string_view text, std::vector<std::string>& words) const {
+void PreTokenizer::split(std::string_view text, std::vector<std::string>& words,
+                         bool at_start) const {
   if (text.empty()) return;
   if (steps_.empty()) {
     words.emplace_back(text);
@@ -125,9 +104,18 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& words)
   }
   std::vector<std::string> current{std::string(text)};
   std::vector<std::string> next;
+  // Whether current[0] starts where text starts (Metaspace "first" prepends only there).
+  bool first_at_start = at_start;
   for (std::size_t s = 0; s < steps_.size(); ++s) {
     std::vector<std::string>& out = (s + 1 == steps_.size()) ? words : next;
-    for (const auto& word : current) apply(steps_[s], word, out);
+    const std::size_t before = out.size();
+    for (std::size_t w = 0; w < current.size(); ++w) {
+      const bool word_at_start = w == 0 && first_at_start;
+      const std::size_t size = out.size();
+      const bool kept_start = apply(steps_[s], current[w], word_at_start, out);
+      if (w == 0) first_at_start = word_at_start && kept_start && out.size() > size;
+    }
+    if (out.size() == before) return;  // everything removed
     if (s + 1 < steps_.size()) {
       current.swap(next);
       next.clear();
@@ -135,16 +123,30 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& words)
   }
 }
 
-void PreTokenizer::apply(const Step& step, std::string_view word, std::vector<std::string>& out) {
-  std::string prefixed;
-  if (step.add_prefix_space && (word.empty() || word.front() != ' ')) {
-    prefixed = " ";
+bool PreTokenizer::apply(const Step& step, std::string_view word, bool at_start,
+                         std::vector<std::string>& out) {
+  std::string rewritten;
+  if (!step.space_replacement.empty() && word.find(' ') != std::string_view::npos) {
+    rewritten.reserve(word.size() + 8);
+    for (char c : word) {
+      if (c == ' ') {
+        rewritten += step.space_replacement;
+      } else {
+        rewritten += c;
+      }
+    }
+    word = rewritten;
+  }
+  if (!step.prefix.empty() && (!step.prefix_first_only || at_start) &&
+      word.substr(0, step.prefix.size()) != step.prefix) {
+    std::string prefixed = step.prefix;
     prefixed += word;
-    word = prefixed;
+    rewritten = std::move(prefixed);
+    word = rewritten;
   }
   if (!step.regex) {
     if (!word.empty()) out.emplace_back(word);
-    return;
+    return true;
   }
   // Segments of word in order, each flagged as a match of the pattern (after invert) or not.
   struct Segment {
@@ -160,54 +162,50 @@ void PreTokenizer::apply(const Step& step, std::string_view word, std::vector<st
   });
   if (last < word.size()) segments.push_back({last, word.size(), step.invert});
 
+  // The behaviors as Hugging Face tokenizers defines them: a match merges with its neighbour only
+  // when that neighbour is not a match itself ("a--b" MergedWithPrevious: "a-", "-", "b").
   const auto piece = [&](const Segment& s) { return word.substr(s.begin, s.end - s.begin); };
+  bool kept_start = true;
   switch (step.behavior) {
     case Behavior::kIsolated:
       for (const auto& s : segments) out.emplace_back(piece(s));
       break;
     case Behavior::kRemoved:
+      kept_start = segments.empty() || !segments.front().match;
       for (const auto& s : segments) {
         if (!s.match) out.emplace_back(piece(s));
       }
       break;
-    case Behavior::kMergedWithPrevious: {
-      bool previous_in_out = false;
-      for (const auto& s : segments) {
-        if (s.match && previous_in_out) {
-          out.back() += piece(s);
+    case Behavior::kMergedWithPrevious:
+      for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (segments[i].match && i > 0 && !segments[i - 1].match) {
+          out.back() += piece(segments[i]);
         } else {
-          out.emplace_back(piece(s));
-        }
-        previous_in_out = true;
-      }
-      break;
-    }
-    case Behavior::kMergedWithNext: {
-      std::string pending;
-      for (const auto& s : segments) {
-        if (s.match) {
-          pending += piece(s);
-        } else {
-          out.push_back(pending + std::string(piece(s)));
-          pending.clear();
+          out.emplace_back(piece(segments[i]));
         }
       }
-      if (!pending.empty()) out.push_back(std::move(pending));
       break;
-    }
-    case Behavior::kContiguous: {
-      bool previous_match = false;
-      for (const auto& s : segments) {
-        if (s.match && previous_match) {
-          out.back() += piece(s);
+    case Behavior::kMergedWithNext:
+      for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (segments[i].match && i + 1 < segments.size() && !segments[i + 1].match) {
+          out.emplace_back(word.substr(segments[i].begin, segments[i + 1].end - segments[i].begin));
+          ++i;
         } else {
-          out.emplace_back(piece(s));
+          out.emplace_back(piece(segments[i]));
         }
-        previous_match = s.match;
       }
       break;
-    }
+    case Behavior::kContiguous:
+      for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (segments[i].match && i > 0 && segments[i - 1].match) {
+          out.back() += piece(segments[i]);
+        } else {
+          out.emplace_back(piece(segments[i]));
+        }
+      }
+      break;
   }
+  return kept_start;
 }
 
 }  // namespace oap::detail

@@ -13,9 +13,12 @@
 namespace oap::detail {
 
 // A chain of splitting steps read from tokenizer.json's "pre_tokenizer" (Sequence, Split with a
-// Regex or String pattern and any behavior, ByteLevel, Digits). Words are raw bytes: the
-// ByteLevel step's byte -> unicode mapping is not applied here because the BPE model works on
-// bytes directly.
+// Regex or String pattern and any behavior, ByteLevel, Digits, Metaspace), with Hugging Face
+// tokenizers' semantics. Words are raw bytes: the ByteLevel step's byte -> unicode mapping is not
+// applied here because the BPE model works on bytes directly. Metaspace (SentencePiece-style
+// files) replaces each space with its replacement character ("▁"), puts one in front of a word
+// that lacks it as its prepend_scheme says, and, with split, cuts before each replacement
+// character.
 // Thread safety: immutable after construction; split() is safe from many threads.
 class PreTokenizer {
  public:
@@ -25,8 +28,10 @@ class PreTokenizer {
   ~PreTokenizer();
 
   // Appends the words of text to words (non-empty byte strings, in order; their concatenation
-  // is text, plus a space per word when ByteLevel's add_prefix_space applies).
-  void split(std::string_view text, std::vector<std::string>& words) const;
+  // is text, plus a space per word when ByteLevel's add_prefix_space applies, with Metaspace's
+  // replacements and prefixes). at_start: text begins the input (no added token before it), for
+  // Metaspace's prepend_scheme "first".
+  void split(std::string_view text, std::vector<std::string>& words, bool at_start = true) const;
 
   // Whether a ByteLevel step is present (required for byte-level BPE).
   bool has_byte_level() const { return has_byte_level_; }
@@ -39,14 +44,19 @@ class PreTokenizer {
  private:
   enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
   struct Step {
-    std::unique_ptr<Regex> regex;  // null for a step that only prepends a space
+    std::unique_ptr<Regex> regex;  // null for a step that only rewrites or prepends
     Behavior behavior = Behavior::kIsolated;
     bool invert = false;
-    bool add_prefix_space = false;
+    std::string prefix;              // put in front of a word that does not start with it
+    bool prefix_first_only = false;  // only for the word at the start of the input
+    std::string space_replacement;   // Metaspace: what each ' ' becomes (empty: no rewrite)
   };
 
   void parse(const nlohmann::json& j, const std::string& source, const std::string& field);
-  static void apply(const Step& step, std::string_view word, std::vector<std::string>& out);
+  // Appends the pieces of word to out; returns whether the first piece appended (if any) starts
+  // where word starts (false when a Removed match led the word).
+  static bool apply(const Step& step, std::string_view word, bool at_start,
+                    std::vector<std::string>& out);
 
   std::vector<Step> steps_;
   bool has_byte_level_ = false;

@@ -48,8 +48,8 @@ struct MatchDataDeleter {
 Regex::Regex(std::string_view pattern, bool literal) : pattern_(pattern) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2 refuses UCP together with LITERAL (and a literal needs no character classes).
+  uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(),
                                    options, &error_code, &error_offset, nullptr);
   OAP_CHECK(code != nullptr, InvalidArgument,

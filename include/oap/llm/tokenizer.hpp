@@ -1,6 +1,7 @@
 #pragma once
 // Tokenizer: the text <-> token-id codec of a language model, loaded from a Hugging Face model
-// directory (tokenizer.json, byte-level BPE) or a SentencePiece tokenizer.model.
+// directory (tokenizer.json: byte-level BPE or BPE converted from SentencePiece) or a
+// SentencePiece tokenizer.model.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,26 +19,42 @@ namespace oap {
 // threads at once (an internal cache of encoded words is guarded by its own mutex).
 // The factories return an owning pointer; the tokenizer owns all its tables.
 //
-// Text is a byte string, normally UTF-8. Behaviour on invalid UTF-8 depends on the kind:
+// Text is a byte string, normally UTF-8 (Hugging Face's tokenizers only ever see valid UTF-8).
+// Behaviour on invalid UTF-8 depends on the kind:
 //  - byte-level BPE (tokenizer.json): invalid bytes never take part in a pre-tokenizer regex
 //    match; each run of them becomes a pre-token of its own and is encoded byte by byte, so
 //    decode(encode(text)) == text for every byte string.
+//  - BPE converted from SentencePiece (tokenizer.json with byte_fallback): each invalid byte is
+//    encoded as its "<0xNN>" token (or unk_token without byte fallback), so with byte fallback
+//    the round trip is exact too, up to the leading space the decoder's Strip removes.
 //  - SentencePiece: the library maps invalid bytes to U+FFFD (unknown piece, or its bytes if the
 //    model has byte_fallback); it never crashes, but the round trip is lossy for those bytes.
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Loads tokenizer.json (preferred) or tokenizer.model (SentencePiece) from a model directory.
-  // Throws IoError if neither exists, ParseError if the file is malformed.
+  // Loads tokenizer.json from a model directory, or tokenizer.model (SentencePiece) when there is
+  // no tokenizer.json. tokenizer.json is preferred because it is what transformers' default (fast)
+  // tokenizer runs: it carries the normalizer, the added tokens and the post-processor, and
+  // loads without the SentencePiece plugin. Throws IoError if neither exists, ParseError or
+  // ConfigError as the factory below.
   static std::unique_ptr<Tokenizer> load(const std::filesystem::path& model_dir);
-  // A Hugging Face tokenizer.json with a BPE model and byte-level pre-tokenization (GPT-2,
-  // Llama-3, Qwen2). If a tokenizer_config.json lies beside it, its bos_token / eos_token name
-  // bos_id() / eos_id(); otherwise the post-processor's template, then well-known names
-  // (<|begin_of_text|>, <s>; <|end_of_text|>, <|endoftext|>, </s>). Normalizer: none, or NFC
-  // (Qwen2), for which encode() refuses (InvalidArgument) text that NFC could change, since
-  // composition itself is not implemented. Throws IoError (unreadable) or ParseError naming the
-  // field that is wrong (unknown model.type, unknown pre-tokenizer type, bad merge, ...).
+  // A Hugging Face tokenizer.json with a BPE model: byte-level (GPT-2, Llama-3, Qwen2) or
+  // converted from SentencePiece (Llama-2, Mistral, TinyLlama, Gemma: byte_fallback to <0xNN>
+  // tokens, unk_token with fuse_unk). Pieces implemented as Hugging Face tokenizers defines
+  // them: normalizers Sequence, Prepend, Replace (String or Regex), NFC (encode() refuses, with
+  // InvalidArgument, text that NFC could change, since composition itself is not implemented);
+  // pre-tokenizers Sequence, Split, ByteLevel, Digits, Metaspace (prepend_scheme always / first /
+  // never, split); decoders Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace;
+  // post-processors TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence.
+  // If a tokenizer_config.json lies beside it, its bos_token / eos_token name bos_id() /
+  // eos_id() (otherwise the post-processor's template, then well-known names: <|begin_of_text|>,
+  // <s>; <|end_of_text|>, <|endoftext|>, </s>), and its add_bos_token / add_eos_token decide
+  // what encode(text, true) adds, as transformers' Llama and Gemma tokenizers do; its legacy
+  // flag changes nothing (as in transformers' fast tokenizers, tokenizer.json already encodes
+  // it). Throws IoError (unreadable), ParseError naming the field of a malformed file (bad id,
+  // bad merge, wrong JSON type), ConfigError naming the component and value of a well-formed
+  // but unsupported one (model.type "Unigram", normalizer "NFKC", decoder "WordPiece", ...).
   static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
   // A SentencePiece model file (Llama-2, Mistral, T5 style). SentencePiece runs in a plugin,
   // liboap_sentencepiece.so, that the first call loads in isolation from LibTorch (whose
@@ -54,9 +71,11 @@ class Tokenizer {
   // literally in text ("<|im_start|>") are always recognised as single tokens.
   virtual std::vector<std::int32_t> encode(std::string_view text,
                                            bool add_special = false) const = 0;
-  // The bytes ids stand for. skip_special: leave out special/added control tokens.
+  // The text of ids, through the tokenizer's decoder (tokenizer.json) or SentencePiece.
+  // skip_special: leave out special tokens (before the decoder runs, as Hugging Face does).
   // The result can be invalid UTF-8 when ids cut a multi-byte character (as a streaming
-  // generator does); the bytes are returned as they are, not replaced.
+  // generator does, and as "<0xNN>" byte tokens can); the bytes are returned as they are, where
+  // Hugging Face would write U+FFFD.
   // Throws InvalidArgument for an id outside [0, vocab_size()).
   virtual std::string decode(std::span<const std::int32_t> ids,
                              bool skip_special = false) const = 0;
