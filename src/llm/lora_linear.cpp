@@ -44,8 +44,10 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, const LoraPair& p) const {
   check_pair(p);
   auto a = p.a.to(x.scalar_type());
   auto b = p.b.to(x.scalar_type());
-  // Same order of operations as PEFT: lora_B(lora_A(x)) * scaling.
-  auto delta = torch::matmul(torch::matmul(x, a.t()), b.t()) * p.scale;
+  const bool drop = p.dropout > 0 && at::GradMode::is_enabled();
+  const at::Tensor in = drop ? torch::dropout(x, p.dropout, /*train=*/true) : x;
+  // Same order of operations as PEFT: lora_B(lora_A(dropout(x))) * scaling.
+  auto delta = torch::matmul(torch::matmul(in, a.t()), b.t()) * p.scale;
   return forward(x) + delta;
 }
 

@@ -48,9 +48,21 @@ class Generator {
                             const LoraWeights* adapter = nullptr,
                             const TokenCallback& on_token = {}) const;
 
+  // Continues several prompts in one batch (left-padded, with an attention mask and one KV
+  // cache), row i with adapters[i]: adapters empty (none), one (all rows) or one per prompt
+  // (nullptr for none): a batch serving several users at once. Each row samples with its own
+  // generator seeded with options.seed and stops on its own, so a row gets what generate() would
+  // give it alone (up to floating-point reordering in the padded batch). No streaming callback.
+  std::vector<GenerationResult> generate_batch(
+      const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options,
+      std::span<const LoraWeights* const> adapters = {}) const;
+
   const CausalLM& model() const { return *model_; }
 
  private:
+  struct Row;
+  std::vector<std::int64_t> stop_ids(const GenerationOptions& options) const;
+
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
 };

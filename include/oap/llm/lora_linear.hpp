@@ -14,6 +14,10 @@ struct LoraPair {
   at::Tensor a;        // [r, in_features], any floating dtype, same device as the base weight
   at::Tensor b;        // [out_features, r]
   double scale = 1.0;  // alpha / r, or alpha / sqrt(r) with rsLoRA
+  // Dropout probability on the pair's input x while autograd is recording (training, as PEFT's
+  // lora_dropout in train mode); never applied under NoGradGuard/inference, nor on the
+  // per-row path. Default: 0.
+  double dropout = 0.0;
 };
 
 // A linear projection y = x W^T (+ bias) whose base weight is frozen and shared, plus low-rank
