@@ -5,6 +5,7 @@
 
 #include "oap/adapt/adapter_store.hpp"
 #include "oap/adapt/adapter_store_options.hpp"
+#include "oap/adapt/update_worker.hpp"
 #include "oap/core/content_hash.hpp"
 #include "oap/core/csv_reader.hpp"
 #include "oap/core/error.hpp"
@@ -25,6 +26,9 @@
 #include "oap/detect/score_calibrator.hpp"
 #include "oap/detect/shift_monitor.hpp"
 #include "oap/detect/zscore_detector.hpp"
+#include "oap/policy/decision.hpp"
+#include "oap/policy/deviation_policy.hpp"
+#include "oap/policy/policy_state.hpp"
 #include "oap/store/history_store.hpp"
 #include "oap/store/memory_store.hpp"
 #include "oap/store/sqlite_store.hpp"
