@@ -7,7 +7,12 @@ float32 logits to a safetensors file that the C++ test compares with its own.
 
 Usage: llama_reference.py MODEL_DIR INPUT_JSON OUT_SAFETENSORS
 INPUT_JSON: {"input_ids": [[...], ...], "attention_mask": [[...], ...] (optional),
-             "dtype": "float32" | "bfloat16" (optional)}
+             "dtype": "float32" | "bfloat16" (optional),
+             "adapter": PEFT_LORA_FOLDER (optional)}
+With an adapter, every linear layer PEFT targets computes, as PEFT's LoRA layer does,
+W x + b + scaling * lora_B(lora_A(x)), scaling = lora_alpha / r (lora_alpha / sqrt(r) with
+use_rslora), with A and B read by their PEFT names
+("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight").
 """
 import json
 import math
@@ -108,7 +113,23 @@ def inv_freq_for(cfg, head_dim, seq_len):
     return inv
 
 
-def forward(cfg, w, input_ids, attention_mask, dtype):
+def load_adapter(folder):
+    """{module name ("model.layers.0.self_attn.q_proj"): (A, B, scaling)} of a PEFT LoRA folder."""
+    cfg = json.load(open(os.path.join(folder, "adapter_config.json")))
+    assert cfg.get("peft_type", "LORA") == "LORA"
+    r, alpha = cfg["r"], cfg["lora_alpha"]
+    scaling = alpha / math.sqrt(r) if cfg.get("use_rslora", False) else alpha / r
+    tensors = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
+    out = {}
+    prefix = "base_model.model."
+    for name, a in tensors.items():
+        if name.endswith(".lora_A.weight"):
+            module = name[len(prefix):-len(".lora_A.weight")]
+            out[module] = (a, tensors[prefix + module + ".lora_B.weight"], scaling)
+    return out
+
+
+def forward(cfg, w, input_ids, attention_mask, dtype, adapter=None):
     H = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
     nkv = cfg.get("num_key_value_heads", nh)
@@ -132,7 +153,11 @@ def forward(cfg, w, input_ids, attention_mask, dtype):
     mask = torch.zeros(B, 1, T, T, dtype=dtype).masked_fill(~allowed[:, None], minv)
 
     def lin(x, name, bias):
-        return torch.nn.functional.linear(x, w[name + ".weight"], w.get(name + ".bias") if bias else None)
+        y = torch.nn.functional.linear(x, w[name + ".weight"], w.get(name + ".bias") if bias else None)
+        if adapter and name in adapter:
+            a, b, scaling = adapter[name]
+            y = y + (x @ a.to(dtype).t()) @ b.to(dtype).t() * scaling
+        return y
 
     attn_bias = cfg.get("attention_bias", False)
     mlp_bias = cfg.get("mlp_bias", False)
@@ -168,7 +193,8 @@ def main():
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[inp.get("dtype", "float32")]
     torch.set_num_threads(1)
     with torch.no_grad():
-        logits = forward(cfg, load_weights(model_dir), ids, mask, dtype)
+        adapter = load_adapter(inp["adapter"]) if inp.get("adapter") else None
+        logits = forward(cfg, load_weights(model_dir), ids, mask, dtype, adapter)
     write_safetensors(out, {"logits": logits})
 
 
