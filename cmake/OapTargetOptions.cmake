@@ -10,6 +10,7 @@ function(oap_target_options target)
     # path relative to the build folder such as "../src/x.cpp": map both prefixes.
     target_compile_options(${target} PRIVATE "-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=")
     file(RELATIVE_PATH relative_root ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+    string(REGEX REPLACE "/$" "" relative_root "${relative_root}")  # ".." or "../" by version
     if(relative_root)
       target_compile_options(${target} PRIVATE "-fmacro-prefix-map=${relative_root}/=")
     endif()
