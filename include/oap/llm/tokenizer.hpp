@@ -29,15 +29,16 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
 
   // Loads tokenizer.json (preferred) or tokenizer.model (SentencePiece) from a model directory.
-  // Throws IoError if neither exists, ParseError if the file is malformed.
+  // Throws IoError if neither exists, as from_json_file / from_sentencepiece_file otherwise.
   static std::unique_ptr<Tokenizer> load(const std::filesystem::path& model_dir);
   // A Hugging Face tokenizer.json with a BPE model and byte-level pre-tokenization (GPT-2,
   // Llama-3, Qwen2). If a tokenizer_config.json lies beside it, its bos_token / eos_token name
   // bos_id() / eos_id(); otherwise the post-processor's template, then well-known names
   // (<|begin_of_text|>, <s>; <|end_of_text|>, <|endoftext|>, </s>). Normalizer: none, or NFC
   // (Qwen2), for which encode() refuses (InvalidArgument) text that NFC could change, since
-  // composition itself is not implemented. Throws IoError (unreadable) or ParseError naming the
-  // field that is wrong (unknown model.type, unknown pre-tokenizer type, bad merge, ...).
+  // composition itself is not implemented. Throws IoError (unreadable), ConfigError naming the
+  // file, line and column (not valid JSON, as load_json_file), or ParseError naming the field
+  // that is wrong (unknown model.type, unknown pre-tokenizer type, bad merge, ...).
   static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
   // A SentencePiece model file (Llama-2, Mistral, T5 style). SentencePiece runs in a plugin,
   // liboap_sentencepiece.so, that the first call loads in isolation from LibTorch (whose
