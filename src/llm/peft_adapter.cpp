@@ -64,9 +64,7 @@ PeftAdapterConfig parse_config(const nlohmann::json& j, const std::string& file)
 
 }  // namespace
 
-double PeftAdapterConfig::scale() const {
-  return rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
-}
+double PeftAdapterConfig::scale() const { return lora_scale(alpha, rank, rslora); }
 
 void save_peft_adapter(const std::filesystem::path& dir, const LoraWeights& weights,
                        const PeftAdapterConfig& config) {
