@@ -16,6 +16,10 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"model", true, "Hugging Face model folder (config.json, *.safetensors, tokenizer).", "DIR"},
     {"prompt", true, "Prompt text.", "P"},
+    {"config", true,
+     "The oap config file (docs/configuration.md); generate reads its sections \"log\", "
+     "\"model\" and \"generation\" and ignores the others. Options below override it.",
+     "FILE"},
     {"max-tokens", true, "New tokens at most (default 64).", "N"},
     {"temperature", true, "0 (default) = greedy; > 0 samples.", "X"},
     {"top-k", true, "Sample among the k most likely tokens (default 0 = off).", "K"},
@@ -49,23 +53,15 @@ int run_generate(int argc, char** argv, int first) {
   const auto prompt = args.value("prompt");
   if (!model_dir) throw UsageError("--model is required");
   if (!prompt) throw UsageError("--prompt is required");
-  CausalLMOptions mo = causal_lm_options_from(args);
-  GenerationOptions go;
-  auto number = [&](const char* name, double fallback) {
-    const auto v = args.value(name);
-    if (!v) return fallback;
-    try {
-      return std::stod(*v);
-    } catch (const std::exception&) {
-      throw UsageError(std::string("--") + name + " expects a number, got '" + *v + "'");
-    }
-  };
-  if (auto n = args.size_value("max-tokens")) go.max_new_tokens = *n;
-  go.temperature = number("temperature", go.temperature);
-  if (auto n = args.size_value("top-k")) go.top_k = *n;
-  go.top_p = number("top-p", go.top_p);
-  go.repetition_penalty = number("repetition-penalty", go.repetition_penalty);
-  if (auto n = args.size_value("seed")) go.seed = *n;
+  const ConfigFile config = config_from(args);
+  CausalLMOptions mo = causal_lm_options_from(args, config.get<CausalLMOptions>("model"));
+  GenerationOptions go = config.get<GenerationOptions>("generation");
+  if (auto n = args.number<std::size_t>("max-tokens")) go.max_new_tokens = *n;
+  if (auto x = args.number<double>("temperature")) go.temperature = *x;
+  if (auto n = args.number<std::size_t>("top-k")) go.top_k = *n;
+  if (auto x = args.number<double>("top-p")) go.top_p = *x;
+  if (auto x = args.number<double>("repetition-penalty")) go.repetition_penalty = *x;
+  if (auto n = args.number<std::uint64_t>("seed")) go.seed = *n;
   if (auto s = args.value("stop")) go.stop_strings.push_back(*s);
   go.validate();
 

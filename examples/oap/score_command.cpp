@@ -16,6 +16,10 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"model", true, "Hugging Face model folder (config.json, *.safetensors, tokenizer).", "DIR"},
     {"text", true, "Text to score (repeat for several; they are scored as one batch).", "T"},
+    {"config", true,
+     "The oap config file (docs/configuration.md); score reads its sections \"log\" and "
+     "\"model\" and ignores the others. Options below override it.",
+     "FILE"},
     {"adapter", true, "LoRA adapter folder (PEFT layout) to apply.", "DIR"},
     {"device", true, "cpu (default), cuda or cuda:N.", "D"},
     {"dtype", true, "float32 (default), bfloat16 or float16 (CUDA only).", "T"},
@@ -42,7 +46,8 @@ int run_score(int argc, char** argv, int first) {
   if (auto t = args.value("text")) texts.push_back(*t);
   for (const auto& p : args.positional()) texts.push_back(p);
   if (texts.empty()) throw UsageError("--text is required");
-  CausalLMOptions mo = causal_lm_options_from(args);
+  const ConfigFile config = config_from(args);
+  CausalLMOptions mo = causal_lm_options_from(args, config.get<CausalLMOptions>("model"));
   const auto model = CausalLM::load(*model_dir, mo);
   const auto tok = Tokenizer::load(*model_dir);
   std::vector<std::vector<std::int32_t>> seqs;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <fstream>
 
-#include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
@@ -241,12 +240,13 @@ void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
   std::filesystem::path path = state_path(slot.user);
   if (!options_.state_dir.empty() && std::filesystem::exists(path)) {
     nlohmann::json state = load_json_file(path);
-    auto set = make_set(detail::state_get<std::size_t>(state, "dim", path.string()));
-    const auto& dets = detail::state_field(state, "detectors", path.string());
+    JsonObjectReader r(state, path.string());
+    auto set = make_set(r.require<std::size_t>("dim"));
+    JsonObjectReader dets(r.require_raw("detectors"), path.string() + ".detectors");
     for (std::size_t i = 0; i < names_.size(); ++i)
-      set->detectors[i]->load(detail::state_field(dets, names_[i], path.string()));
-    set->shift.load(detail::state_field(state, "shift", path.string()));
-    slot.events = detail::state_get<std::uint64_t>(state, "events", path.string());
+      set->detectors[i]->load(dets.require_raw(names_[i]));
+    set->shift.load(r.require_raw("shift"));
+    slot.events = r.require<std::uint64_t>("events");
     slot.dim = set->detectors[0]->dim();
     slot.set = std::move(set);
   } else {

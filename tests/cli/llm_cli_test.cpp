@@ -124,6 +124,66 @@ TEST_F(LlmCliTest, GenerateTakesDecodeThreadsAndRefusesABadCount) {
   EXPECT_THAT(huge.output, HasSubstr("--decode-threads: 99999999999 threads is too many"));
 }
 
+TEST_F(LlmCliTest, NumbersAreParsedStrictly) {
+  const std::string args =
+      "generate --threads 1 --max-tokens 2 --model " + model().string() + " --prompt 'the user'";
+  // std::stod read "0.7x" as 0.7; the one strict parser refuses it, naming option and value.
+  for (const char* bad : {"0.7x", "nan", "inf", "''", "' 0.7'", "1e999"}) {
+    const auto r = run_cli(args + " --temperature " + bad);
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("option --temperature expects a finite number, got \""));
+  }
+  const auto x = run_cli(args + " --temperature 0.7x");
+  EXPECT_THAT(x.output, HasSubstr("--temperature expects a finite number, got \"0.7x\""));
+  const auto top_p = run_cli(args + " --top-p 0.9,");
+  EXPECT_EQ(top_p.status, 2) << top_p.output;
+  EXPECT_THAT(top_p.output, HasSubstr("--top-p expects a finite number, got \"0.9,\""));
+  const auto seed = run_cli(args + " --seed -1");
+  EXPECT_EQ(seed.status, 2) << seed.output;
+  EXPECT_THAT(seed.output, HasSubstr("--seed expects a non-negative integer, got \"-1\""));
+  const auto big = run_cli(args + " --max-tokens 99999999999999999999");
+  EXPECT_EQ(big.status, 2) << big.output;
+  EXPECT_THAT(big.output, HasSubstr("--max-tokens expects a non-negative integer no larger than"));
+  // In range but refused by GenerationOptions::validate: a config error (exit 1), named.
+  const auto range = run_cli(args + " --top-p 1.5");
+  EXPECT_EQ(range.status, 1) << range.output;
+  EXPECT_THAT(range.output, HasSubstr("generation.top_p: must be in (0, 1]"));
+  EXPECT_EQ(run_cli(args + " --temperature 0.7 --seed 3").status, 0);
+}
+
+TEST_F(LlmCliTest, GenerateAndScoreReadTheSectionedConfig) {
+  testing::TempDir dir;
+  testing::write_file(
+      dir / "oap.json",
+      R"({"model": {"num_threads": 1}, "generation": {"max_new_tokens": 3, "temperature": 0.9,
+          "seed": 11}, "detect": {"min_history": 3}, "log": {"level": "error"}})");
+  const std::string common = " --config " + (dir / "oap.json").string() + " --model " +
+                             model().string() + " --prompt 'the user'";
+  const auto from_file = run_cli("generate" + common);
+  ASSERT_EQ(from_file.status, 0) << from_file.output;
+  const auto flags = run_cli(
+      "generate --threads 1 --max-tokens 3 --temperature 0.9 --seed 11 "
+      "--model " +
+      model().string() + " --prompt 'the user'");
+  ASSERT_EQ(flags.status, 0) << flags.output;
+  EXPECT_EQ(json_line(from_file.output), json_line(flags.output));
+  EXPECT_LE(json_line(from_file.output).at("ids").size(), 3u);
+  // The command line wins over the file.
+  const auto flag_wins = run_cli("generate --max-tokens 1" + common);
+  ASSERT_EQ(flag_wins.status, 0) << flag_wins.output;
+  EXPECT_LE(json_line(flag_wins.output).at("ids").size(), 1u);
+  const auto score = run_cli("score --config " + (dir / "oap.json").string() + " --model " +
+                             model().string() + " --text 'the user'");
+  EXPECT_EQ(score.status, 0) << score.output;
+  testing::write_file(dir / "bad.json", R"({"generation": {"temprature": 0.5}})");
+  const auto bad = run_cli("generate --config " + (dir / "bad.json").string() + " --model " +
+                           model().string() + " --prompt x");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("generation: unknown key(s) \"temprature\""));
+  EXPECT_THAT(run_cli("generate --help").output, HasSubstr("\"generation\""));
+  EXPECT_THAT(run_cli("score --help").output, HasSubstr("\"model\""));
+}
+
 TEST_F(LlmCliTest, BadAdapterIsAClearError) {
   const auto missing = run_cli("score --model " + model().string() + " --text x --adapter " +
                                (*dir_ / "no_such_adapter").string());

@@ -52,7 +52,8 @@ class Tokenizer {
   // <s>; <|end_of_text|>, <|endoftext|>, </s>), and its add_bos_token / add_eos_token decide
   // what encode(text, true) adds, as transformers' Llama and Gemma tokenizers do; its legacy
   // flag changes nothing (as in transformers' fast tokenizers, tokenizer.json already encodes
-  // it). Throws IoError (unreadable), ParseError naming the field of a malformed file (bad id,
+  // it). Throws IoError (unreadable), ConfigError naming the file, line and column (not valid
+  // JSON, as load_json_file), ParseError naming the field of a malformed file (bad id,
   // bad merge, wrong JSON type), ConfigError naming the component and value of a well-formed
   // but unsupported one (model.type "Unigram", normalizer "NFKC", decoder "WordPiece", ...).
   static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
