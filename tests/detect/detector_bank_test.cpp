@@ -101,11 +101,17 @@ TEST(DetectorBank, PersistsAndRestoresExactly) {
   // The file name is the escaped stem, inside state_dir.
   EXPECT_TRUE(std::filesystem::exists(dir / (user_file_stem("../etc/passwd") + ".json")));
   DetectorBank b(o);
+  // user_events: from memory (a), from the file (b, before it loads the user), unknown users.
+  EXPECT_EQ(a.user_events("../etc/passwd"), 50u);
+  EXPECT_EQ(b.user_events("../etc/passwd"), 50u);
+  EXPECT_EQ(b.user_events("nobody"), 0u);
+  EXPECT_EQ(b.users_in_memory(), 0u);  // asking does not load the user
   for (int i = 50; i < 80; ++i) {
     nlohmann::json ja = a.observe("../etc/passwd", stream[i]);
     nlohmann::json jb = b.observe("../etc/passwd", stream[i]);
     EXPECT_EQ(ja, jb) << i;
   }
+  EXPECT_EQ(b.user_events("../etc/passwd"), 80u);
 }
 
 TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
@@ -138,6 +144,7 @@ TEST(DetectorBank, EvictionUnderConcurrencyLosesNoEvent) {
   o.min_history = 5;
   o.max_users = 2;
   o.state_dir = tmp.path().string();
+  o.hold_back_flagged = false;  // every event learned: n_seen counts them all
   constexpr int kUsers = 6, kThreads = 4, kEventsPerThread = 400;
   std::vector<std::atomic<std::uint64_t>> observed(kUsers);
   {
@@ -206,6 +213,7 @@ TEST(DetectorBank, EvictionOrderIsLeastRecentlyUsed) {
 TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
   const std::size_t min_history = 5;
   auto o = bank_options(min_history);
+  o.hold_back_flagged = false;  // the reference learns every event
   DetectorBank bank(o);
   const auto& specs = o.detectors;  // object form: by name
   using Set = std::vector<std::unique_ptr<Detector>>;
@@ -253,6 +261,94 @@ TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
     }
   }
   EXPECT_GT(newcomers, 20);
+}
+
+// hold_back_flagged: a blip is scored but never learned; a sustained shift releases the
+// held-back points from its start and the new behaviour becomes the detectors' normal.
+TEST(DetectorBank, HoldsBackABlipAndLearnsASustainedShift) {
+  testing::TempDir tmp;
+  DetectorBankOptions o;
+  o.detectors = {{"z", {{"type", "zscore"}}}};
+  o.min_history = 0;
+  o.state_dir = tmp.path().string();
+  o.hold_back_window = 8;
+  DetectorBank bank(o);
+  o.hold_back_flagged = false;
+  DetectorBank learns_all(o);
+  std::mt19937_64 rng(5);
+  auto n_seen = [&](DetectorBank& b, const std::string& user) {
+    b.save_user(user);
+    const auto state = load_json_file(tmp / (user_file_stem(user) + ".json"));
+    return restore_detector(state.at("detectors").at("z"))->n_seen();
+  };
+  // What the bank says it learned is what its detectors saw: n_seen counts exactly the points
+  // reported learned (plus held-back points released later).
+  std::uint64_t learned = 0;
+  auto observe_u = [&](const std::vector<double>& x) {
+    const auto obs = bank.observe("u", x);
+    learned += (obs.learned ? 1 : 0) + obs.released;
+    return obs;
+  };
+  for (int i = 0; i < 200; ++i) {
+    const auto x = event(rng);
+    observe_u(x);
+    learns_all.observe("v", x);
+  }
+  EXPECT_GE(learned, 180u);  // some ordinary points are flagged (alpha, short history) and held
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // The blip: flagged, not learned, held back.
+  const std::vector<double> blip = {25.0, 0.0, 0.0};
+  const auto b = observe_u(blip);
+  EXPECT_TRUE(b.scores.at("z").flagged);
+  EXPECT_FALSE(b.learned);
+  EXPECT_GE(b.held_back, 1u);
+  EXPECT_NE(b.shift.state, ShiftState::kSustained);
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  learns_all.observe("v", blip);
+  EXPECT_EQ(n_seen(learns_all, "v"), 201u);
+  // Back to normal: the blip expires after hold_back_window events and is never learned.
+  for (int i = 0; i < 10; ++i) {
+    const auto x = event(rng);
+    EXPECT_EQ(observe_u(x).released, 0u);
+    learns_all.observe("v", x);
+  }
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // The protected detector's spread of feature 0 did not grow with the blip: an ordinary but
+  // unusual point looks more unusual to it than to the detector that learned the blip.
+  const std::vector<double> probe = {2.5, 0.0, 0.0};
+  EXPECT_LT(observe_u(probe).scores.at("z").p_value,
+            learns_all.observe("v", probe).scores.at("z").p_value);
+
+  // A sustained shift: the first shifted points are held back, then released together.
+  std::size_t released = 0, held_max = 0;
+  bool sustained = false;
+  for (int i = 0; i < 20 && !sustained; ++i) {
+    const auto obs = observe_u(event(rng, 12.0));
+    held_max = std::max(held_max, obs.held_back);
+    if (obs.shift.state == ShiftState::kSustained) {
+      sustained = true;
+      released = obs.released;
+      EXPECT_TRUE(obs.learned);
+      EXPECT_EQ(obs.held_back, 0u);
+    } else {
+      EXPECT_FALSE(obs.learned) << i;
+    }
+  }
+  ASSERT_TRUE(sustained);
+  EXPECT_GE(released, 1u);
+  EXPECT_LE(released, held_max);  // those from the shift's start (older ones were not)
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // Held-back points survive a save and restore.
+  const std::vector<double> far_point = {-60.0, 0.0, 0.0};
+  const auto far = bank.observe("u", far_point);
+  ASSERT_FALSE(far.learned);
+  ASSERT_GE(far.held_back, 1u);
+  bank.save_user("u");
+  o.hold_back_flagged = true;
+  DetectorBank restored(o);
+  const auto next = restored.observe("u", event(rng, 12.0));
+  EXPECT_GE(next.held_back, far.held_back);  // restored (and maybe this one too)
+  EXPECT_EQ(next.user_events, far.user_events + 1);
 }
 
 TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {
