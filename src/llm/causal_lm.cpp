@@ -153,6 +153,19 @@ at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) con
 at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                              KVCache* cache, std::span<const LoraWeights* const> adapters,
                              bool last_only) const {
+  // The head of a decode step runs on decode_threads too (hidden_states sets the same scope).
+  const bool small_call = input_ids.dim() == 2 && input_ids.numel() <= options_.decode_max_tokens;
+  detail::ScopedIntraOpThreads threads_scope(small_call ? options_.decode_threads : 0);
+  return logits(hidden_states(input_ids, attention_mask, cache, adapters, last_only));
+}
+
+at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
+  return torch::nn::functional::linear(hidden, lm_head_).to(torch::kFloat);
+}
+
+at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                   KVCache* cache, std::span<const LoraWeights* const> adapters,
+                                   bool last_only) const {
   const auto& c = config_;
   OAP_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0, InvalidArgument,
             "CausalLM::forward: input_ids must be [B, T] with T > 0, got " +
@@ -278,8 +291,7 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
     x = x + proj(LoraTarget::kDown, gated);
   }
   if (last_only) x = x.narrow(1, t - 1, 1);
-  x = rms_norm(x, norm_);
-  return torch::nn::functional::linear(x, lm_head_).to(torch::kFloat);
+  return rms_norm(x, norm_);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const {

@@ -422,6 +422,19 @@ TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
   }
 }
 
+TEST(CausalLM, HiddenStatesThroughTheHeadAreTheLogits) {
+  TempDir dir;
+  const auto c = write_micro_model(dir.path(), testing::micro_config(), 15);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::tensor({{3, 1, 4, 1, 5}}, torch::kLong);
+  const auto h = model->hidden_states(ids);
+  ASSERT_EQ(h.sizes(), (std::vector<std::int64_t>{1, 5, c.hidden_size}));
+  EXPECT_TRUE(torch::equal(model->logits(h), model->forward(ids)));
+  const auto last = model->hidden_states(ids, {}, nullptr, {}, /*last_only=*/true);
+  EXPECT_TRUE(torch::equal(last[0][0], h[0][4]));
+}
+
 TEST(CausalLM, RefusesAnAdapterWithAnotherLayerCount) {
   TempDir dir;
   const auto c = write_micro_model(dir.path(), testing::micro_config(), 13);
