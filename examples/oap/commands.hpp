@@ -10,5 +10,6 @@ int run_init_model(int argc, char** argv, int first);
 int run_tokenize(int argc, char** argv, int first);
 int run_generate(int argc, char** argv, int first);
 int run_score(int argc, char** argv, int first);
+int run_adapt(int argc, char** argv, int first);
 
 }  // namespace oap::cli

@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
     {"tokenize", "Encode text with a model's tokenizer (JSON ids)", oap::cli::run_tokenize},
     {"generate", "Continue a prompt with a model (greedy or sampled)", oap::cli::run_generate},
     {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},
+    {"adapt", "Train a LoRA adapter on texts offline and write it in the PEFT layout",
+     oap::cli::run_adapt},
 #endif
 };
 

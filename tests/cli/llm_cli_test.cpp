@@ -184,6 +184,69 @@ TEST_F(LlmCliTest, GenerateAndScoreReadTheSectionedConfig) {
   EXPECT_THAT(run_cli("score --help").output, HasSubstr("\"model\""));
 }
 
+TEST_F(LlmCliTest, AdaptTrainsAnAdapterThatScoreAndGenerateLoad) {
+  testing::TempDir dir;
+  std::string lines;
+  for (int i = 0; i < 10; ++i) {
+    lines += R"({"text": "the cat sat on the mat and the cat sat again )" + std::to_string(i % 3) +
+             R"("})" + "\n";
+  }
+  testing::write_file(dir / "texts.jsonl", lines);
+  const auto out = dir / "adapter";
+  const std::string cmd = "adapt --threads 1 --model " + model().string() + " --data " +
+                          (dir / "texts.jsonl").string() + " --out " + out.string() +
+                          " --steps 8 --lr 0.01 --rank 4 --targets q_proj,v_proj,o_proj";
+  const auto r = run_cli(cmd);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = json_line(r.output);
+  EXPECT_TRUE(j.at("accepted").get<bool>());
+  EXPECT_LT(j.at("trigger_loss_after").get<double>(), j.at("trigger_loss_before").get<double>());
+  EXPECT_EQ(j.at("trigger_samples"), 8);
+  EXPECT_EQ(j.at("heldout_samples"), 2);
+  EXPECT_EQ(j.at("written"), out.string());
+  // The library reads it as a rank-4 adapter on three modules, and scoring with it gives the
+  // trained texts a lower loss than without.
+  const auto lm = CausalLM::load(model(), {.num_threads = 1});
+  const auto peft = load_peft_adapter(out, lm->config());
+  EXPECT_EQ(peft.config.rank, 4);
+  EXPECT_EQ(peft.config.targets.size(), 3u);
+  const std::string text = "the cat sat on the mat and the cat sat again 1";
+  const auto base =
+      run_cli("score --threads 1 --model " + model().string() + " --text '" + text + "'");
+  const auto with = run_cli("score --threads 1 --model " + model().string() + " --adapter " +
+                            out.string() + " --text '" + text + "'");
+  ASSERT_EQ(with.status, 0) << with.output;
+  EXPECT_LT(json_line(with.output).at("mean_nll").get<double>(),
+            json_line(base.output).at("mean_nll").get<double>());
+  // Continue training from it.
+  const auto more = run_cli("adapt --threads 1 --model " + model().string() + " --data " +
+                            (dir / "texts.jsonl").string() + " --out " + (dir / "more").string() +
+                            " --from " + out.string() + " --steps 3 --lr 0.01");
+  ASSERT_EQ(more.status, 0) << more.output;
+  EXPECT_NEAR(json_line(more.output).at("trigger_loss_before").get<double>(),
+              j.at("trigger_loss_after").get<double>(), 1e-6);
+  // Bad input: usage errors name the problem; a harmful run is refused and writes nothing.
+  EXPECT_EQ(run_cli("adapt --model " + model().string() + " --data x").status, 2);
+  const auto bad_lr = run_cli(cmd + " --lr 0.5x");
+  EXPECT_EQ(bad_lr.status, 2);
+  EXPECT_THAT(bad_lr.output, HasSubstr("--lr"));
+  const auto bad_target = run_cli(cmd + " --targets q_proj,nope");
+  EXPECT_EQ(bad_target.status, 2);
+  EXPECT_THAT(bad_target.output, HasSubstr("\"nope\" is not one of"));
+  testing::write_file(dir / "bad.jsonl", "{\"txt\": \"x\"}\n");
+  const auto bad_data = run_cli("adapt --model " + model().string() + " --data " +
+                                (dir / "bad.jsonl").string() + " --out " + (dir / "x").string());
+  EXPECT_EQ(bad_data.status, 1);
+  EXPECT_THAT(bad_data.output, HasSubstr("bad.jsonl:1: field 'text'"));
+  const auto harmful = run_cli("adapt --threads 1 --model " + model().string() + " --data " +
+                               (dir / "texts.jsonl").string() + " --out " +
+                               (dir / "harmful").string() + " --steps 5 --lr 100");
+  EXPECT_EQ(harmful.status, 1) << harmful.output;
+  EXPECT_THAT(harmful.output, HasSubstr("rejected"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "harmful"));
+  EXPECT_THAT(run_cli("adapt --help").output, HasSubstr("PEFT"));
+}
+
 TEST_F(LlmCliTest, BadAdapterIsAClearError) {
   const auto missing = run_cli("score --model " + model().string() + " --text x --adapter " +
                                (*dir_ / "no_such_adapter").string());

@@ -14,7 +14,8 @@ namespace oap {
 //   {"log": {"level": "warn"}, "events": {"timezone": "+05:30"}, "detect": {...}}
 // with one section per options struct (docs/configuration.md): log (LogOptions), store
 // (StoreOptions), events (EventReaderOptions), csv (CsvEventOptions), detect
-// (DetectorBankOptions), model (CausalLMOptions), generation (GenerationOptions). A program reads
+// (DetectorBankOptions), model (CausalLMOptions), generation (GenerationOptions), lora
+// (LoraConfig), trainer (RapidTrainerOptions). A program reads
 // the sections it needs and ignores the others, so one file serves every command; a top-level
 // key that is not one of these names is an error (a typo would otherwise be a silently ignored
 // setting). A plain value type; const methods are safe to call concurrently.
