@@ -291,7 +291,7 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
                 " (each event is recorded once, in order)");
   const std::int64_t id = entry ? entry->id : next_user_id_;
   SqliteConnection& w = *writer_;
-  const WriterStatements& s = ws_;
+  const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
   in_transaction(w, [&] {
     if (entry) {
       ResetOnExit reset{s.update_state};
@@ -489,7 +489,7 @@ std::size_t SqliteAuditTrail::forget(const UserId& user) {
   const auto entry = find_user(user);
   if (entry) {
     SqliteConnection& w = *writer_;
-    const WriterStatements& s = ws_;
+    const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
     in_transaction(w, [&] {
       for (sqlite3_stmt* st : {s.delete_decisions, s.delete_updates, s.delete_user}) {
         ResetOnExit reset{st};
