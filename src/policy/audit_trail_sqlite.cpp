@@ -73,6 +73,14 @@ std::string column_string(sqlite3_stmt* stmt, int col) {
   return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, col)));
 }
 
+// A column's text parsed as JSON, straight from SQLite's buffer (no copy). Throws
+// nlohmann::json::parse_error for text that is not JSON (NULL is "").
+nlohmann::json parse_column(sqlite3_stmt* stmt, int col) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
+  const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, col));
+  return text ? nlohmann::json::parse(text, text + n) : nlohmann::json::parse("");
+}
+
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& s) {
   sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
@@ -406,7 +414,7 @@ std::vector<AuditRecord> SqliteAuditTrail::decisions(const UserId& user, std::ui
       if (sqlite3_column_type(st, 9) != SQLITE_NULL) r.nll = sqlite3_column_double(st, 9);
       r.learned = sqlite3_column_int(st, 10) != 0;
       try {
-        r.scores = nlohmann::json::parse(column_string(st, 11));
+        r.scores = parse_column(st, 11);
       } catch (const nlohmann::json::exception& e) {
         corrupt(std::string("scores are not JSON: ") + e.what());
       }
@@ -431,7 +439,7 @@ std::vector<UpdateRecord> SqliteAuditTrail::updates(const UserId& user) const {
       u.user = user;
       u.event = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
       try {
-        u.report = nlohmann::json::parse(column_string(st, 1)).get<UpdateReport>();
+        u.report = parse_column(st, 1).get<UpdateReport>();
       } catch (const std::exception& e) {
         OAP_THROW(StoreError, where_ + ": update of " + user_event(user, u.event) +
                                   ": unreadable report (the database is corrupt): " + e.what());
@@ -452,7 +460,7 @@ std::optional<nlohmann::json> SqliteAuditTrail::user_state(const UserId& user) c
     reader.conn->check(rc, "read state of user \"" + user + "\"");
     if (rc != SQLITE_ROW) return std::nullopt;
     try {
-      return nlohmann::json::parse(column_string(st, 0));
+      return parse_column(st, 0);
     } catch (const nlohmann::json::exception& e) {
       OAP_THROW(StoreError, where_ + ": state of user \"" + user +
                                 "\" is not JSON (the database is corrupt): " + e.what());
