@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "core/log.hpp"
 #include "oap/core/error.hpp"
@@ -92,6 +93,17 @@ std::int64_t clamp_to_int64(std::uint64_t v) {
 
 std::string user_event(const UserId& user, std::uint64_t event) {
   return "user \"" + user + "\" event " + std::to_string(event);
+}
+
+// Runs body in one transaction on the writer w. A failure (disk full, an I/O error) rolls it
+// back and is a StoreError that says what was being written and that none of it was stored.
+template <typename Body>
+void transaction(SqliteConnection& w, const std::string& what, Body&& body) {
+  try {
+    in_transaction(w, std::forward<Body>(body));
+  } catch (const StoreError& e) {
+    OAP_THROW(StoreError, what + " failed, nothing of it was stored: " + e.what());
+  }
 }
 
 }  // namespace
@@ -300,7 +312,7 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
   const std::int64_t id = entry ? entry->id : next_user_id_;
   SqliteConnection& w = *writer_;
   const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
-  in_transaction(w, [&] {
+  transaction(w, where_ + ": recording " + user_event(r.user, r.event), [&] {
     if (entry) {
       ResetOnExit reset{s.update_state};
       sqlite3_bind_int64(s.update_state, 1, id);
@@ -362,7 +374,7 @@ bool SqliteAuditTrail::record_update(const UpdateRecord& u) {
   if (!entry || u.event >= entry->events) return false;
   SqliteConnection& w = *writer_;
   sqlite3_stmt* st = ws_.insert_update;
-  in_transaction(w, [&] {
+  transaction(w, where_ + ": recording the update of " + user_event(u.user, u.event), [&] {
     ResetOnExit reset{st};
     sqlite3_bind_int64(st, 1, entry->id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(u.event));
@@ -498,7 +510,7 @@ std::size_t SqliteAuditTrail::forget(const UserId& user) {
   if (entry) {
     SqliteConnection& w = *writer_;
     const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
-    in_transaction(w, [&] {
+    transaction(w, where_ + ": forgetting user \"" + user + "\"", [&] {
       for (sqlite3_stmt* st : {s.delete_decisions, s.delete_updates, s.delete_user}) {
         ResetOnExit reset{st};
         sqlite3_bind_int64(st, 1, entry->id);

@@ -317,6 +317,31 @@ TEST(AuditTrail, InvalidRecordsAreRefusedAndStoreNothing) {
   EXPECT_EQ(trail->decisions("alice")[1].p_value, 1.0);
 }
 
+TEST(AuditTrail, AFailedCommitStoresNothing) {
+  testing::TempDir dir;
+  const fs::path db = dir / "audit.db";
+  auto trail = open_audit_trail(db);
+  trail->record(make_record("u", 0), {{"s", 0}}, {{"k", 1}});
+  // Another connection breaks the table the progress goes to: the next record fails at its last
+  // statement, after the decision and the state were written in the same transaction.
+  exec_sql(db, "DROP TABLE progress");
+  try {
+    trail->record(make_record("u", 1), {{"s", 1}}, {{"k", 2}});
+    FAIL() << "no exception";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("audit trail " + db.string() +
+                                    ": recording user \"u\" event 1 failed, nothing of it was "
+                                    "stored"));
+    EXPECT_THAT(e.what(), HasSubstr("progress"));
+  }
+  EXPECT_EQ(trail->events("u"), 1u);
+  EXPECT_EQ(trail->decisions("u").size(), 1u);
+  EXPECT_EQ(trail->user_state("u"), (nlohmann::json{{"s", 0}}));
+  // Without progress the record goes through, as the next event.
+  trail->record(make_record("u", 1), {{"s", 1}});
+  EXPECT_EQ(trail->decisions("u").size(), 2u);
+}
+
 TEST(AuditTrail, BadPathsAreClearErrors) {
   testing::TempDir dir;
   const fs::path missing = dir / "no_such_folder" / "audit.db";
