@@ -54,10 +54,11 @@ INSERT OR IGNORE INTO audit_meta(key, value) VALUES('format', 'oap.audit_trail')
 INSERT OR IGNORE INTO audit_meta(key, value) VALUES('schema', '1');
 )sql";
 
-// Checkpoint after this many WAL pages (SQLite's default is 1000): the same few pages (the
-// tables' last leaves, the user's row) are rewritten by every record, so a longer log means
-// fewer checkpoints, each of which syncs the file. The log is truncated back to
-// journal_size_limit after a checkpoint.
+// Checkpoint after this many log pages (SQLite's default is 1000). Each checkpoint syncs the log
+// and the database; a record writes 2-4 pages, mostly the same few (the tables' last leaves, the
+// user's row), so fewer, longer checkpoints cost less in all: 1000 pages took 2-4x the time in
+// checkpoints of 8192, 32768 about the same (docs/benchmarks.md, "Audit trail"). The log file is
+// cut back to kJournalSizeLimit bytes after a checkpoint.
 constexpr int kWalAutocheckpointPages = 8192;
 constexpr std::int64_t kJournalSizeLimit = 64 << 20;
 
