@@ -174,10 +174,9 @@ void SqliteStore::open_database() {
   // after a checkpoint. Durability is unchanged: a commit is durable once it is in the WAL.
   w.exec("PRAGMA wal_autocheckpoint = 16384");
   w.exec("PRAGMA journal_size_limit = 67108864");
-  // Zeroing what a delete frees costs the inbox moves ~10% of the append rate (docs/
-  // benchmarks.md) and is not what makes forget() complete (its scrub is); forget() turns it on
-  // for its own deletes. Set either way, since SQLite builds differ in the default (Debian's is
-  // on).
+  // Zeroing what a delete frees costs the inbox moves ~10% of the append rate
+  // (docs/benchmarks.md) and is not what makes forget() complete (its scrub is); forget() turns
+  // it on for its own deletes. Set explicitly: SQLite builds differ in the default (Debian: on).
   w.exec("PRAGMA secure_delete = OFF");
 
   // Refuse a database that has tables but is not ours, before creating anything in it.
