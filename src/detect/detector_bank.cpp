@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <exception>
 #include <fstream>
+#include <system_error>
 
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_factory.hpp"
@@ -458,6 +460,84 @@ void DetectorBank::save_all() {
     for (const auto& [id, slot] : users_) ids.push_back(id);
   }
   for (const auto& id : ids) save_user(id);
+}
+
+// Drops the state of slot and of the Slots before it (locks from the newer to the older, as
+// adopt_predecessor takes them); true if any held a detector set. A call holding one of them
+// finds it retired and looks the user up again.
+bool DetectorBank::drop(std::shared_ptr<Slot> slot) {
+  if (!slot) return false;
+  MutexLock lock(slot->mu);
+  bool had = false;
+  if (!slot->retired) {
+    had = slot->set != nullptr;
+    slot->set.reset();
+    slot->events = 0;
+    slot->retired = true;
+  }
+  return drop(std::move(slot->predecessor)) || had;
+}
+
+bool DetectorBank::forget(const UserId& user) {
+  validate_user_id(user);
+  // Stands in for the user until the file is gone: registered as evicting, it becomes the
+  // predecessor of any Slot made for the user meanwhile, and every path that reads or writes
+  // the file (ensure_set, retire, save_user) first adopts its predecessor, so waits on this
+  // lock. It holds nothing (retired), so such a Slot starts from nothing.
+  auto barrier = std::make_shared<Slot>(user, 0, nullptr);
+  bool found = false;
+  std::exception_ptr error;
+  {
+    MutexLock barrier_lock(barrier->mu);
+    barrier->retired = true;
+    std::shared_ptr<Slot> resident, evicting;
+    {
+      MutexLock lock(mu_);
+      if (auto it = users_.find(user); it != users_.end()) {
+        resident = *it->second;
+        lru_.erase(it->second);
+        users_.erase(it);
+      }
+      if (auto it = evicting_.find(user); it != evicting_.end()) evicting = it->second;
+      evicting_[user] = barrier;
+    }
+    // Waits for a call working on either (an observe, an eviction writing the file) to finish.
+    found = drop(std::move(resident));
+    found = drop(std::move(evicting)) || found;
+    if (!options_.state_dir.empty()) {
+      try {
+        const std::filesystem::path path = state_path(user);
+        std::error_code ec;
+        found = std::filesystem::remove(path, ec) || found;
+        OAP_CHECK(!ec, IoError,
+                  "detector bank: cannot delete the state file " + path.string() + " of user \"" +
+                      user + "\": " + ec.message());
+        // Left by a process that died inside write_file_atomic: "<file>.tmp.<pid>.<n>".
+        const std::string tmp_prefix = path.filename().string() + ".tmp.";
+        std::filesystem::directory_iterator files(options_.state_dir, ec);
+        OAP_CHECK(!ec || ec == std::errc::no_such_file_or_directory, IoError,
+                  "detector bank: cannot list state_dir " + options_.state_dir +
+                      " for temporary state files of user \"" + user + "\": " + ec.message());
+        for (const auto& entry : files) {
+          if (!entry.path().filename().string().starts_with(tmp_prefix)) continue;
+          std::error_code rm;
+          found = std::filesystem::remove(entry.path(), rm) || found;
+          OAP_CHECK(!rm, IoError,
+                    "detector bank: cannot delete " + entry.path().string() +
+                        ", a temporary state file of user \"" + user + "\": " + rm.message());
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+  }
+  {
+    MutexLock lock(mu_);
+    auto it = evicting_.find(user);
+    if (it != evicting_.end() && it->second == barrier) evicting_.erase(it);
+  }
+  if (error) std::rethrow_exception(error);
+  return found;
 }
 
 std::size_t DetectorBank::users_in_memory() const {

@@ -90,7 +90,8 @@ void to_json(nlohmann::json& j, const Observation& o);
 // user takes that state over in memory, and a call that was already working on the evicted
 // user finishes first (its event is in the file) or starts over on the user's new entry.
 // So no event is lost or counted twice, whatever the interleaving. An IoError while writing
-// leaves the state in memory for the user's next event.
+// leaves the state in memory for the user's next event. forget() removes a user from memory and
+// from state_dir (see there).
 class DetectorBank {
  public:
   explicit DetectorBank(DetectorBankOptions options = {});
@@ -112,6 +113,24 @@ class DetectorBank {
   // memory, or from the user's state file; 0 for a user the bank has never seen. Throws as
   // restoring the state file does for a corrupt one.
   std::uint64_t user_events(const UserId& user);
+
+  // Forgets the user: drops its detectors and shift monitor from memory (resident, or evicted
+  // and not yet written) and deletes its state file, and any temporary file a process that
+  // died while writing it left, in state_dir. That state holds the detectors' statistics and
+  // raw points of the user (an isolation forest's window). Returns whether there was anything
+  // (state in memory or a file). Afterwards the user is unknown: its next event starts it from
+  // nothing, dimension included. The population detectors are not touched: they pool the events
+  // of every user (a population isolation forest keeps raw points of any of them in its
+  // window), as do the points of warm users waiting to be learned by them; they hold nothing
+  // per user that could be removed. IoError if a file cannot be deleted (the state in memory
+  // is gone then; forget again to retry). InvalidArgument for an invalid user id.
+  //
+  // Concurrent calls for the user: an observe() that had the user's state before forget()
+  // reached it finishes first and is forgotten with the rest; one that comes later starts the
+  // user from nothing (it waits, if it must, until the old file is gone, so it can neither read
+  // it nor have its own state deleted). save_user() likewise saves before or returns false.
+  // Other users are not affected.
+  bool forget(const UserId& user);
   std::size_t users_in_memory() const;
   const DetectorBankOptions& options() const { return options_; }
 
@@ -134,6 +153,7 @@ class DetectorBank {
   // defined in the .cpp), which come before their first use there.
   std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim) OAP_EXCLUDES(mu_);
   void retire(const std::shared_ptr<Slot>& slot) OAP_EXCLUDES(mu_);
+  static bool drop(std::shared_ptr<Slot> slot);
   void adopt_predecessor(Slot& slot);
   std::unique_ptr<Set> make_set(std::size_t dim) const;
   void learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x, bool flagged,
