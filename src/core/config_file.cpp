@@ -8,7 +8,8 @@ namespace oap {
 
 const std::vector<std::string>& ConfigFile::section_names() {
   static const std::vector<std::string> kNames = {
-      "log", "store", "events", "csv", "detect", "model", "generation", "lora", "trainer"};
+      "log",  "store",   "events", "csv",      "detect",        "model",       "generation",
+      "lora", "trainer", "policy", "adapters", "text_features", "personalizer"};
   return kNames;
 }
 

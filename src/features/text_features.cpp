@@ -22,6 +22,7 @@ void TextFeatureOptions::validate() const {
 
 void to_json(nlohmann::json& j, const TextFeatureOptions& o) {
   j = {{"surprise", o.surprise},
+       {"surprise_under_adapter", o.surprise_under_adapter},
        {"embedding_dim", o.embedding_dim},
        {"projection_seed", o.projection_seed},
        {"max_tokens", o.max_tokens}};
@@ -30,6 +31,7 @@ void to_json(nlohmann::json& j, const TextFeatureOptions& o) {
 void from_json(const nlohmann::json& j, TextFeatureOptions& o) {
   JsonObjectReader r(j, "text_features");
   o.surprise = r.get<bool>("surprise", o.surprise);
+  o.surprise_under_adapter = r.get<bool>("surprise_under_adapter", o.surprise_under_adapter);
   o.embedding_dim = r.get<std::size_t>("embedding_dim", o.embedding_dim);
   o.projection_seed = r.get<std::uint64_t>("projection_seed", o.projection_seed);
   o.max_tokens = r.get<std::size_t>("max_tokens", o.max_tokens);
@@ -75,33 +77,32 @@ TextFeatures TextFeatureExtractor::extract(std::string_view text,
   if (ids.size() < 2 && model_->config().bos_token_id) {
     ids.insert(ids.begin(), static_cast<std::int32_t>(*model_->config().bos_token_id));
   }
-  if (dim() == 0 || ids.empty()) return out;
+  if (ids.empty()) return out;
   torch::NoGradGuard no_grad;
   const auto n = static_cast<std::int64_t>(ids.size());
   auto row = torch::tensor(std::vector<std::int64_t>(ids.begin(), ids.end()), torch::kLong);
-  // Row 0 under the adapter (surprise), row 1 under the base model (embedding): one pass.
-  const bool both = options_.surprise && options_.embedding_dim > 0 && adapter != nullptr;
-  const auto input = both ? torch::stack({row, row}) : row.unsqueeze(0);
+  // Row 0 under the base model (embedding; surprise unless measured under the adapter), row 1
+  // under the adapter when there is one: one batched pass.
+  const bool with_adapter = adapter != nullptr;
+  const auto input = with_adapter ? torch::stack({row, row}) : row.unsqueeze(0);
   std::vector<const LoraWeights*> rows;
-  if (both) {
-    rows = {adapter, nullptr};
-  } else if (options_.surprise && adapter != nullptr) {
-    rows = {adapter};
-  }
+  if (with_adapter) rows = {nullptr, adapter};
   const auto hidden = model_->hidden_states(input, {}, nullptr, rows);  // [B, n, H]
+  auto mean_nll = [&](std::int64_t r) {
+    if (n < 2) return std::log(static_cast<double>(model_->config().vocab_size));
+    const auto logits = model_->logits(hidden[r].narrow(0, 0, n - 1));  // [n-1, V]
+    const auto logp = torch::log_softmax(logits.to(torch::kDouble), -1);
+    const auto target = input[r].narrow(0, 1, n - 1).unsqueeze(1);
+    return -logp.gather(1, target).mean().item<double>();
+  };
+  const double base_nll = mean_nll(0);
+  out.nll = with_adapter ? mean_nll(1) : base_nll;
   if (options_.surprise) {
-    if (n >= 2) {
-      const auto logits = model_->logits(hidden[0].narrow(0, 0, n - 1));  // [n-1, V]
-      const auto logp = torch::log_softmax(logits.to(torch::kDouble), -1);
-      const auto target = input[0].narrow(0, 1, n - 1).unsqueeze(1);
-      out.surprise = -logp.gather(1, target).mean().item<double>();
-    } else {
-      out.surprise = std::log(static_cast<double>(model_->config().vocab_size));
-    }
+    out.surprise = options_.surprise_under_adapter ? out.nll : base_nll;
     out.values.push_back(out.surprise);
   }
   if (options_.embedding_dim > 0) {
-    const auto base = hidden[both ? 1 : 0].to(torch::kFloat).mean(0).contiguous();  // [H]
+    const auto base = hidden[0].to(torch::kFloat).mean(0).contiguous();  // [H]
     const auto h = base.size(0);
     const auto k = static_cast<std::int64_t>(options_.embedding_dim);
     const auto proj =

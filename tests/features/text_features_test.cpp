@@ -33,7 +33,7 @@ class TextFeaturesTest : public ::testing::Test {
   LoraWeights adapter_;
 };
 
-TEST_F(TextFeaturesTest, SurpriseIsTheTextsMeanNllUnderTheAdapter) {
+TEST_F(TextFeaturesTest, SurpriseAndNllAreTheTextsMeanNllUnderTheBaseModelAndTheAdapter) {
   TextFeatureExtractor x(model_, tokenizer_);
   ASSERT_EQ(x.dim(), 5u);
   const std::string text = "the user wrote something rather different today";
@@ -41,11 +41,25 @@ TEST_F(TextFeaturesTest, SurpriseIsTheTextsMeanNllUnderTheAdapter) {
   ASSERT_EQ(f.values.size(), 5u);
   EXPECT_EQ(f.tokens, tokenizer_->encode(text, true));
   const LoraWeights* one[] = {&adapter_};
-  EXPECT_NEAR(f.surprise, score(*model_, {f.tokens}, one)[0].mean_nll, 1e-6);
+  const double under_adapter = score(*model_, {f.tokens}, one)[0].mean_nll;
+  const double under_base = score(*model_, {f.tokens})[0].mean_nll;
+  EXPECT_GT(std::abs(under_base - under_adapter), 1e-3);  // the adapter matters
+  // The feature: under the base model by default (stationary across the user's updates).
+  EXPECT_NEAR(f.surprise, under_base, 1e-6);
   EXPECT_DOUBLE_EQ(f.values[0], f.surprise);
-  const auto base = x.extract(text, nullptr);
-  EXPECT_NEAR(base.surprise, score(*model_, {f.tokens})[0].mean_nll, 1e-6);
-  EXPECT_GT(std::abs(base.surprise - f.surprise), 1e-3);  // the adapter matters
+  // The NLL under the user's adapter, for reports and the rollback check.
+  EXPECT_NEAR(f.nll, under_adapter, 1e-6);
+  const auto no_adapter = x.extract(text, nullptr);
+  EXPECT_NEAR(no_adapter.nll, under_base, 1e-6);
+  // The features do not depend on the adapter (up to rounding: a batch of two rows).
+  ASSERT_EQ(no_adapter.values.size(), f.values.size());
+  for (std::size_t i = 0; i < f.values.size(); ++i) {
+    EXPECT_NEAR(no_adapter.values[i], f.values[i], 1e-4 * (1 + std::abs(f.values[i]))) << i;
+  }
+  TextFeatureOptions o;
+  o.surprise_under_adapter = true;
+  EXPECT_NEAR(TextFeatureExtractor(model_, tokenizer_, o).extract(text, &adapter_).surprise,
+              under_adapter, 1e-6);
 }
 
 TEST_F(TextFeaturesTest, TheEmbeddingIsTheBaseModelsAndFixedBySeed) {
@@ -89,6 +103,10 @@ TEST_F(TextFeaturesTest, OptionsChooseTheSignals) {
   const auto s = TextFeatureExtractor(model_, tokenizer_, o).extract("hello there", &adapter_);
   ASSERT_EQ(s.values.size(), 1u);
   EXPECT_DOUBLE_EQ(s.values[0], s.surprise);
+  o.surprise = false;
+  const auto none = TextFeatureExtractor(model_, tokenizer_, o).extract("hello there", &adapter_);
+  EXPECT_TRUE(none.values.empty());
+  EXPECT_GT(none.nll, 0.0);  // the NLL is computed whatever the features
   EXPECT_THROW(TextFeatureExtractor(model_, tokenizer_).extract("", nullptr), InvalidArgument);
   nlohmann::json j = {{"embedding_dim", 3}, {"surprise", false}};
   const auto back = j.get<TextFeatureOptions>();
@@ -102,6 +120,7 @@ TEST_F(TextFeaturesTest, LongTextsKeepTheirLastTokens) {
   TextFeatureOptions o;
   o.max_tokens = 8;
   o.embedding_dim = 0;
+  o.surprise = true;
   std::string text;
   for (int i = 0; i < 40; ++i) text += "word" + std::to_string(i) + " ";
   const auto f = TextFeatureExtractor(model_, tokenizer_, o).extract(text, nullptr);

@@ -15,7 +15,9 @@ namespace oap {
 // with one section per options struct (docs/configuration.md): log (LogOptions), store
 // (StoreOptions), events (EventReaderOptions), csv (CsvEventOptions), detect
 // (DetectorBankOptions), model (CausalLMOptions), generation (GenerationOptions), lora
-// (LoraConfig), trainer (RapidTrainerOptions). A program reads
+// (LoraConfig), trainer (RapidTrainerOptions), policy (DeviationPolicyOptions), adapters
+// (AdapterManagerOptions), text_features (TextFeatureOptions), personalizer
+// (UpdatePlanOptions). A program reads
 // the sections it needs and ignores the others, so one file serves every command; a top-level
 // key that is not one of these names is an error (a typo would otherwise be a silently ignored
 // setting). A plain value type; const methods are safe to call concurrently.
