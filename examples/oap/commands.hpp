@@ -11,5 +11,8 @@ int run_tokenize(int argc, char** argv, int first);
 int run_generate(int argc, char** argv, int first);
 int run_score(int argc, char** argv, int first);
 int run_adapt(int argc, char** argv, int first);
+int run_run(int argc, char** argv, int first);
+int run_inspect(int argc, char** argv, int first);
+int run_forget(int argc, char** argv, int first);
 
 }  // namespace oap::cli

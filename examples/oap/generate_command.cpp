@@ -9,6 +9,7 @@
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/generator.hpp"
 #include "oap/llm/tokenizer.hpp"
+#include "personalizer_args.hpp"
 
 namespace oap::cli {
 namespace {
@@ -34,6 +35,11 @@ const std::vector<OptionSpec> kOptions = {
     {"decode-threads", true,
      "Intra-op threads of each one-token decode step (default 1; 0 = --threads).", "N"},
     {"stream", false, "Print text as it is generated, then the JSON summary on stderr."},
+    {"user", true,
+     "Generate with this user's current adapter from --data-dir (the pipeline of oap run); "
+     "--model defaults to the one oap run used there.",
+     "U"},
+    {"data-dir", true, "The data directory of --user (default oap-data).", "DIR"},
 };
 
 constexpr const char* kHelp =
@@ -51,8 +57,12 @@ int run_generate(int argc, char** argv, int first) {
   if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto model_dir = args.value("model");
   const auto prompt = args.value("prompt");
-  if (!model_dir) throw UsageError("--model is required");
+  const auto user = args.value("user");
+  if (!model_dir && !user) throw UsageError("--model is required");
   if (!prompt) throw UsageError("--prompt is required");
+  if (user && args.value("adapter")) {
+    throw UsageError("--adapter and --user both choose an adapter; give one");
+  }
   const ConfigFile config = config_from(args);
   CausalLMOptions mo = causal_lm_options_from(args, config.get<CausalLMOptions>("model"));
   GenerationOptions go = config.get<GenerationOptions>("generation");
@@ -65,10 +75,6 @@ int run_generate(int argc, char** argv, int first) {
   if (auto s = args.value("stop")) go.stop_strings.push_back(*s);
   go.validate();
 
-  std::shared_ptr<const CausalLM> model = CausalLM::load(*model_dir, mo);
-  std::shared_ptr<const Tokenizer> tok = Tokenizer::load(*model_dir);
-  Generator gen(model, tok);
-  const auto ids = tok->encode(*prompt, /*add_special=*/true);
   const bool stream = args.flag("stream");
   TokenCallback cb;
   if (stream) {
@@ -77,11 +83,28 @@ int run_generate(int argc, char** argv, int first) {
       return true;
     };
   }
-  const auto adapter = peft_adapter_from(args, model->config(), mo.device);
-  const auto r = gen.generate(std::span<const std::int32_t>(ids), go,
-                              adapter ? &adapter->weights : nullptr, cb);
-  nlohmann::json out = {
-      {"prompt_ids", ids}, {"ids", r.tokens}, {"text", r.text}, {"finish_reason", r.finish_reason}};
+  nlohmann::json out;
+  if (user) {
+    const auto p = open_personalizer(args, /*require_model=*/true);
+    const auto r = p->generate(*user, *prompt, go, cb);
+    out = {{"user", *user},
+           {"adapter", p->inspect(*user, 0).value("adapter", nlohmann::json())},
+           {"ids", r.tokens},
+           {"text", r.text},
+           {"finish_reason", r.finish_reason}};
+  } else {
+    std::shared_ptr<const CausalLM> model = CausalLM::load(*model_dir, mo);
+    std::shared_ptr<const Tokenizer> tok = Tokenizer::load(*model_dir);
+    Generator gen(model, tok);
+    const auto ids = tok->encode(*prompt, /*add_special=*/true);
+    const auto adapter = peft_adapter_from(args, model->config(), mo.device);
+    const auto r = gen.generate(std::span<const std::int32_t>(ids), go,
+                                adapter ? &adapter->weights : nullptr, cb);
+    out = {{"prompt_ids", ids},
+           {"ids", r.tokens},
+           {"text", r.text},
+           {"finish_reason", r.finish_reason}};
+  }
   const auto dumped = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (stream) {
     std::cout << "\n";

@@ -29,6 +29,11 @@ constexpr Command kCommands[] = {
     {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},
     {"adapt", "Train a LoRA adapter on texts offline and write it in the PEFT layout",
      oap::cli::run_adapt},
+    {"run", "Replay events through the whole pipeline (detect, decide, adapt) and report",
+     oap::cli::run_run},
+    {"inspect", "What the pipeline of a data directory holds about a user (JSON)",
+     oap::cli::run_inspect},
+    {"forget", "Remove everything the pipeline holds about a user", oap::cli::run_forget},
 #endif
 };
 
