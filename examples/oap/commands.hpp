@@ -7,6 +7,7 @@ namespace oap::cli {
 int run_ingest(int argc, char** argv, int first);
 int run_detect(int argc, char** argv, int first);
 int run_init_model(int argc, char** argv, int first);
+int run_train_tokenizer(int argc, char** argv, int first);
 int run_tokenize(int argc, char** argv, int first);
 int run_generate(int argc, char** argv, int first);
 int run_score(int argc, char** argv, int first);

@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
 #ifdef OAP_CLI_WITH_LLM
     {"init-model", "Write a random-weight model in the Hugging Face layout",
      oap::cli::run_init_model},
+    {"train-tokenizer", "Train a byte-level BPE tokenizer.json on text files",
+     oap::cli::run_train_tokenizer},
     {"tokenize", "Encode text with a model's tokenizer (JSON ids)", oap::cli::run_tokenize},
     {"generate", "Continue a prompt with a model (greedy or sampled)", oap::cli::run_generate},
     {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},
@@ -42,7 +44,7 @@ void print_usage(std::ostream& out) {
          "Usage: oap COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
   for (const auto& c : kCommands) {
     std::string name = c.name;
-    name.resize(12, ' ');
+    name.resize(17, ' ');
     out << "  " << name << c.summary << "\n";
   }
   out << "\n'oap COMMAND --help' explains a command and its options.\n"

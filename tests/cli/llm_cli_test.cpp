@@ -1,11 +1,12 @@
-// The LibTorch commands of the oap tool, run as a user runs them: init-model, tokenize, score
-// and generate, with and without a PEFT adapter.
+// The LibTorch commands of the oap tool, run as a user runs them: init-model, train-tokenizer,
+// tokenize, score and generate, with and without a PEFT adapter.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -69,6 +70,73 @@ TEST_F(LlmCliTest, TokenizeRoundTrips) {
   const auto j = json_line(r.output);
   EXPECT_FALSE(j.at("ids").empty());
   EXPECT_EQ(j.at("decoded"), "the user changed");
+}
+
+TEST_F(LlmCliTest, TokenizeJsonlEncodesEachLineAsTextDoes) {
+  const auto in = *dir_ / "texts.jsonl";
+  testing::write_file(in, "{\"text\": \"the user changed\", \"id\": 1}\n\n{\"text\": \"a b\"}\n");
+  const auto r = run_cli("tokenize --special --model " + model().string() + " --jsonl " +
+                         in.string() + " 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto tok = Tokenizer::load(model());
+  EXPECT_EQ(r.output, nlohmann::json(tok->encode("the user changed", true)).dump() + "\n[]\n" +
+                          nlohmann::json(tok->encode("a b", true)).dump() + "\n");
+  testing::write_file(in, "{\"text\": \"ok\"}\n{\"txt\": \"no text field\"}\n");
+  const auto bad = run_cli("tokenize --model " + model().string() + " --jsonl " + in.string());
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr(in.string() + ":2: expected an object with a string"));
+  const auto both =
+      run_cli("tokenize --model " + model().string() + " --text x --jsonl " + in.string());
+  EXPECT_EQ(both.status, 2) << both.output;
+}
+
+TEST_F(LlmCliTest, TrainTokenizerWritesADeterministicLoadableTokenizer) {
+  const auto text = *dir_ / "corpus.txt";
+  const auto jsonl = *dir_ / "corpus.jsonl";
+  testing::write_file(text, "the cat sat on the mat. the cat ate the rat.\n");
+  testing::write_file(jsonl,
+                      "{\"text\": \"the dog sat on the log\"}\n"
+                      "{\"text\": \"<|endoftext|>the end\"}\n");
+  const auto out1 = *dir_ / "tok1.json";
+  const auto out2 = *dir_ / "tok2.json";
+  const std::string inputs = " " + text.string() + " " + jsonl.string();
+  const auto r = run_cli("train-tokenizer --vocab-size 280 --out " + out1.string() + inputs);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("280 tokens (3 special) from 3 documents"));
+  ASSERT_EQ(run_cli("train-tokenizer --vocab-size 280 --out " + out2.string() + inputs).status, 0);
+  const auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(slurp(out1), slurp(out2));
+  const auto tok = Tokenizer::from_json_file(out1);
+  EXPECT_EQ(tok->vocab_size(), 280u);
+  EXPECT_EQ(tok->token_to_id("<|endoftext|>"), 277);
+  EXPECT_EQ(tok->token_to_id("<|im_end|>"), 279);
+  EXPECT_TRUE(tok->token_to_id("Ġthe").has_value());  // the most frequent word got merged
+  const auto ids = tok->encode("the cat sat on the log");
+  EXPECT_LT(ids.size(), 10u);
+  EXPECT_EQ(tok->decode(ids), "the cat sat on the log");
+
+  const auto custom = run_cli("train-tokenizer --vocab-size 260 --special '<s>,</s>' --out " +
+                              out1.string() + " " + text.string());
+  ASSERT_EQ(custom.status, 0) << custom.output;
+  EXPECT_EQ(Tokenizer::from_json_file(out1)->token_to_id("</s>"), 259);
+
+  EXPECT_EQ(run_cli("train-tokenizer --vocab-size 300 " + text.string()).status, 2);
+  EXPECT_EQ(run_cli("train-tokenizer --out " + out1.string() + " " + text.string()).status, 2);
+  EXPECT_EQ(run_cli("train-tokenizer --vocab-size 300 --out " + out1.string()).status, 2);
+  const auto small = run_cli("train-tokenizer --vocab-size 100 --out " + out1.string() + inputs);
+  EXPECT_EQ(small.status, 1) << small.output;
+  EXPECT_THAT(small.output, HasSubstr("vocab_size 100 is below 256 byte tokens"));
+  testing::write_file(jsonl, "{\"text\": \"fine\"}\nnot json\n");
+  const auto bad = run_cli("train-tokenizer --vocab-size 300 --out " + out1.string() + inputs);
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr(jsonl.string() + ":2: not JSON"));
+  const auto missing = run_cli("train-tokenizer --vocab-size 300 --out " + out1.string() + " " +
+                               (*dir_ / "no_such_file.txt").string());
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_THAT(missing.output, HasSubstr("no_such_file.txt"));
 }
 
 TEST_F(LlmCliTest, ScoreMatchesTheLibraryWithAndWithoutAnAdapter) {
