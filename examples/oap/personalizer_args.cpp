@@ -28,7 +28,8 @@ std::vector<OptionSpec> personalizer_option_specs() {
   };
 }
 
-std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_model, bool record) {
+std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_model, bool record,
+                                                bool wait_for_updates) {
   const std::filesystem::path data_dir = args.value("data-dir").value_or("oap-data");
   const auto recorded_path = data_dir / "oap-run.json";
   nlohmann::json recorded = nlohmann::json::object();
@@ -53,6 +54,7 @@ std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_m
   o.adapters = config.get<AdapterManagerOptions>("adapters");
   o.text_features = config.get<TextFeatureOptions>("text_features");
   o.personalizer = config.get<UpdatePlanOptions>("personalizer");
+  if (wait_for_updates) o.personalizer.wait_for_updates = true;
   std::shared_ptr<const CausalLM> model;
   std::shared_ptr<const Tokenizer> tokenizer;
   if (!model_dir.empty()) {

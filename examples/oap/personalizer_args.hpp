@@ -21,7 +21,8 @@ std::vector<OptionSpec> personalizer_option_specs();
 // detection and decisions only, and require_model makes that a UsageError).
 // When record is true (oap run), the model folder and the configuration used are written to
 // DIR/oap-run.json for the other commands.
+// wait_for_updates: set UpdatePlanOptions::wait_for_updates (oap run --wait-updates).
 std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_model,
-                                                bool record = false);
+                                                bool record = false, bool wait_for_updates = false);
 
 }  // namespace oap::cli

@@ -28,6 +28,10 @@ std::vector<OptionSpec> options() {
       {"report", true, "Write the JSON report (docs/file-formats.md) to this file.", "FILE"});
   specs.push_back({"wait-updates", false,
                    "Run each update before the next event (the same results on every run)."});
+  specs.push_back({"decisions", true,
+                   "After the summary, list each user's first N decisions other than ignore, with "
+                   "the reason and the update's outcome (default 0).",
+                   "N"});
   specs.push_back(timezone_option());
   return specs;
 }
@@ -104,9 +108,9 @@ int run_run(int argc, char** argv, int first) {
   if (!events_path) throw UsageError("--events is required");
   std::ifstream in(*events_path, std::ios::binary);
   if (!in) throw UsageError("cannot read " + *events_path);
-  auto personalizer = open_personalizer(args, /*require_model=*/false, /*record=*/true);
-  auto& p = *personalizer;
   const bool wait = args.flag("wait-updates");
+  auto personalizer = open_personalizer(args, /*require_model=*/false, /*record=*/true, wait);
+  auto& p = *personalizer;
   const EventReaderOptions reader_options =
       event_reader_options_from(args, config_from(args).get<EventReaderOptions>("events"));
   EventReader reader(in, *events_path, reader_options);
@@ -125,10 +129,7 @@ int run_run(int argc, char** argv, int first) {
     if (resumed > 0 && deviations == 0 && updates == 0) progress.started_at(resumed);
     const auto o = p.observe(*e, {{key, line}});
     if (o.decision.action != Action::kIgnore) ++deviations;
-    if (o.update) {
-      ++updates;
-      if (wait) o.update->result.wait();
-    }
+    if (o.update) ++updates;
     progress.update(reader.lines_read(), deviations, updates);
   }
   progress.update(reader.lines_read(), deviations, updates, /*last=*/true);
@@ -165,6 +166,36 @@ int run_run(int argc, char** argv, int first) {
                 j.at("events").get<int>(), j.at("flagged").get<int>(), actions["adapt"],
                 actions["new_context"], actions["escalate"], actions["rollback"], ok, mean_of(true),
                 mean_of(false));
+  }
+  const std::size_t listed = args.number<std::size_t>("decisions").value_or(0);
+  if (listed > 0) {
+    for (const auto& [user, j] : users.items()) {
+      std::printf("\n%s:\n", user.c_str());
+      std::map<std::uint64_t, const nlohmann::json*> outcome;
+      for (const auto& u : j.at("updates")) outcome[u.at("event").get<std::uint64_t>()] = &u;
+      std::size_t n = 0;
+      for (const auto& d : j.at("decisions")) {
+        if (n++ == listed) break;
+        const auto event = d.at("event").get<std::uint64_t>();
+        std::string result;
+        if (auto it = outcome.find(event); it != outcome.end()) {
+          const auto& u = *it->second;
+          char buf[96];
+          if (u.at("loss_before").is_number() && u.at("loss_after").is_number()) {
+            std::snprintf(buf, sizeof buf, " -> update %s (loss %.2f -> %.2f)",
+                          u.at("accepted").get<bool>() ? "accepted" : "rejected",
+                          u.at("loss_before").get<double>(), u.at("loss_after").get<double>());
+          } else {
+            std::snprintf(buf, sizeof buf, " -> %s",
+                          u.at("accepted").get<bool>() ? "done" : "not done");
+          }
+          result = buf;
+        }
+        std::printf("  event %3llu  %-11s %s%s\n", static_cast<unsigned long long>(event),
+                    d.at("action").get<std::string>().c_str(),
+                    d.at("reason").get<std::string>().c_str(), result.c_str());
+      }
+    }
   }
   if (auto report = args.value("report")) {
     std::ofstream out(*report, std::ios::trunc);

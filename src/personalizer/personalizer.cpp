@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -227,7 +228,12 @@ Personalizer::Personalizer(PersonalizerOptions options, std::shared_ptr<const Ca
         pending.plan.new_context = pending.plan.new_context || incoming.plan.new_context;
       },
       o.adapters.worker);
-  if (m.adapters) m.resume_updates();
+  if (m.adapters) {
+    m.resume_updates();
+    // Deterministic replays: the resumed updates finish before the next event, as they would
+    // have without the interruption.
+    if (o.personalizer.wait_for_updates) m.worker->wait_idle();
+  }
 }
 
 Personalizer::~Personalizer() {
@@ -360,6 +366,8 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
       if (po.wait_for_updates) out.update->result.wait();
     } else if (decision.action == Action::kRollback) {
       UpdateReport r;
+      r.trigger_loss_before = r.trigger_loss_after = std::numeric_limits<double>::quiet_NaN();
+      r.heldout_loss_before = r.heldout_loss_after = r.trigger_loss_before;
       if (auto to = m.adapters->rollback(event.user)) {
         r.accepted = true;
         r.version = *to;
