@@ -1,5 +1,6 @@
 #pragma once
-// Runs the oap command-line tool (OAP_CLI, set by tests/cli/CMakeLists.txt) as a user runs it.
+// Runs the oap command-line tool (OAP_CLI, set by tests/cli/CMakeLists.txt) and the examples as a
+// user runs them.
 
 #include <sys/wait.h>
 
@@ -13,9 +14,9 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `oap <args> 2>&1` through the shell; args are passed as written (quote as needed).
-inline CliResult run_cli(const std::string& args) {
-  std::string cmd = std::string(OAP_CLI) + " " + args + " 2>&1";
+// Runs `program <args> 2>&1` through the shell; args are passed as written (quote as needed).
+inline CliResult run_program(const std::string& program, const std::string& args) {
+  std::string cmd = program + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed for: " + cmd};
   std::string out;
@@ -24,5 +25,8 @@ inline CliResult run_cli(const std::string& args) {
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// Runs `oap <args> 2>&1` (see run_program).
+inline CliResult run_cli(const std::string& args) { return run_program(OAP_CLI, args); }
 
 }  // namespace oap::testing
