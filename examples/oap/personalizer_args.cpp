@@ -1,10 +1,10 @@
 #include "personalizer_args.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "model_args.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/tokenizer.hpp"
@@ -65,15 +65,9 @@ std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_m
   }
   auto p = std::make_unique<Personalizer>(o, model, tokenizer);
   if (record) {
-    // Written beside and renamed over: a reader sees the old or the new file, never half.
+    // Atomic: a reader (or the next run after a crash) sees the old or the new file, never half.
     const nlohmann::json j = {{"model", model_dir}, {"config", config_json}};
-    const auto tmp = recorded_path.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << j.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write " + tmp);
-    }
-    std::filesystem::rename(tmp, recorded_path);
+    write_text_file_atomic(recorded_path, j.dump(2) + "\n");
   }
   return p;
 }

@@ -14,6 +14,7 @@
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "event_args.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/event_reader.hpp"
 #include "personalizer_args.hpp"
 
@@ -198,9 +199,7 @@ int run_run(int argc, char** argv, int first) {
     }
   }
   if (auto report = args.value("report")) {
-    std::ofstream out(*report, std::ios::trunc);
-    out << nlohmann::json{{"users", users}}.dump(1) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + *report);
+    write_text_file_atomic(*report, nlohmann::json{{"users", users}}.dump(1) + "\n");
   }
   return 0;
 }

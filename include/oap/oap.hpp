@@ -7,6 +7,7 @@
 #include "oap/adapt/adapter_store_options.hpp"
 #include "oap/adapt/update_report.hpp"
 #include "oap/adapt/update_worker.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/config_file.hpp"
 #include "oap/core/content_hash.hpp"
 #include "oap/core/csv_event_reader.hpp"

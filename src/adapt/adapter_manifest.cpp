@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/json_config.hpp"
 
 namespace oap::detail {

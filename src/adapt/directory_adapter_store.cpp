@@ -6,7 +6,7 @@
 #include <set>
 
 #include "adapt/directory_adapter_store.hpp"
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "oap/core/error.hpp"
 

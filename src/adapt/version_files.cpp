@@ -5,7 +5,7 @@
 #include <set>
 #include <system_error>
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/content_hash.hpp"
 #include "oap/core/error.hpp"
 

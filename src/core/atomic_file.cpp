@@ -1,4 +1,4 @@
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "oap/core/error.hpp"
 
-namespace oap::detail {
+namespace oap {
 namespace {
 
 // fsync through a fresh descriptor: it applies to the file, whichever descriptor wrote it.
@@ -80,4 +80,4 @@ void write_text_file_atomic(const std::filesystem::path& path, std::string_view 
   });
 }
 
-}  // namespace oap::detail
+}  // namespace oap

@@ -1,6 +1,6 @@
 #include "oap/detect/detector_bank.hpp"
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -179,7 +179,7 @@ void DetectorBank::write_state(Slot& slot) OAP_REQUIRES(slot.mu) {
                           {"shift", slot.set->shift.save()},
                           {"held", held}};
   std::filesystem::create_directories(options_.state_dir);
-  detail::write_text_file_atomic(state_path(slot.user), state.dump());
+  write_text_file_atomic(state_path(slot.user), state.dump());
 }
 
 // Takes over the state of the user's previous Slot if its eviction has not written it yet

@@ -15,7 +15,7 @@
 #include "oap/core/error.hpp"
 #include "oap/llm/tokenizer.hpp"
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 
 namespace oap {
 namespace {
@@ -219,7 +219,7 @@ void write_byte_level_bpe_tokenizer(const std::vector<std::string>& corpus, std:
                  {"ignore_merges", false},
                  {"vocab", vocab},
                  {"merges", merges_json}}}};
-  detail::write_text_file_atomic(out, doc.dump(1) + "\n");
+  write_text_file_atomic(out, doc.dump(1) + "\n");
 }
 
 }  // namespace oap

@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/lora_weights.hpp"
@@ -96,13 +96,13 @@ ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& o
   if (!c.tie_word_embeddings) tensors.emplace_back("lm_head.weight", normal({c.vocab_size, h}));
   save_safetensors(out_dir / "model.safetensors", tensors, {{"format", "pt"}});
 
-  detail::write_text_file_atomic(out_dir / "config.json", nlohmann::json(config).dump(2) + "\n");
+  write_text_file_atomic(out_dir / "config.json", nlohmann::json(config).dump(2) + "\n");
   nlohmann::json gen_cfg = {
       {"bos_token_id", c.bos_token_id ? nlohmann::json(*c.bos_token_id) : nlohmann::json(nullptr)},
       {"do_sample", false},
       {"max_new_tokens", 64}};
   if (!c.eos_token_ids.empty()) gen_cfg["eos_token_id"] = c.eos_token_ids;
-  detail::write_text_file_atomic(out_dir / "generation_config.json", gen_cfg.dump(2) + "\n");
+  write_text_file_atomic(out_dir / "generation_config.json", gen_cfg.dump(2) + "\n");
   return config;
 }
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/llm/safetensors.hpp"
@@ -91,7 +91,7 @@ void save_peft_adapter(const std::filesystem::path& dir, const LoraWeights& weig
   std::filesystem::create_directories(dir, ec);
   OAP_CHECK(!ec, IoError, "cannot create adapter folder " + dir.string() + ": " + ec.message());
   save_safetensors(dir / kWeightsFile, tensors, {{"format", "pt"}});
-  detail::write_text_file_atomic(dir / kConfigFile, j.dump(2) + "\n");
+  write_text_file_atomic(dir / kConfigFile, j.dump(2) + "\n");
 }
 
 PeftAdapter load_peft_adapter(const std::filesystem::path& dir, const ModelConfig& model,

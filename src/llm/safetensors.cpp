@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/atomic_file.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
 
@@ -153,7 +153,7 @@ void save_safetensors(const std::filesystem::path& path,
   std::string text = header.dump();
   // Pad with spaces (valid JSON whitespace) so the data section starts 8-byte aligned.
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');
-  detail::write_file_atomic(path, [&](std::ostream& out) {
+  write_file_atomic(path, [&](std::ostream& out) {
     std::uint8_t len[8];
     std::uint64_t n = text.size();
     for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));

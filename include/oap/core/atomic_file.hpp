@@ -1,12 +1,12 @@
 #pragma once
-// Private: atomic, durable file writes (temporary sibling, fsync, rename, fsync of the folder).
+// Atomic, durable file writes (temporary sibling, fsync, rename, fsync of the folder).
 
 #include <filesystem>
 #include <functional>
 #include <ostream>
 #include <string_view>
 
-namespace oap::detail {
+namespace oap {
 
 // Calls write(stream) on a temporary file next to path, flushes and fsyncs it, renames it over
 // path and fsyncs the folder, so that a reader (or a process after a crash) sees either the old
@@ -22,4 +22,4 @@ void write_text_file_atomic(const std::filesystem::path& path, std::string_view 
 // created in, or renamed into or out of, the folder durable). Throws IoError naming the path.
 void sync_path(const std::filesystem::path& path);
 
-}  // namespace oap::detail
+}  // namespace oap
