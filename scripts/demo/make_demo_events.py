@@ -9,10 +9,18 @@ topic domain each, with two numeric features (minutes in the session, messages s
   blip user     eli (plants): one event about artifacts, with a spike in both features, at 50;
   fran (feelings): stable, a quieter stream.
 
+The shipped file is seed 1. Seeds 1-9 were run through `oap run --wait-updates` with the shipped
+model; seed 1 was picked because its story reads cleanly (no chance 4-sigma draw right after
+eli's blip, none among the stable users). Over the nine seeds: eli's blip led to an update in
+1 of 9 (seed 7: a 4-sigma chance draw the next event), and the 27 stable-user streams had 5
+updates besides the initial profile; dev had one at event 25 in all nine (before its shift at
+45: its texts, not its features, deviate there, so it does not depend on the seed).
+docs/evaluation.md measures such rates on many streams.
+
 Tooling, not the library: needs the corpus cache of scripts/fetch_corpora.sh (default
 .cache/corpora, or $OAP_CACHE/corpora). Seeded: the same cache gives the same file.
 
-Usage: make_demo_events.py [--cache DIR] [--out FILE] [--events N]
+Usage: make_demo_events.py [--cache DIR] [--out FILE] [--events N] [--seed S]
 """
 import argparse
 import hashlib
@@ -53,10 +61,11 @@ def main():
     ap.add_argument("--cache", default=cache_default)
     ap.add_argument("--out", default=os.path.join(root, "examples", "data", "personalization.jsonl"))
     ap.add_argument("--events", type=int, default=80, help="events per user")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the features and timestamps")
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.cache, "manifest.json")))
     groups = manifest["sources"]["wordnet"]["groups"]
-    rng = random.Random(7)
+    rng = random.Random(args.seed)
     texts, used = {}, {}
     for domain in {d for u in USERS.values() for d in (u[0], u[1]) if d}:
         texts[domain] = load_domain(args.cache, domain, set(groups[domain]["heldout"]))
