@@ -26,6 +26,7 @@
 #include "oap/detect/distributions.hpp"
 #include "oap/detect/ensemble_detector.hpp"
 #include "oap/detect/isolation_forest_detector.hpp"
+#include "oap/detect/likelihood_detector.hpp"
 #include "oap/detect/mahalanobis_detector.hpp"
 #include "oap/detect/score.hpp"
 #include "oap/detect/score_calibrator.hpp"

@@ -5,6 +5,7 @@
 #include "oap/core/json_config.hpp"
 #include "oap/detect/ensemble_detector.hpp"
 #include "oap/detect/isolation_forest_detector.hpp"
+#include "oap/detect/likelihood_detector.hpp"
 #include "oap/detect/mahalanobis_detector.hpp"
 #include "oap/detect/zscore_detector.hpp"
 
@@ -36,10 +37,16 @@ std::unique_ptr<Detector> make_detector(const nlohmann::json& spec, std::size_t 
     std::vector<std::unique_ptr<Detector>> built;
     for (const auto& m : members) built.push_back(make_detector(m, dim));
     d = std::make_unique<EnsembleDetector>(std::move(built), options_of<EnsembleOptions>(options));
+  } else if (type == "likelihood") {
+    const nlohmann::json& inner = r.raw("inner");
+    OAP_CHECK(inner.is_object(), ConfigError,
+              "detector.inner: a likelihood detector needs the spec of the detector it wraps");
+    d = std::make_unique<LikelihoodDetector>(make_detector(inner, dim),
+                                             options_of<LikelihoodOptions>(options));
   } else {
     OAP_THROW(ConfigError,
               "detector.type must be \"zscore\", \"mahalanobis\", "
-              "\"isolation_forest\" or \"ensemble\", got \"" +
+              "\"isolation_forest\", \"ensemble\" or \"likelihood\", got \"" +
                   type + "\"");
   }
   r.finish();
@@ -62,6 +69,8 @@ std::unique_ptr<Detector> restore_detector(const nlohmann::json& state) {
     std::vector<std::unique_ptr<Detector>> one;
     one.push_back(std::make_unique<ZScoreDetector>(dim));
     d = std::make_unique<EnsembleDetector>(std::move(one));
+  } else if (kind == "likelihood") {
+    d = std::make_unique<LikelihoodDetector>(std::make_unique<ZScoreDetector>(dim));
   } else {
     OAP_THROW(ConfigError, "detector.kind: unknown detector kind \"" + kind + "\"");
   }

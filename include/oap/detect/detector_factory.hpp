@@ -12,6 +12,7 @@ namespace oap {
 // Builds a fresh detector of dimension dim from a spec:
 //   {"type": "zscore" | "mahalanobis" | "isolation_forest", "options": {...}}
 //   {"type": "ensemble", "options": {...EnsembleOptions}, "members": [spec, ...]}
+//   {"type": "likelihood", "options": {...LikelihoodOptions}, "inner": spec}
 // Throws ConfigError naming the field for an unknown type or bad options.
 std::unique_ptr<Detector> make_detector(const nlohmann::json& spec, std::size_t dim);
 
