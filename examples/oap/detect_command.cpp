@@ -151,7 +151,8 @@ int run_detect(int argc, char** argv, int first) {
     Observation obs;
     try {
       obs = bank.observe(event.user,
-                         std::vector<double>(event.features.begin(), event.features.end()));
+                         std::vector<double>(event.features.begin(), event.features.end()),
+                         event.timestamp);
     } catch (const InvalidArgument& e) {
       // Wrong dimension or a non-finite value: say where it is in the input.
       throw ParseError(name, line, "features", e.what());

@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <fstream>
+#include <optional>
 #include <system_error>
 
 #include "oap/core/json_config.hpp"
@@ -72,6 +73,8 @@ struct DetectorBank::Set {
   ShiftMonitor shift;
   // Flagged points not learned (yet), oldest first: the user's event index and the point.
   std::deque<std::pair<std::uint64_t, std::vector<double>>> held;
+  // The user's stream context (DetectorBankOptions::context), when it is not the identity.
+  std::optional<StreamContext> context;
 };
 
 // A user's entry. The bank keeps at most one resident Slot per user; an evicted one lives on
@@ -111,6 +114,7 @@ void DetectorBankOptions::validate() const {
             "bank.max_users must be >= 1, got " + std::to_string(max_users));
   OAP_CHECK(hold_back_window >= 1, ConfigError, "bank.hold_back_window must be >= 1, got 0");
   shift.validate();
+  context.validate();
 }
 
 void to_json(nlohmann::json& j, const DetectorBankOptions& o) {
@@ -121,6 +125,7 @@ void to_json(nlohmann::json& j, const DetectorBankOptions& o) {
        {"hold_back_flagged", o.hold_back_flagged},
        {"hold_back_window", o.hold_back_window},
        {"max_users", o.max_users},
+       {"context", o.context},
        {"state_dir", o.state_dir}};
 }
 
@@ -133,6 +138,7 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
   o.hold_back_flagged = r.get<bool>("hold_back_flagged", o.hold_back_flagged);
   o.hold_back_window = r.get<std::size_t>("hold_back_window", o.hold_back_window);
   o.max_users = r.get<std::size_t>("max_users", o.max_users);
+  if (!r.raw("context").is_null()) o.context = r.raw("context").get<StreamContextOptions>();
   o.state_dir = r.get<std::string>("state_dir", o.state_dir);
   r.finish();
   o.validate();
@@ -157,9 +163,12 @@ DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(opt
 
 DetectorBank::~DetectorBank() = default;
 
-std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim) const {
-  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}});
-  for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, dim));
+std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim, bool with_context) const {
+  const bool context = with_context && options_.context.enabled();
+  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}, std::nullopt});
+  const std::size_t features = context ? options_.context.output_dim(dim) : dim;
+  for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, features));
+  if (context) set->context.emplace(dim, options_.context);
   return set;
 }
 
@@ -178,6 +187,7 @@ void DetectorBank::write_state(Slot& slot) OAP_REQUIRES(slot.mu) {
                           {"detectors", dets},
                           {"shift", slot.set->shift.save()},
                           {"held", held}};
+  if (slot.set->context) state["context"] = slot.set->context->save();
   std::filesystem::create_directories(options_.state_dir);
   write_text_file_atomic(state_path(slot.user), state.dump());
 }
@@ -258,7 +268,15 @@ void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
   if (!options_.state_dir.empty() && std::filesystem::exists(path)) {
     nlohmann::json state = load_json_file(path);
     JsonObjectReader r(state, path.string());
-    auto set = make_set(r.require<std::size_t>("dim"));
+    const auto dim = r.require<std::size_t>("dim");
+    auto set = make_set(dim, /*with_context=*/true);
+    // Files written without a stream context have no "context"; one saved with a context the
+    // bank no longer uses (or the other way round) is refused: its detectors saw other features.
+    const auto& context = r.raw("context");
+    OAP_CHECK(context.is_null() == !set->context, ConfigError,
+              path.string() + ": the state was saved " + (context.is_null() ? "without" : "with") +
+                  " a stream context, the bank's options have " + (set->context ? "one" : "none"));
+    if (set->context) set->context->load(context);
     JsonObjectReader dets(r.require_raw("detectors"), path.string() + ".detectors");
     for (std::size_t i = 0; i < names_.size(); ++i)
       set->detectors[i]->load(dets.require_raw(names_[i]));
@@ -275,16 +293,16 @@ void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
       point.finish();
     }
     slot.events = r.require<std::uint64_t>("events");
-    slot.dim = set->detectors[0]->dim();
+    slot.dim = dim;
     slot.set = std::move(set);
   } else {
-    slot.set = make_set(slot.dim);
+    slot.set = make_set(slot.dim, /*with_context=*/true);
   }
 }
 
 DetectorBank::Set& DetectorBank::population_set(std::size_t dim) {
   auto& pop = population_[dim];
-  if (!pop) pop = make_set(dim);
+  if (!pop) pop = make_set(dim, /*with_context=*/false);  // dim: the detectors' features
   return *pop;
 }
 
@@ -339,20 +357,28 @@ void DetectorBank::learn_or_hold(Set& set, std::uint64_t index, std::span<const 
   }
 }
 
-Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
+Observation DetectorBank::observe(const UserId& user, std::span<const double> input,
+                                  std::optional<Timestamp> time) {
   validate_user_id(user);
+  std::vector<double> transformed;
   Observation obs;
   bool batch_full = false;
   for (;;) {
-    std::shared_ptr<Slot> slot = slot_for(user, x.size());
+    std::shared_ptr<Slot> slot = slot_for(user, input.size());
     MutexLock lock(slot->mu);
     if (slot->retired) continue;  // evicted since the lookup: its state moved on; look again
     ensure_set(*slot);
-    OAP_CHECK(x.size() == slot->dim, InvalidArgument,
+    OAP_CHECK(input.size() == slot->dim, InvalidArgument,
               "detector bank: user \"" + user + "\" has " + std::to_string(slot->dim) +
-                  " features, this event has " + std::to_string(x.size()));
-    check_point(x, slot->dim, "detector bank");
+                  " features, this event has " + std::to_string(input.size()));
+    check_point(input, slot->dim, "detector bank");
     Set& set = *slot->set;
+    // What the detectors see: the input, or its stream context (which learns the point now).
+    std::span<const double> x = input;
+    if (set.context) {
+      set.context->apply(input, time, transformed);
+      x = transformed;
+    }
     obs.cold_start = slot->events < options_.min_history;
     // The monitor gets the normal quantile of the shift input's p-value, N(0, 1) while the user
     // behaves as before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is
@@ -364,7 +390,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
       {
         MutexLock pop_lock(population_mu_);
         learn_pending();
-        Set& pop = population_set(slot->dim);
+        Set& pop = population_set(x.size());
         for (std::size_t i = 0; i < names_.size(); ++i) {
           pop.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
         }

@@ -112,7 +112,7 @@ struct Personalizer::Impl {
       const auto history = store->recent(user, static_cast<std::size_t>(in_store));
       for (std::uint64_t i = in_bank; i < s.events && i < history.size(); ++i) {
         const auto& f = history[i].features;
-        bank->observe(user, std::vector<double>(f.begin(), f.end()));
+        bank->observe(user, std::vector<double>(f.begin(), f.end()), history[i].timestamp);
       }
     }
     s.loaded = true;
@@ -319,7 +319,7 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
     m.store->append(kept);
     m.store->flush();
   }
-  out.detection = m.bank->observe(event.user, out.features);
+  out.detection = m.bank->observe(event.user, out.features, event.timestamp);
 
   // The decision.
   PolicyInput in =

@@ -17,6 +17,7 @@
 #include "oap/core/user_id.hpp"
 #include "oap/detect/detector.hpp"
 #include "oap/detect/shift_monitor.hpp"
+#include "oap/detect/stream_context.hpp"
 
 namespace oap {
 
@@ -54,6 +55,10 @@ struct DetectorBankOptions {
   // The most events a point is held back for, and so the most points held per user. Default: 32.
   // Requires >= 1.
   std::size_t hold_back_window = 32;
+  // Feature transforms applied per user before the detectors (differences, rates, lags,
+  // seasonal residuals, time of day/week: StreamContextOptions). The detectors then see
+  // context.output_dim(d) features. Default: the identity.
+  StreamContextOptions context{};
   // Directory for per-user state files "<user_file_stem(user)>.json"; empty = no persistence.
   // A user seen for the first time is restored from its file if there is one. Default: "".
   std::string state_dir;
@@ -102,7 +107,10 @@ class DetectorBank {
   // user's dimension is fixed by its first event; InvalidArgument for a mismatch or
   // non-finite values (nothing is learned then). IoError if writing the state of a user this
   // call evicts fails (x is not learned then; the evicted state stays in memory).
-  Observation observe(const UserId& user, std::span<const double> x);
+  // time: the event's time; required when options.context needs times (rate, season,
+  // time_features), else ignored.
+  Observation observe(const UserId& user, std::span<const double> x,
+                      std::optional<Timestamp> time = std::nullopt);
 
   // Writes the user's state file (atomically: temp file + rename). IoError on failure;
   // false if the user is unknown. Requires state_dir.
@@ -155,7 +163,9 @@ class DetectorBank {
   void retire(const std::shared_ptr<Slot>& slot) OAP_EXCLUDES(mu_);
   static bool drop(std::shared_ptr<Slot> slot);
   void adopt_predecessor(Slot& slot);
-  std::unique_ptr<Set> make_set(std::size_t dim) const;
+  // A user's set for input dimension dim (with the stream context, when enabled), or a
+  // population set whose detectors take dim features (without).
+  std::unique_ptr<Set> make_set(std::size_t dim, bool with_context) const;
   void learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x, bool flagged,
                      Observation& obs) const;
   void ensure_set(Slot& slot);

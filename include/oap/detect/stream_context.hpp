@@ -1,0 +1,102 @@
+#pragma once
+// StreamContext: what a detector should see of a point besides its raw values: changes, rates,
+// recent values, and its seasonal context (the same hour of the day or of the week).
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "oap/core/timestamp.hpp"
+
+namespace oap {
+
+// The feature transforms a DetectorBank applies per user before its detectors (JSON: the
+// "context" object of the bank's options). The default is the identity: detectors see the
+// event's features as they are. Plain value type.
+struct StreamContextOptions {
+  enum class Season {
+    kNone,  // the level is the value itself
+    kDay,   // the level is the value minus the running mean of the same hour of the day
+    kWeek,  // ... of the same hour of the week (168 slots: Monday 00-01 is slot 0)
+  };
+  // The point's level (the value, or with a season its seasonal residual), one per feature.
+  // Default: true.
+  bool level = true;
+  // Appends x_t - x_{t-1} per feature (0 for the user's first point). Default: false.
+  bool diff = false;
+  // Appends (x_t - x_{t-1}) / (seconds since the previous point) per feature (0 for the first
+  // point, or when the time did not move forward). Needs event times. Default: false.
+  bool rate = false;
+  // Shingle: appends the previous `lags` levels of each feature, newest first (0 until there
+  // are so many). Requires <= 64. Default: 0.
+  std::size_t lags = 0;
+  // "none" | "day" | "week". Needs event times. Default: none.
+  Season season = Season::kNone;
+  // A slot's running mean is exponentially weighted: a visit's weight halves after this many
+  // later visits of the slot. Requires > 0. Default: 4.
+  double season_half_life = 4.0;
+  // Until a slot has been visited this often, the residual is taken from the running mean of
+  // all points instead. Requires >= 1. Default: 2.
+  std::size_t season_min_visits = 2;
+  // Appends sin and cos of the hour of the day (period 24 h) and of the day of the week
+  // (period 7 days): 4 features. Needs event times. Default: false.
+  bool time_features = false;
+  // The local time of the stream for seasons and time features, minutes east of UTC. Requires
+  // -1080..1080. Default: 0 (UTC).
+  int utc_offset_minutes = 0;
+
+  // True unless the options are the identity.
+  bool enabled() const;
+  // True when rate, season or time features need each point's time.
+  bool needs_time() const;
+  // Features the detectors see for input dimension d.
+  std::size_t output_dim(std::size_t d) const;
+  // Throws ConfigError naming the field (at least one output is required).
+  void validate() const;
+};
+void to_json(nlohmann::json& j, const StreamContextOptions& o);
+void from_json(const nlohmann::json& j, StreamContextOptions& o);
+
+// One user's stream context: the previous point, its time, the recent levels and the seasonal
+// profile. Output layout: [level (d)] [diff (d)] [rate (d)] [lag 1 (d)] ... [lag k (d)]
+// [sin hour, cos hour, sin weekday, cos weekday], each part present as configured.
+// The context moves on with every point given to apply(), flagged or not (the previous value is
+// the stream's, whatever the detectors decide to learn).
+// Thread safety: not thread-safe (DetectorBank holds one per user under the user's lock).
+class StreamContext {
+ public:
+  StreamContext(std::size_t dim, StreamContextOptions options);
+
+  std::size_t dim() const { return dim_; }
+  std::size_t output_dim() const { return options_.output_dim(dim_); }
+  const StreamContextOptions& options() const { return options_; }
+
+  // Writes x's transformed point into out (resized to output_dim()), then learns x.
+  // InvalidArgument, and nothing learned, for x of the wrong size or with non-finite values, or
+  // without t when the options need times.
+  void apply(std::span<const double> x, std::optional<Timestamp> t, std::vector<double>& out);
+
+  // Everything learned (and the options); load() restores it exactly. ConfigError naming the
+  // field for a malformed state or one of other options or dimension.
+  nlohmann::json save() const;
+  void load(const nlohmann::json& state);
+
+ private:
+  std::size_t slot_of(Timestamp t) const;
+
+  std::size_t dim_;
+  StreamContextOptions options_;
+  std::uint64_t n_ = 0;
+  std::vector<double> previous_;  // the previous point's values (empty before the first)
+  std::optional<Timestamp> previous_time_;
+  std::deque<std::vector<double>> levels_;  // the newest `lags` levels, newest first
+  std::vector<double> overall_mean_;        // running mean of every point
+  std::vector<double> slot_mean_;           // [slot * dim + i]
+  std::vector<std::uint64_t> slot_visits_;  // per slot
+};
+
+}  // namespace oap

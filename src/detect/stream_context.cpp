@@ -1,0 +1,251 @@
+#include "oap/detect/stream_context.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numbers>
+#include <string>
+
+#include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
+#include "oap/detect/detector.hpp"
+
+namespace oap {
+namespace {
+
+const char* season_name(StreamContextOptions::Season s) {
+  switch (s) {
+    case StreamContextOptions::Season::kDay:
+      return "day";
+    case StreamContextOptions::Season::kWeek:
+      return "week";
+    case StreamContextOptions::Season::kNone:
+      break;
+  }
+  return "none";
+}
+
+std::size_t slots_of(StreamContextOptions::Season s) {
+  switch (s) {
+    case StreamContextOptions::Season::kDay:
+      return 24;
+    case StreamContextOptions::Season::kWeek:
+      return 168;
+    case StreamContextOptions::Season::kNone:
+      break;
+  }
+  return 0;
+}
+
+// Floor division for possibly negative times (before 1970).
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+constexpr std::int64_t kMicrosPerHour = 3'600'000'000;
+constexpr std::int64_t kMicrosPerDay = 24 * kMicrosPerHour;
+
+}  // namespace
+
+bool StreamContextOptions::enabled() const {
+  return !level || diff || rate || lags > 0 || season != Season::kNone || time_features;
+}
+
+bool StreamContextOptions::needs_time() const {
+  return rate || season != Season::kNone || time_features;
+}
+
+std::size_t StreamContextOptions::output_dim(std::size_t d) const {
+  return d * ((level ? 1 : 0) + (diff ? 1 : 0) + (rate ? 1 : 0) + lags) + (time_features ? 4 : 0);
+}
+
+void StreamContextOptions::validate() const {
+  OAP_CHECK(lags <= 64, ConfigError, "context.lags must be <= 64, got " + std::to_string(lags));
+  OAP_CHECK(std::isfinite(season_half_life) && season_half_life > 0, ConfigError,
+            "context.season_half_life must be > 0 visits, got " + std::to_string(season_half_life));
+  OAP_CHECK(season_min_visits >= 1, ConfigError, "context.season_min_visits must be >= 1, got 0");
+  OAP_CHECK(utc_offset_minutes >= -1080 && utc_offset_minutes <= 1080, ConfigError,
+            "context.utc_offset_minutes must be in -1080..1080, got " +
+                std::to_string(utc_offset_minutes));
+  OAP_CHECK(output_dim(1) > 0, ConfigError,
+            "context: nothing to give the detectors (level false and no diff, rate, lags or "
+            "time_features)");
+}
+
+void to_json(nlohmann::json& j, const StreamContextOptions& o) {
+  j = {{"level", o.level},
+       {"diff", o.diff},
+       {"rate", o.rate},
+       {"lags", o.lags},
+       {"season", season_name(o.season)},
+       {"season_half_life", o.season_half_life},
+       {"season_min_visits", o.season_min_visits},
+       {"time_features", o.time_features},
+       {"utc_offset_minutes", o.utc_offset_minutes}};
+}
+
+void from_json(const nlohmann::json& j, StreamContextOptions& o) {
+  JsonObjectReader r(j, "context");
+  o.level = r.get<bool>("level", o.level);
+  o.diff = r.get<bool>("diff", o.diff);
+  o.rate = r.get<bool>("rate", o.rate);
+  o.lags = r.get<std::size_t>("lags", o.lags);
+  const auto season = r.get<std::string>("season", season_name(o.season));
+  if (season == "none") {
+    o.season = StreamContextOptions::Season::kNone;
+  } else if (season == "day") {
+    o.season = StreamContextOptions::Season::kDay;
+  } else if (season == "week") {
+    o.season = StreamContextOptions::Season::kWeek;
+  } else {
+    OAP_THROW(ConfigError,
+              "context.season must be \"none\", \"day\" or \"week\", got \"" + season + "\"");
+  }
+  o.season_half_life = r.get<double>("season_half_life", o.season_half_life);
+  o.season_min_visits = r.get<std::size_t>("season_min_visits", o.season_min_visits);
+  o.time_features = r.get<bool>("time_features", o.time_features);
+  o.utc_offset_minutes = r.get<int>("utc_offset_minutes", o.utc_offset_minutes);
+  r.finish();
+  o.validate();
+}
+
+StreamContext::StreamContext(std::size_t dim, StreamContextOptions options)
+    : dim_(dim), options_(options) {
+  OAP_CHECK(dim >= 1, InvalidArgument, "stream context: dimension must be >= 1");
+  options_.validate();
+  overall_mean_.assign(dim_, 0.0);
+  slot_mean_.assign(slots_of(options_.season) * dim_, 0.0);
+  slot_visits_.assign(slots_of(options_.season), 0);
+}
+
+std::size_t StreamContext::slot_of(Timestamp t) const {
+  const std::int64_t local =
+      to_micros(t) + static_cast<std::int64_t>(options_.utc_offset_minutes) * 60'000'000;
+  const std::int64_t hour = floor_div(local, kMicrosPerHour) - floor_div(local, kMicrosPerDay) * 24;
+  if (options_.season == StreamContextOptions::Season::kDay) return static_cast<std::size_t>(hour);
+  // 1970-01-01 was a Thursday (weekday 3 with Monday = 0).
+  const std::int64_t weekday = ((floor_div(local, kMicrosPerDay) + 3) % 7 + 7) % 7;
+  return static_cast<std::size_t>(weekday * 24 + hour);
+}
+
+void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
+                          std::vector<double>& out) {
+  check_point(x, dim_, "stream context");
+  OAP_CHECK(t || !options_.needs_time(), InvalidArgument,
+            "stream context: rate, season and time_features need each event's time; this point "
+            "has none");
+  const std::size_t d = dim_;
+  out.resize(output_dim());
+  // The level: the value, or its residual from the slot's (or overall) running mean.
+  std::vector<double> level(x.begin(), x.end());
+  std::size_t slot = 0;
+  if (options_.season != StreamContextOptions::Season::kNone) {
+    slot = slot_of(*t);
+    const bool known = slot_visits_[slot] >= options_.season_min_visits;
+    for (std::size_t i = 0; i < d; ++i) {
+      level[i] -= known ? slot_mean_[slot * d + i] : (n_ > 0 ? overall_mean_[i] : x[i]);
+    }
+  }
+  std::size_t o = 0;
+  if (options_.level) {
+    for (std::size_t i = 0; i < d; ++i) out[o++] = level[i];
+  }
+  if (options_.diff) {
+    for (std::size_t i = 0; i < d; ++i) out[o++] = previous_.empty() ? 0.0 : x[i] - previous_[i];
+  }
+  if (options_.rate) {
+    double seconds = 0.0;
+    if (previous_time_)
+      seconds = static_cast<double>(to_micros(*t) - to_micros(*previous_time_)) / 1e6;
+    for (std::size_t i = 0; i < d; ++i) {
+      out[o++] = previous_.empty() || seconds <= 0 ? 0.0 : (x[i] - previous_[i]) / seconds;
+    }
+  }
+  for (std::size_t k = 0; k < options_.lags; ++k) {
+    for (std::size_t i = 0; i < d; ++i) out[o++] = k < levels_.size() ? levels_[k][i] : 0.0;
+  }
+  if (options_.time_features) {
+    const std::int64_t local =
+        to_micros(*t) + static_cast<std::int64_t>(options_.utc_offset_minutes) * 60'000'000;
+    const std::int64_t day = floor_div(local, kMicrosPerDay);
+    const double day_fraction = static_cast<double>(local - day * kMicrosPerDay) / kMicrosPerDay;
+    const std::int64_t weekday = ((day + 3) % 7 + 7) % 7;  // 1970-01-01 was a Thursday
+    const double week_fraction = (static_cast<double>(weekday) + day_fraction) / 7;
+    const double two_pi = 2 * std::numbers::pi;
+    out[o++] = std::sin(two_pi * day_fraction);
+    out[o++] = std::cos(two_pi * day_fraction);
+    out[o++] = std::sin(two_pi * week_fraction);
+    out[o++] = std::cos(two_pi * week_fraction);
+  }
+
+  // Learn x: the stream's context moves on.
+  ++n_;
+  for (std::size_t i = 0; i < d; ++i) {
+    overall_mean_[i] += (x[i] - overall_mean_[i]) / static_cast<double>(n_);
+  }
+  if (options_.season != StreamContextOptions::Season::kNone) {
+    const double keep = std::exp2(-1.0 / options_.season_half_life);
+    for (std::size_t i = 0; i < d; ++i) {
+      double& m = slot_mean_[slot * d + i];
+      m = slot_visits_[slot] == 0 ? x[i] : keep * m + (1 - keep) * x[i];
+    }
+    ++slot_visits_[slot];
+  }
+  if (options_.lags > 0) {
+    levels_.push_front(std::move(level));
+    if (levels_.size() > options_.lags) levels_.pop_back();
+  }
+  previous_.assign(x.begin(), x.end());
+  if (t) previous_time_ = *t;
+}
+
+nlohmann::json StreamContext::save() const {
+  nlohmann::json levels = nlohmann::json::array();
+  for (const auto& l : levels_) levels.push_back(l);
+  return {{"dim", dim_},
+          {"options", options_},
+          {"n", n_},
+          {"previous", previous_},
+          {"previous_time",
+           previous_time_ ? nlohmann::json(to_micros(*previous_time_)) : nlohmann::json(nullptr)},
+          {"levels", levels},
+          {"overall_mean", overall_mean_},
+          {"slot_mean", slot_mean_},
+          {"slot_visits", slot_visits_}};
+}
+
+void StreamContext::load(const nlohmann::json& state) {
+  JsonObjectReader r(state, "context");
+  const auto dim = r.require<std::size_t>("dim");
+  OAP_CHECK(dim == dim_, ConfigError,
+            "context.dim: the state has " + std::to_string(dim) + " features, this context " +
+                std::to_string(dim_));
+  const auto options = r.require<StreamContextOptions>("options");
+  OAP_CHECK(nlohmann::json(options) == nlohmann::json(options_), ConfigError,
+            "context.options: the state was made with other options (" +
+                nlohmann::json(options).dump() + ") than this context's (" +
+                nlohmann::json(options_).dump() + ")");
+  StreamContext loaded(dim_, options_);
+  loaded.n_ = r.require<std::uint64_t>("n");
+  loaded.previous_ = r.require<std::vector<double>>("previous");
+  const auto& time = r.require_raw("previous_time");
+  if (!time.is_null()) loaded.previous_time_ = timestamp_from_micros(time.get<std::int64_t>());
+  for (const auto& l : r.require_raw("levels"))
+    loaded.levels_.push_back(l.get<std::vector<double>>());
+  loaded.overall_mean_ = r.require<std::vector<double>>("overall_mean");
+  loaded.slot_mean_ = r.require<std::vector<double>>("slot_mean");
+  loaded.slot_visits_ = r.require<std::vector<std::uint64_t>>("slot_visits");
+  r.finish();
+  OAP_CHECK((loaded.previous_.empty() || loaded.previous_.size() == dim_) &&
+                loaded.overall_mean_.size() == dim_ &&
+                loaded.slot_mean_.size() == slot_mean_.size() &&
+                loaded.slot_visits_.size() == slot_visits_.size() &&
+                loaded.levels_.size() <= options_.lags,
+            ConfigError, "context: the state's arrays do not fit its dimension and options");
+  for (const auto& l : loaded.levels_) {
+    OAP_CHECK(l.size() == dim_, ConfigError, "context.levels: a level of the wrong size");
+  }
+  *this = std::move(loaded);
+}
+
+}  // namespace oap
