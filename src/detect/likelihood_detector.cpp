@@ -56,32 +56,44 @@ double LikelihoodDetector::surprise(double p_value) {
   return std::clamp(normal_isf(p_value), -8.0, 8.0);
 }
 
+// The mean of the newest k - 1 recorded surprises and s.
+double LikelihoodDetector::short_mean(double s) const {
+  const std::size_t k = options_.short_window;
+  double sum = s;
+  for (std::size_t i = values_.size() - (k - 1); i < values_.size(); ++i) sum += values_[i];
+  return sum / static_cast<double>(k);
+}
+
 Score LikelihoodDetector::judge(Score inner) const {
   Score out;
   out.contributions = std::move(inner.contributions);
   const std::size_t k = options_.short_window;
-  const std::size_t recent = std::min(k - 1, values_.size());
-  const std::size_t long_count = values_.size() - recent;
-  if (long_count < options_.min_scores) return out;  // score 0, p 1: too little history
-  double recent_sum = surprise(inner.p_value);
-  for (std::size_t i = long_count; i < values_.size(); ++i) recent_sum += values_[i];
-  const double m = recent_sum / static_cast<double>(k);
+  // The reference: the short-window means of the long window, before the current window.
+  const std::size_t overlap = std::min(k - 1, means_.size());
+  const std::size_t count = means_.size() - overlap;
+  if (count < options_.min_scores || values_.size() < k - 1) return out;  // too little history
+  const double m = short_mean(surprise(inner.p_value));
   double mean = 0.0;
-  for (std::size_t i = 0; i < long_count; ++i) mean += values_[i];
-  mean /= static_cast<double>(long_count);
+  for (std::size_t i = 0; i < count; ++i) mean += means_[i];
+  mean /= static_cast<double>(count);
   double ss = 0.0;
-  for (std::size_t i = 0; i < long_count; ++i) ss += (values_[i] - mean) * (values_[i] - mean);
-  const double sd = std::max(std::sqrt(ss / static_cast<double>(long_count - 1)), options_.min_std);
-  out.score = (m - mean) / (sd / std::sqrt(static_cast<double>(k)));
+  for (std::size_t i = 0; i < count; ++i) ss += (means_[i] - mean) * (means_[i] - mean);
+  const double sd = std::max(std::sqrt(ss / static_cast<double>(count - 1)), options_.min_std);
+  out.score = (m - mean) / sd;
   out.p_value = normal_sf(out.score);
   out.flagged = out.p_value < options_.alpha;
   return out;
 }
 
 void LikelihoodDetector::record(double surprise_value) {
+  const std::size_t k = options_.short_window;
+  // A short mean exists once k values do (this one included).
+  if (values_.size() >= k - 1) {
+    means_.push_back(short_mean(surprise_value));
+    while (means_.size() > options_.long_window + k - 1) means_.pop_front();
+  }
   values_.push_back(surprise_value);
-  const std::size_t keep = options_.long_window + options_.short_window - 1;
-  while (values_.size() > keep) values_.pop_front();
+  while (values_.size() > k - 1) values_.pop_front();
   ++n_;
 }
 
@@ -104,14 +116,18 @@ void LikelihoodDetector::score_and_update(std::span<const double> x, Score& out)
 void LikelihoodDetector::reset() {
   inner_->reset();
   values_.clear();
+  means_.clear();
   n_ = 0;
 }
 
 nlohmann::json LikelihoodDetector::save() const {
-  return {
-      {"kind", kind()},          {"dim", dim()},
-      {"options", options_},     {"n", n_},
-      {"inner", inner_->save()}, {"values", std::vector<double>(values_.begin(), values_.end())}};
+  return {{"kind", kind()},
+          {"dim", dim()},
+          {"options", options_},
+          {"n", n_},
+          {"inner", inner_->save()},
+          {"values", std::vector<double>(values_.begin(), values_.end())},
+          {"means", std::vector<double>(means_.begin(), means_.end())}};
 }
 
 void LikelihoodDetector::load(const nlohmann::json& state) {
@@ -123,24 +139,31 @@ void LikelihoodDetector::load(const nlohmann::json& state) {
             "likelihood.inner: dim " + std::to_string(inner->dim()) + " differs from the state's " +
                 std::to_string(dim()));
   auto values = r.require<std::vector<double>>("values");
-  OAP_CHECK(values.size() <= options.long_window + options.short_window - 1, ConfigError,
-            "likelihood.values: " + std::to_string(values.size()) +
-                " values, more than the windows hold");
-  for (double v : values) {
-    OAP_CHECK(std::isfinite(v) && v >= -8.0 && v <= 8.0, ConfigError,
-              "likelihood.values: a value outside [-8, 8]: " + std::to_string(v));
+  auto means = r.require<std::vector<double>>("means");
+  OAP_CHECK(values.size() <= options.short_window - 1 &&
+                means.size() <= options.long_window + options.short_window - 1,
+            ConfigError,
+            "likelihood.values/means: " + std::to_string(values.size()) + " and " +
+                std::to_string(means.size()) + " values, more than the windows hold");
+  for (const auto* list : {&values, &means}) {
+    for (double v : *list) {
+      OAP_CHECK(std::isfinite(v) && v >= -8.0 && v <= 8.0, ConfigError,
+                "likelihood.values/means: a value outside [-8, 8]: " + std::to_string(v));
+    }
   }
   auto n = r.require<std::uint64_t>("n");
   r.finish();
   inner_ = std::move(inner);
   options_ = options;
   values_.assign(values.begin(), values.end());
+  means_.assign(means.begin(), means.end());
   n_ = n;
 }
 
 std::unique_ptr<Detector> LikelihoodDetector::clone() const {
   auto copy = std::make_unique<LikelihoodDetector>(inner_->clone(), options_);
   copy->values_ = values_;
+  copy->means_ = means_;
   copy->n_ = n_;
   return copy;
 }

@@ -91,8 +91,9 @@ TEST(LikelihoodDetector, GivesNoPValueUntilTheLongWindowHoldsMinScores) {
   for (std::size_t i = 0; i < stream.size(); ++i) {
     const double x[] = {stream[i]};
     d->score_and_update(x, s);
-    // Judged against (points seen - (short_window - 1)) earlier values.
-    if (i < 3 + 10) {
+    // Short means exist from the 4th point; the first k - 1 = 3 of them overlap the window
+    // of point i, so p-values start once 10 more exist: at point 3 + 3 + 10.
+    if (i < 3 + 3 + 10) {
       EXPECT_EQ(s.p_value, 1.0) << i;
       EXPECT_EQ(s.score, 0.0) << i;
     } else {
@@ -109,35 +110,42 @@ TEST(LikelihoodDetector, ScoreIsTheFormulaOverTheInnerSurprises) {
   o.min_scores = 5;
   auto d = over_zscore(o);
   ZScoreDetector mirror(1);
-  std::vector<double> surprises;
-  const auto stream = gaussian(30, 5.0, 2.0, 4);
+  std::vector<double> surprises, means;  // means[j]: of surprises j, j+1, j+2
+  const auto stream = gaussian(40, 5.0, 2.0, 4);
+  int judged = 0;
   for (std::size_t i = 0; i < stream.size(); ++i) {
     const double x[] = {stream[i]};
     const Score got = d->score(x);
     const double s = LikelihoodDetector::surprise(mirror.score(x).p_value);
-    // The reference: the last 2 recorded surprises + this one against the up to 8 before them.
-    if (surprises.size() >= 2 + 5) {
-      const std::size_t n = surprises.size();
-      const std::size_t long_end = n - 2, long_begin = long_end > 8 ? long_end - 8 : 0;
+    // The reference: this window's mean against the means of up to 8 windows before the 2
+    // windows that overlap it, once there are 5 of those.
+    const std::size_t kept = std::min<std::size_t>(means.size(), 8 + 2);
+    const std::size_t count = kept >= 2 ? kept - 2 : 0;
+    if (count >= 5) {
+      const std::size_t begin = means.size() - kept;
       double mean = 0, ss = 0;
-      for (std::size_t j = long_begin; j < long_end; ++j) mean += surprises[j];
-      mean /= static_cast<double>(long_end - long_begin);
-      for (std::size_t j = long_begin; j < long_end; ++j) {
-        ss += (surprises[j] - mean) * (surprises[j] - mean);
-      }
-      const double sd =
-          std::max(std::sqrt(ss / static_cast<double>(long_end - long_begin - 1)), 0.05);
+      for (std::size_t j = begin; j < begin + count; ++j) mean += means[j];
+      mean /= static_cast<double>(count);
+      for (std::size_t j = begin; j < begin + count; ++j)
+        ss += (means[j] - mean) * (means[j] - mean);
+      const double sd = std::max(std::sqrt(ss / static_cast<double>(count - 1)), 0.05);
+      const std::size_t n = surprises.size();
       const double m = (surprises[n - 2] + surprises[n - 1] + s) / 3.0;
-      const double z = (m - mean) / (sd / std::sqrt(3.0));
-      EXPECT_NEAR(got.score, z, 1e-12) << i;
-      EXPECT_NEAR(got.p_value, normal_sf(z), 1e-15) << i;
+      EXPECT_NEAR(got.score, (m - mean) / sd, 1e-12) << i;
+      EXPECT_NEAR(got.p_value, normal_sf((m - mean) / sd), 1e-15) << i;
+      ++judged;
     } else {
       EXPECT_EQ(got.p_value, 1.0) << i;
     }
     d->update(x);
     mirror.update(x);
     surprises.push_back(s);
+    if (surprises.size() >= 3) {
+      const std::size_t n = surprises.size();
+      means.push_back((surprises[n - 3] + surprises[n - 2] + surprises[n - 1]) / 3.0);
+    }
   }
+  EXPECT_GT(judged, 20);
 }
 
 TEST(LikelihoodDetector, SaveLoadCloneAndFactoryAreExact) {

@@ -17,10 +17,10 @@ struct LikelihoodOptions {
   // Points in the short window: the mean of the inner detector's last short_window surprise
   // values (this point's included) is what is judged. Requires 1..4096. Default: 10.
   std::size_t short_window = 10;
-  // Points in the long window the short mean is judged against (the values before the short
-  // window). Requires > short_window, <= 65536. Default: 500.
+  // Short-window means the current one is judged against (those of the points before the
+  // short window). Requires > short_window, <= 65536. Default: 500.
   std::size_t long_window = 500;
-  // Values the long window must hold before a p-value is given (p = 1 until then). Requires
+  // Means the long window must hold before a p-value is given (p = 1 until then). Requires
   // 2..long_window. Default: 50.
   std::size_t min_scores = 50;
   // Floor on the long window's standard deviation, in surprise units (standard-normal
@@ -39,9 +39,11 @@ void from_json(const nlohmann::json& j, LikelihoodOptions& o);
 //
 //   surprise s_t = normal_isf(p_t) of the inner detector's p-value (N(0, 1) when the inner
 //                  p-values are uniform, as they are on normal data), clipped to [-8, 8];
-//   m = mean of the last short_window surprises (this point's included);
-//   mu, sd = mean and standard deviation of the long_window surprises before those;
-//   score = (m - mu) / (sd / sqrt(short_window)),  p = P(Z > score).
+//   m_t = mean of the last short_window surprises (this point's included);
+//   mu, sd = mean and standard deviation of the m of the long_window points before the
+//            current short window (so autocorrelated surprises, as in seasonal streams, widen
+//            sd instead of making every wobble look significant);
+//   score = (m_t - mu) / sd,  p = P(Z > score).
 //
 // One spike among k ordinary points moves m by spike / k, so in a noisy stream it means little;
 // a change that lasts moves every value of the short window, and the same shift in a calm stream
@@ -82,13 +84,16 @@ class LikelihoodDetector final : public Detector {
  private:
   // The likelihood Score for a point whose inner score is `inner` (not yet recorded).
   Score judge(Score inner) const;
+  double short_mean(double surprise_value) const;
   void record(double surprise_value);
 
   std::unique_ptr<Detector> inner_;
   LikelihoodOptions options_;
   std::uint64_t n_ = 0;
-  // The newest long_window + short_window - 1 surprises, oldest first.
+  // The newest short_window - 1 surprises, and the newest long_window + short_window - 1 short
+  // means, oldest first.
   std::deque<double> values_;
+  std::deque<double> means_;
 };
 
 }  // namespace oap
