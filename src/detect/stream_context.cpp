@@ -24,12 +24,14 @@ const char* season_name(StreamContextOptions::Season s) {
   return "none";
 }
 
-std::size_t slots_of(StreamContextOptions::Season s) {
-  switch (s) {
+// Slots of the options' season: per day, 1440 / season_slot_minutes; per week, 7 times that.
+std::size_t slots_of(const StreamContextOptions& o) {
+  const std::size_t per_day = 1440 / o.season_slot_minutes;
+  switch (o.season) {
     case StreamContextOptions::Season::kDay:
-      return 24;
+      return per_day;
     case StreamContextOptions::Season::kWeek:
-      return 168;
+      return 7 * per_day;
     case StreamContextOptions::Season::kNone:
       break;
   }
@@ -42,7 +44,8 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-constexpr std::int64_t kMicrosPerHour = 3'600'000'000;
+constexpr std::int64_t kMicrosPerMinute = 60'000'000;
+constexpr std::int64_t kMicrosPerHour = 60 * kMicrosPerMinute;
 constexpr std::int64_t kMicrosPerDay = 24 * kMicrosPerHour;
 
 }  // namespace
@@ -64,6 +67,11 @@ void StreamContextOptions::validate() const {
   OAP_CHECK(std::isfinite(season_half_life) && season_half_life > 0, ConfigError,
             "context.season_half_life must be > 0 visits, got " + std::to_string(season_half_life));
   OAP_CHECK(season_min_visits >= 1, ConfigError, "context.season_min_visits must be >= 1, got 0");
+  OAP_CHECK(
+      season_slot_minutes >= 1 && season_slot_minutes <= 1440 && 1440 % season_slot_minutes == 0,
+      ConfigError,
+      "context.season_slot_minutes must divide a day (1440 minutes: 5, 15, 60, ...), got " +
+          std::to_string(season_slot_minutes));
   OAP_CHECK(utc_offset_minutes >= -1080 && utc_offset_minutes <= 1080, ConfigError,
             "context.utc_offset_minutes must be in -1080..1080, got " +
                 std::to_string(utc_offset_minutes));
@@ -80,6 +88,7 @@ void to_json(nlohmann::json& j, const StreamContextOptions& o) {
        {"season", season_name(o.season)},
        {"season_half_life", o.season_half_life},
        {"season_min_visits", o.season_min_visits},
+       {"season_slot_minutes", o.season_slot_minutes},
        {"time_features", o.time_features},
        {"utc_offset_minutes", o.utc_offset_minutes}};
 }
@@ -103,6 +112,7 @@ void from_json(const nlohmann::json& j, StreamContextOptions& o) {
   }
   o.season_half_life = r.get<double>("season_half_life", o.season_half_life);
   o.season_min_visits = r.get<std::size_t>("season_min_visits", o.season_min_visits);
+  o.season_slot_minutes = r.get<std::size_t>("season_slot_minutes", o.season_slot_minutes);
   o.time_features = r.get<bool>("time_features", o.time_features);
   o.utc_offset_minutes = r.get<int>("utc_offset_minutes", o.utc_offset_minutes);
   r.finish();
@@ -114,18 +124,20 @@ StreamContext::StreamContext(std::size_t dim, StreamContextOptions options)
   OAP_CHECK(dim >= 1, InvalidArgument, "stream context: dimension must be >= 1");
   options_.validate();
   overall_mean_.assign(dim_, 0.0);
-  slot_mean_.assign(slots_of(options_.season) * dim_, 0.0);
-  slot_visits_.assign(slots_of(options_.season), 0);
+  slot_mean_.assign(slots_of(options_) * dim_, 0.0);
+  slot_visits_.assign(slots_of(options_), 0);
 }
 
 std::size_t StreamContext::slot_of(Timestamp t) const {
   const std::int64_t local =
-      to_micros(t) + static_cast<std::int64_t>(options_.utc_offset_minutes) * 60'000'000;
-  const std::int64_t hour = floor_div(local, kMicrosPerHour) - floor_div(local, kMicrosPerDay) * 24;
-  if (options_.season == StreamContextOptions::Season::kDay) return static_cast<std::size_t>(hour);
+      to_micros(t) + static_cast<std::int64_t>(options_.utc_offset_minutes) * kMicrosPerMinute;
+  const std::int64_t day = floor_div(local, kMicrosPerDay);
+  const std::int64_t minute = (local - day * kMicrosPerDay) / kMicrosPerMinute;
+  const auto slot = static_cast<std::size_t>(minute) / options_.season_slot_minutes;
+  if (options_.season == StreamContextOptions::Season::kDay) return slot;
   // 1970-01-01 was a Thursday (weekday 3 with Monday = 0).
-  const std::int64_t weekday = ((floor_div(local, kMicrosPerDay) + 3) % 7 + 7) % 7;
-  return static_cast<std::size_t>(weekday * 24 + hour);
+  const auto weekday = static_cast<std::size_t>(((day + 3) % 7 + 7) % 7);
+  return weekday * (1440 / options_.season_slot_minutes) + slot;
 }
 
 void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,

@@ -102,6 +102,26 @@ TEST(StreamContext, SeasonalResidualAgainstTheSameHour) {
   EXPECT_EQ(apply(c, {50}, at(kMonday + 3 * 86'400 + 3 * 3600))[0], 40.0);
 }
 
+TEST(StreamContext, SeasonSlotsOfAnyLengthThatDividesADay) {
+  StreamContextOptions o;
+  o.season = StreamContextOptions::Season::kWeek;
+  o.season_slot_minutes = 15;
+  o.season_min_visits = 1;
+  StreamContext c(1, o);
+  // Monday 10:00-10:15 and 10:15-10:30 are different slots; Tuesday 10:00 another.
+  apply(c, {1}, at(kMonday + 10 * 3600));
+  apply(c, {2}, at(kMonday + 10 * 3600 + 15 * 60));
+  apply(c, {3}, at(kMonday + 86'400 + 10 * 3600));
+  EXPECT_EQ(apply(c, {5}, at(kMonday + 7 * 86'400 + 10 * 3600 + 14 * 60))[0], 4.0);
+  EXPECT_EQ(apply(c, {5}, at(kMonday + 7 * 86'400 + 10 * 3600 + 16 * 60))[0], 3.0);
+  EXPECT_EQ(apply(c, {5}, at(kMonday + 8 * 86'400 + 10 * 3600 + 1))[0], 2.0);
+  for (std::size_t bad : {0, 7, 2000}) {
+    StreamContextOptions b = o;
+    b.season_slot_minutes = bad;
+    EXPECT_THROW(b.validate(), ConfigError) << bad;
+  }
+}
+
 TEST(StreamContext, SaveLoadIsExactAndRefusesOtherOptions) {
   StreamContextOptions o;
   o.season = StreamContextOptions::Season::kWeek;

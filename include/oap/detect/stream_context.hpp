@@ -20,8 +20,8 @@ namespace oap {
 struct StreamContextOptions {
   enum class Season {
     kNone,  // the level is the value itself
-    kDay,   // the level is the value minus the running mean of the same hour of the day
-    kWeek,  // ... of the same hour of the week (168 slots: Monday 00-01 is slot 0)
+    kDay,   // the level is the value minus the running mean of the same slot of the day
+    kWeek,  // ... of the same slot of the week (Monday's first slot is slot 0)
   };
   // The point's level (the value, or with a season its seasonal residual), one per feature.
   // Default: true.
@@ -39,6 +39,10 @@ struct StreamContextOptions {
   // A slot's running mean is exponentially weighted: a visit's weight halves after this many
   // later visits of the slot. Requires > 0. Default: 4.
   double season_half_life = 4.0;
+  // The length of a season's slot in minutes: it must divide a day (1440). Default: 60 (the
+  // hour of the day or of the week). Shorter slots follow a fast daily shape more closely and
+  // need more days to learn.
+  std::size_t season_slot_minutes = 60;
   // Until a slot has been visited this often, the residual is taken from the running mean of
   // all points instead. Requires >= 1. Default: 2.
   std::size_t season_min_visits = 2;
