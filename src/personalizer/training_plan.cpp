@@ -30,18 +30,34 @@ TrainingData plan_training_data(
     if (auto s = sample(recent[i], weight)) data.trigger.push_back(std::move(*s));
   }
   std::reverse(data.trigger.begin(), data.trigger.end());
-  // History before the trigger, newest first: alternately held out and replayed.
-  bool hold = options.heldout_samples > 0;
+  // A new context is judged on the new behaviour: every fourth trigger sample is held out (the
+  // history it replaces would only say that learning the new behaviour unlearns the old).
+  const bool hold_new = plan.new_context && options.heldout_samples > 0 &&
+                        data.trigger.size() >= kNewContextMinTrigger;
+  if (hold_new) {
+    std::vector<TrainingSample> kept;
+    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
+      if (i % 4 == 3 && data.heldout.size() < options.heldout_samples) {
+        data.heldout.push_back(std::move(data.trigger[i]));
+      } else {
+        kept.push_back(std::move(data.trigger[i]));
+      }
+    }
+    data.trigger = std::move(kept);
+  }
+  // History before the trigger, newest first: alternately held out and replayed (only
+  // replayed for a new context judged on its own events).
+  bool hold = options.heldout_samples > 0 && !hold_new;
   for (std::size_t i = recent.size(); i-- > 0;) {
     if (index_of(i) >= plan.trigger_start) continue;
     if (data.replay.size() >= options.replay_samples &&
-        data.heldout.size() >= options.heldout_samples) {
+        (hold_new || data.heldout.size() >= options.heldout_samples)) {
       break;
     }
     auto s = sample(recent[i], 1.0);
     if (!s) continue;
-    const bool to_heldout = (hold && data.heldout.size() < options.heldout_samples) ||
-                            data.replay.size() >= options.replay_samples;
+    const bool to_heldout = !hold_new && ((hold && data.heldout.size() < options.heldout_samples) ||
+                                          data.replay.size() >= options.replay_samples);
     if (to_heldout && data.heldout.size() < options.heldout_samples) {
       data.heldout.push_back(std::move(*s));
     } else if (data.replay.size() < options.replay_samples) {

@@ -1,0 +1,69 @@
+// Which of a user's events an update learns from and is judged on (src/personalizer, private).
+#include "personalizer/training_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace oap {
+namespace {
+
+// Events 0..n-1 whose text is their index; encode() gives [index, index] so a sample says
+// which event it came from.
+std::vector<Event> events(int n) {
+  std::vector<Event> out;
+  for (int i = 0; i < n; ++i) {
+    Event e;
+    e.user = "u";
+    e.text = std::to_string(i);
+    out.push_back(e);
+  }
+  return out;
+}
+std::vector<std::int32_t> encode(const std::string& text) {
+  const int i = std::stoi(text);
+  return {i, i};
+}
+std::vector<int> indices(const std::vector<TrainingSample>& samples) {
+  std::vector<int> out;
+  for (const auto& s : samples) out.push_back(s.tokens[0]);
+  return out;
+}
+
+TEST(TrainingPlan, AnAdaptIsJudgedOnHistoryItDoesNotTrainOn) {
+  UpdatePlanOptions o;
+  o.trigger_samples = 4;
+  o.replay_samples = 3;
+  o.heldout_samples = 2;
+  detail::UpdatePlan plan{.event = 29, .trigger_start = 27, .weight = 0.5, .new_context = false};
+  const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
+  EXPECT_EQ(indices(data.trigger), (std::vector<int>{27, 28, 29}));
+  for (const auto& s : data.trigger) EXPECT_EQ(s.weight, 0.5);
+  // History newest first, alternately held out and replayed.
+  EXPECT_EQ(indices(data.heldout), (std::vector<int>{26, 24}));
+  EXPECT_EQ(indices(data.replay), (std::vector<int>{25, 23, 22}));
+}
+
+TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
+  UpdatePlanOptions o;
+  o.trigger_samples = 8;
+  o.replay_samples = 3;
+  o.heldout_samples = 4;
+  detail::UpdatePlan plan{.event = 29, .trigger_start = 22, .weight = 0.5, .new_context = true};
+  const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
+  // Every fourth of the shift's events is held out; the old history is only replayed.
+  EXPECT_EQ(indices(data.heldout), (std::vector<int>{25, 29}));
+  EXPECT_EQ(indices(data.trigger), (std::vector<int>{22, 23, 24, 26, 27, 28}));
+  for (const auto& s : data.trigger) EXPECT_EQ(s.weight, 1.0);
+  EXPECT_EQ(indices(data.replay), (std::vector<int>{21, 20, 19}));
+
+  // Too few events of the new context to spare any: judged on the history, as an adapt.
+  plan.trigger_start = 27;
+  const auto few = detail::plan_training_data(events(30), 29, plan, o, encode);
+  EXPECT_EQ(indices(few.trigger), (std::vector<int>{27, 28, 29}));
+  EXPECT_EQ(indices(few.heldout), (std::vector<int>{26, 24, 22, 20}));
+}
+
+}  // namespace
+}  // namespace oap
