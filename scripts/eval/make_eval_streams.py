@@ -22,7 +22,7 @@ scenario, source group of this event ("group"), shift_event / blip_events, and p
 truth and text pools that never appear in the stream: "reference" (texts of the new behaviour to
 train a reference adapter on) and "probe_new" / "probe_normal" (texts to measure the adapter on).
 
-Texts are passages of 150-400 characters (whole sentences; short items such as glosses and
+Texts are passages of 100-240 characters (whole sentences; short items such as glosses and
 fortunes are joined) cut from the held-out items only (corpora/manifest.json "heldout").
 
 Tooling, not the library: stdlib only; needs the corpus cache of scripts/fetch_corpora.sh
@@ -96,8 +96,8 @@ SETS = {
 }
 KINDS = ["shift_big", "shift_subtle", "blip", "stable"]
 
-MIN_CHARS, TARGET_CHARS, MAX_CHARS = 150, 250, 400
-REFERENCE_TEXTS, PROBE_TEXTS = 48, 12
+MIN_CHARS, TARGET_CHARS, MAX_CHARS = 100, 160, 240
+REFERENCE_TEXTS, PROBE_TEXTS = 36, 12
 SENTENCE_END = re.compile(r"(?<=[.!?;:\"'])\s+")
 
 
