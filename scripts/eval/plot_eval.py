@@ -74,9 +74,9 @@ def fmt(spread, digits):
 def table(report):
     """The headline metrics (mean ± standard deviation over seeds) and a few extras."""
     rows = [("adaptation delay (events)", "spread", "adaptation_delay", 1),
-            ("  big switches", "extra", "adaptation_delay_big", 1),
-            ("  subtle switches", "extra", "adaptation_delay_subtle", 1),
-            ("  recovered share", "extra", "recovered_share", 2),
+            ("adaptation delay, big switches", "extra", "adaptation_delay_big", 1),
+            ("adaptation delay, subtle switches", "extra", "adaptation_delay_subtle", 1),
+            ("recovered within the stream (share)", "extra", "recovered_share", 2),
             ("delay to half the reference's gain", "extra", "adaptation_delay_half", 1),
             ("blip damage (nats)", "spread", "blip_damage", 3),
             ("blip damage, prequential (nats)", "extra", "blip_damage_prequential", 3),
