@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,16 @@ T number_arg(const std::string& flag, const std::string& value) {
 }
 
 void apply_config(const nlohmann::json& j, oap::eval::HarnessOptions& o) {
+  static const std::set<std::string> kSections = {"detect",        "policy",       "adapters",
+                                                  "text_features", "personalizer", "harness"};
+  for (const auto& [key, value] : j.items()) {
+    // Keys starting with "_" are comments.
+    if (!kSections.count(key) && key.rfind('_', 0) != 0) {
+      throw oap::ConfigError("--config: unknown section \"" + key +
+                             "\" (sections: detect, policy, adapters, text_features, "
+                             "personalizer, harness)");
+    }
+  }
   auto& p = o.personalizer;
   if (j.contains("detect")) p.detect = j.at("detect").get<oap::DetectorBankOptions>();
   if (j.contains("policy")) p.policy = j.at("policy").get<oap::DeviationPolicyOptions>();

@@ -61,7 +61,9 @@ const char* policy_name(Policy p);
 // How the harness runs the policies and measures them. Plain value type.
 struct HarnessOptions {
   // Outlier-aware: the Personalizer's configuration (default: as shipped, except that updates
-  // finish before the next event, as for the other policies). data_dir is set per run.
+  // finish before the next event, as for the other policies). data_dir is set per run. Its
+  // adapters (LoRA shape, trainer), detectors and text signals are also those of static,
+  // periodic and noise-filtered, so every policy trains and detects the same way.
   PersonalizerOptions personalizer = [] {
     PersonalizerOptions o;
     o.personalizer.wait_for_updates = true;
@@ -76,8 +78,6 @@ struct HarnessOptions {
   std::size_t period = 10;
   std::size_t window = 16;
   std::size_t heldout_every = 4;
-  // Trainer and LoRA settings of static, periodic and noise-filtered: those of the
-  // Personalizer's adapters (personalizer.adapters), so every policy trains the same way.
   // Reference adapter (per shift user, on its "reference" texts): this many AdamW steps, no
   // early stop, no gate. Default: 120.
   int reference_steps = 120;
