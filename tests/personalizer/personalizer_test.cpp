@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -40,7 +43,7 @@ std::string style_text(int style, std::mt19937_64& rng, int words = 10) {
 // An event of user at minute i: features N(level, 1) and N(0, 1) (noise seeded by user and i,
 // so every test sees the same stream whatever ran before), and the text.
 Event make(const std::string& user, int i, double level, const std::string& text) {
-  std::mt19937_64 noise(std::hash<std::string>{}(user) * 1000 + static_cast<std::uint64_t>(i));
+  std::mt19937_64 noise(std::hash<std::string>{}(user)*1000 + static_cast<std::uint64_t>(i));
   std::normal_distribution<double> g;
   Event e;
   e.user = user;
@@ -50,6 +53,58 @@ Event make(const std::string& user, int i, double level, const std::string& text
   e.text = text;
   return e;
 }
+
+// A tokenizer that passes everything to another one, except that, once armed, it holds the first
+// encode() called on another thread than the one that armed it (the update worker planning its
+// training data) until released, or for at most 2 s.
+class PausingTokenizer : public Tokenizer {
+ public:
+  explicit PausingTokenizer(const Tokenizer& inner) : inner_(inner) {}
+  std::vector<std::int32_t> encode(std::string_view text, bool add_special) const override {
+    {
+      std::unique_lock lock(mu_);
+      if (armed_ && std::this_thread::get_id() != owner_) {
+        armed_ = false;
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(2), [&] { return released_; });
+      }
+    }
+    return inner_.encode(text, add_special);
+  }
+  std::string decode(std::span<const std::int32_t> ids, bool skip_special) const override {
+    return inner_.decode(ids, skip_special);
+  }
+  std::size_t vocab_size() const override { return inner_.vocab_size(); }
+  std::optional<std::int32_t> token_to_id(std::string_view token) const override {
+    return inner_.token_to_id(token);
+  }
+  std::optional<std::int32_t> bos_id() const override { return inner_.bos_id(); }
+  std::optional<std::int32_t> eos_id() const override { return inner_.eos_id(); }
+
+  void arm() {
+    std::lock_guard lock(mu_);
+    owner_ = std::this_thread::get_id();
+    armed_ = true;
+  }
+  // Whether another thread reached encode() since arm() (waits up to 60 s for it).
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const Tokenizer& inner_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable bool armed_ = false, entered_ = false, released_ = false;
+  std::thread::id owner_;
+};
 
 class PersonalizerTest : public ::testing::Test {
  protected:
@@ -278,6 +333,29 @@ TEST_F(PersonalizerTest, ConcurrentUsersObserveGenerateAndUpdate) {
   }
   EXPECT_EQ(p->stats().events, 100u);
   EXPECT_EQ(p->stats().updates_pending, 0u);
+}
+
+// forget() while the user's update is running (past its check that the user was not forgotten,
+// planning its training data): the update must not store an adapter for the forgotten user.
+TEST_F(PersonalizerTest, ForgetDuringARunningUpdateLeavesNoAdapterBehind) {
+  auto tokenizer = std::make_shared<PausingTokenizer>(*tokenizer_);
+  auto p = std::make_unique<Personalizer>(
+      options(/*wait=*/false), std::shared_ptr<const CausalLM>(std::shared_ptr<void>(), model_),
+      tokenizer);
+  for (int i = 0; i < 14; ++i) p->observe(make("ivy", i, 0.0, style_text(0, rng_)));
+  tokenizer->arm();
+  const auto o = p->observe(make("ivy", 14, 0.0, style_text(0, rng_)));
+  ASSERT_EQ(o.decision.action, Action::kAdapt) << o.decision.reason;
+  ASSERT_TRUE(o.update.has_value());
+  ASSERT_TRUE(tokenizer->wait_entered()) << "the update never encoded its training texts";
+  EXPECT_EQ(p->forget("ivy"), 15u);
+  tokenizer->release();
+  p->wait_idle();
+  const auto j = p->inspect("ivy");
+  EXPECT_EQ(j.at("history_events"), 0);
+  EXPECT_TRUE(j.at("adapter").is_null()) << j.at("adapter");
+  EXPECT_TRUE(j.at("versions").empty()) << j.at("versions");
+  EXPECT_TRUE(j.at("updates").empty()) << j.at("updates");
 }
 
 }  // namespace
