@@ -358,5 +358,77 @@ TEST_F(PersonalizerTest, ForgetDuringARunningUpdateLeavesNoAdapterBehind) {
   EXPECT_TRUE(j.at("updates").empty()) << j.at("updates");
 }
 
+// Many users at once: six threads observe two users each (half of them shift midway, so updates
+// run on the worker meanwhile) while two threads generate, score, inspect and report on all of
+// them, and one user is forgotten mid-stream. Also run under ThreadSanitizer
+// (scripts/tsan_llm.sh).
+TEST_F(PersonalizerTest, ConcurrentObserveGenerateScoreInspectAndForgetOverManyUsers) {
+  auto o = options(/*wait=*/false);
+  o.adapters.worker.concurrency = 2;
+  o.adapters.trainer.steps = 3;
+  auto p = open(o);
+  constexpr int kObservers = 6, kEvents = 20;
+  auto name = [](int u) { return "m" + std::to_string(u); };
+  std::atomic<int> observers_left{kObservers};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kObservers; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(200 + t);
+      for (int i = 0; i < kEvents; ++i) {
+        for (int u : {2 * t, 2 * t + 1}) {
+          const bool shifted = u % 2 == 1 && i >= 16;
+          p->observe(make(name(u), i, shifted ? 8.0 : 0.0, style_text(shifted ? 1 : 0, rng)));
+        }
+      }
+      --observers_left;
+    });
+  }
+  threads.emplace_back([&] {  // a user observed, then forgotten while its update may run
+    std::mt19937_64 rng(300);
+    for (int i = 0; i < 16; ++i) p->observe(make("gone", i, 0.0, style_text(0, rng)));
+    EXPECT_EQ(p->forget("gone"), 16u);
+  });
+  std::atomic<int> reads{0};
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      GenerationOptions g;
+      g.max_new_tokens = 3;
+      for (int k = r; k < 6 || observers_left.load() > 0; k += 2) {
+        const auto user = name(k % (2 * kObservers));
+        EXPECT_EQ(p->generate(user, "the", g).tokens.size(), 3u);
+        EXPECT_GT(p->score(user, "the soup is warm").token_ids.size(), 1u);
+        EXPECT_EQ(p->inspect(user).at("user"), user);
+        EXPECT_TRUE(p->report(user).at("nll").is_array());
+        p->stats();
+        p->users();
+        ++reads;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  p->wait_idle();
+  EXPECT_GE(reads.load(), 6);
+  for (int u = 0; u < 2 * kObservers; ++u) {
+    const auto j = p->inspect(name(u));
+    EXPECT_EQ(j.at("decided_events"), kEvents) << name(u);
+    EXPECT_EQ(j.at("history_events"), kEvents) << name(u);
+    EXPECT_EQ(j.at("detector_events"), kEvents) << name(u);
+    // Every user was updated, and the adapter served is one of the user's stored versions.
+    ASSERT_FALSE(j.at("updates").empty()) << name(u);
+    ASSERT_FALSE(j.at("adapter").is_null()) << name(u);
+    bool current_listed = false;
+    for (const auto& v : j.at("versions")) current_listed |= v.at("id") == j.at("adapter");
+    EXPECT_TRUE(current_listed) << name(u);
+  }
+  const auto gone = p->inspect("gone");
+  EXPECT_EQ(gone.at("history_events"), 0);
+  EXPECT_TRUE(gone.at("adapter").is_null());
+  EXPECT_TRUE(gone.at("versions").empty());
+  const auto s = p->stats();
+  EXPECT_EQ(s.events, 2u * kObservers * kEvents + 16u);
+  EXPECT_EQ(s.updates_pending, 0u);
+  EXPECT_EQ(s.updates_failed, 0u);
+}
+
 }  // namespace
 }  // namespace oap
