@@ -2,7 +2,9 @@
 # Runs the whole test suite from a fresh clone: installs what is missing, builds, runs every
 # test (ctest), runs the concurrency tests again under ThreadSanitizer (a Clang build, which
 # also checks the thread-safety annotations at compile time), and fuzzes the safetensors header
-# parser for 30 seconds (scripts/fuzz.sh).
+# parser for 30 seconds (scripts/fuzz.sh). The ThreadSanitizer run of the LibTorch modules
+# (adapt/ model tests, Personalizer) is separate, scripts/tsan_llm.sh: its instrumented build
+# alone takes longer than this whole script can spare.
 #
 # Usage: scripts/test.sh [--no-tsan]
 set -euo pipefail

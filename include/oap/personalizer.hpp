@@ -93,9 +93,9 @@ class Personalizer {
   SequenceScore score(const UserId& user, std::string_view text);
 
   // Removes everything of the user: history, detector state, adapter versions, audit trail,
-  // policy state, caches; queued updates of the user are dropped. Afterwards no byte of the
-  // user's text or features remains in the data directory. Returns the number of events the
-  // history held.
+  // policy state, caches; queued updates of the user are dropped, and a running one is waited
+  // for (its version is removed with the rest). Afterwards no byte of the user's text or
+  // features remains in the data directory. Returns the number of events the history held.
   std::size_t forget(const UserId& user);
 
   // What the pipeline holds about the user: history size, decided events, policy state,

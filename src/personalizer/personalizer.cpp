@@ -36,6 +36,9 @@ struct UserState {
   PolicyState policy;
   std::string previous_version;         // the adapter before the last new context (rollback target)
   std::atomic<std::uint64_t> epoch{0};  // bumped by forget(): queued updates are dropped
+  // Held by a running update of the user from its epoch check to its audit record, and by
+  // forget() (after mu): forget() waits for a running update instead of racing it.
+  std::mutex update_mu;
 };
 
 nlohmann::json user_state_json(const UserState& s) {
@@ -120,6 +123,9 @@ struct Personalizer::Impl {
 
   UpdateReport run_job(const UserId& user, QueuedJob& job) {
     auto st = state_of(user);
+    // Without it, a forget() between the epoch check and the training would remove the user
+    // and then see this update store a new adapter version trained on the forgotten history.
+    std::lock_guard update_lock(st->update_mu);
     UpdateReport report;
     if (st->epoch.load() != job.epoch) {
       report.reason = "dropped: the user was forgotten after this update was queued";
@@ -147,7 +153,7 @@ struct Personalizer::Impl {
       }
       report = adapters->update(user, data, trainer, {{"decision_event", job.plan.event}});
     }
-    if (st->epoch.load() == job.epoch) audit->record_update({user, job.plan.event, report});
+    audit->record_update({user, job.plan.event, report});  // epoch unchanged: update_mu held
     std::lock_guard lock(stats_mu);
     ++(report.accepted ? stats.updates_accepted : stats.updates_rejected);
     return report;
@@ -411,7 +417,8 @@ std::size_t Personalizer::forget(const UserId& user) {
   validate_user_id(user);
   auto st = m.state_of(user);
   std::lock_guard user_lock(st->mu);
-  ++st->epoch;  // queued updates of the user are dropped
+  std::lock_guard update_lock(st->update_mu);  // a running update of the user finishes first
+  ++st->epoch;                                 // queued updates of the user are dropped
   if (m.adapters) m.adapters->forget(user);
   const std::size_t events = m.store->forget(user);
   m.bank->forget(user);

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -40,7 +43,7 @@ std::string style_text(int style, std::mt19937_64& rng, int words = 10) {
 // An event of user at minute i: features N(level, 1) and N(0, 1) (noise seeded by user and i,
 // so every test sees the same stream whatever ran before), and the text.
 Event make(const std::string& user, int i, double level, const std::string& text) {
-  std::mt19937_64 noise(std::hash<std::string>{}(user) * 1000 + static_cast<std::uint64_t>(i));
+  std::mt19937_64 noise(std::hash<std::string>{}(user)*1000 + static_cast<std::uint64_t>(i));
   std::normal_distribution<double> g;
   Event e;
   e.user = user;
@@ -50,6 +53,58 @@ Event make(const std::string& user, int i, double level, const std::string& text
   e.text = text;
   return e;
 }
+
+// A tokenizer that passes everything to another one, except that, once armed, it holds the first
+// encode() called on another thread than the one that armed it (the update worker planning its
+// training data) until released, or for at most 2 s.
+class PausingTokenizer : public Tokenizer {
+ public:
+  explicit PausingTokenizer(const Tokenizer& inner) : inner_(inner) {}
+  std::vector<std::int32_t> encode(std::string_view text, bool add_special) const override {
+    {
+      std::unique_lock lock(mu_);
+      if (armed_ && std::this_thread::get_id() != owner_) {
+        armed_ = false;
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(2), [&] { return released_; });
+      }
+    }
+    return inner_.encode(text, add_special);
+  }
+  std::string decode(std::span<const std::int32_t> ids, bool skip_special) const override {
+    return inner_.decode(ids, skip_special);
+  }
+  std::size_t vocab_size() const override { return inner_.vocab_size(); }
+  std::optional<std::int32_t> token_to_id(std::string_view token) const override {
+    return inner_.token_to_id(token);
+  }
+  std::optional<std::int32_t> bos_id() const override { return inner_.bos_id(); }
+  std::optional<std::int32_t> eos_id() const override { return inner_.eos_id(); }
+
+  void arm() {
+    std::lock_guard lock(mu_);
+    owner_ = std::this_thread::get_id();
+    armed_ = true;
+  }
+  // Whether another thread reached encode() since arm() (waits up to 60 s for it).
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const Tokenizer& inner_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable bool armed_ = false, entered_ = false, released_ = false;
+  std::thread::id owner_;
+};
 
 class PersonalizerTest : public ::testing::Test {
  protected:
@@ -278,6 +333,101 @@ TEST_F(PersonalizerTest, ConcurrentUsersObserveGenerateAndUpdate) {
   }
   EXPECT_EQ(p->stats().events, 100u);
   EXPECT_EQ(p->stats().updates_pending, 0u);
+}
+
+// forget() while the user's update is running (past its check that the user was not forgotten,
+// planning its training data): the update must not store an adapter for the forgotten user.
+TEST_F(PersonalizerTest, ForgetDuringARunningUpdateLeavesNoAdapterBehind) {
+  auto tokenizer = std::make_shared<PausingTokenizer>(*tokenizer_);
+  auto p = std::make_unique<Personalizer>(
+      options(/*wait=*/false), std::shared_ptr<const CausalLM>(std::shared_ptr<void>(), model_),
+      tokenizer);
+  for (int i = 0; i < 14; ++i) p->observe(make("ivy", i, 0.0, style_text(0, rng_)));
+  tokenizer->arm();
+  const auto o = p->observe(make("ivy", 14, 0.0, style_text(0, rng_)));
+  ASSERT_EQ(o.decision.action, Action::kAdapt) << o.decision.reason;
+  ASSERT_TRUE(o.update.has_value());
+  ASSERT_TRUE(tokenizer->wait_entered()) << "the update never encoded its training texts";
+  EXPECT_EQ(p->forget("ivy"), 15u);
+  tokenizer->release();
+  p->wait_idle();
+  const auto j = p->inspect("ivy");
+  EXPECT_EQ(j.at("history_events"), 0);
+  EXPECT_TRUE(j.at("adapter").is_null()) << j.at("adapter");
+  EXPECT_TRUE(j.at("versions").empty()) << j.at("versions");
+  EXPECT_TRUE(j.at("updates").empty()) << j.at("updates");
+}
+
+// Many users at once: six threads observe two users each (half of them shift midway, so updates
+// run on the worker meanwhile) while two threads generate, score, inspect and report on all of
+// them, and one user is forgotten mid-stream. Also run under ThreadSanitizer
+// (scripts/tsan_llm.sh).
+TEST_F(PersonalizerTest, ConcurrentObserveGenerateScoreInspectAndForgetOverManyUsers) {
+  auto o = options(/*wait=*/false);
+  o.adapters.worker.concurrency = 2;
+  o.adapters.trainer.steps = 3;
+  auto p = open(o);
+  constexpr int kObservers = 6, kEvents = 20;
+  auto name = [](int u) { return "m" + std::to_string(u); };
+  std::atomic<int> observers_left{kObservers};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kObservers; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(200 + t);
+      for (int i = 0; i < kEvents; ++i) {
+        for (int u : {2 * t, 2 * t + 1}) {
+          const bool shifted = u % 2 == 1 && i >= 16;
+          p->observe(make(name(u), i, shifted ? 8.0 : 0.0, style_text(shifted ? 1 : 0, rng)));
+        }
+      }
+      --observers_left;
+    });
+  }
+  threads.emplace_back([&] {  // a user observed, then forgotten while its update may run
+    std::mt19937_64 rng(300);
+    for (int i = 0; i < 16; ++i) p->observe(make("gone", i, 0.0, style_text(0, rng)));
+    EXPECT_EQ(p->forget("gone"), 16u);
+  });
+  std::atomic<int> reads{0};
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      GenerationOptions g;
+      g.max_new_tokens = 3;
+      for (int k = r; k < 6 || observers_left.load() > 0; k += 2) {
+        const auto user = name(k % (2 * kObservers));
+        EXPECT_EQ(p->generate(user, "the", g).tokens.size(), 3u);
+        EXPECT_GT(p->score(user, "the soup is warm").token_ids.size(), 1u);
+        EXPECT_EQ(p->inspect(user).at("user"), user);
+        EXPECT_TRUE(p->report(user).at("nll").is_array());
+        p->stats();
+        p->users();
+        ++reads;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  p->wait_idle();
+  EXPECT_GE(reads.load(), 6);
+  for (int u = 0; u < 2 * kObservers; ++u) {
+    const auto j = p->inspect(name(u));
+    EXPECT_EQ(j.at("decided_events"), kEvents) << name(u);
+    EXPECT_EQ(j.at("history_events"), kEvents) << name(u);
+    EXPECT_EQ(j.at("detector_events"), kEvents) << name(u);
+    // Every user was updated, and the adapter served is one of the user's stored versions.
+    ASSERT_FALSE(j.at("updates").empty()) << name(u);
+    ASSERT_FALSE(j.at("adapter").is_null()) << name(u);
+    bool current_listed = false;
+    for (const auto& v : j.at("versions")) current_listed |= v.at("id") == j.at("adapter");
+    EXPECT_TRUE(current_listed) << name(u);
+  }
+  const auto gone = p->inspect("gone");
+  EXPECT_EQ(gone.at("history_events"), 0);
+  EXPECT_TRUE(gone.at("adapter").is_null());
+  EXPECT_TRUE(gone.at("versions").empty());
+  const auto s = p->stats();
+  EXPECT_EQ(s.events, 2u * kObservers * kEvents + 16u);
+  EXPECT_EQ(s.updates_pending, 0u);
+  EXPECT_EQ(s.updates_failed, 0u);
 }
 
 }  // namespace
