@@ -43,7 +43,8 @@ class Tokenizer;
 // Without a model (nullptr) the Personalizer detects and decides but has no text signals, no
 // adapters and no generation; updates are decided and audited only.
 //
-// Thread safety: every method is safe to call concurrently. Events of one user are processed
+// Thread safety: every method is safe to call concurrently, except on_deviation(), which is for
+// setup before the first observe(). Events of one user are processed
 // one at a time in call order; different users in parallel. observe() does not train: updates
 // run on the worker (unless UpdatePlanOptions::wait_for_updates). Callbacks run on the thread
 // that called observe(), after the decision is committed; an exception from one propagates out
