@@ -4,7 +4,8 @@
 //   - append throughput, one event per call and batches of 1000, events with 16 float
 //     features spread over 10k users (items_per_second = events/s);
 //   - recent(user, 100) latency on random users: MemoryStore holding 10k users, and
-//     SqliteStore on a prebuilt database (p50/p99 in microseconds as counters).
+//     SqliteStore on a prebuilt database (p50/p99 in microseconds as counters);
+//   - forget(user) of a random user in a copy of that database (its VACUUM rewrites all of it).
 //
 // The read database is built once into --db (default under /tmp) and reused by later runs if
 // it holds exactly the expected users and events; building it is timed and printed, which is
@@ -240,6 +241,29 @@ void BM_RecentSqlite(benchmark::State& state) {
   measure_recent(state, *g_read_db, 321 + static_cast<unsigned>(state.thread_index()));
 }
 
+// ---------------------------------------------------------------- forget()
+
+// forget() of one user in a copy of the read database (copying and opening are not timed):
+// the time of deleting the user's rows and scrubbing the files (VACUUM + WAL truncation),
+// which grows with the size of the whole database.
+void BM_ForgetSqlite(benchmark::State& state) {
+  ScratchDb db;
+  std::mt19937 rng(17);
+  double mib = 0;
+  for (auto _ : state) {
+    remove_db_files(db.path);
+    std::filesystem::copy_file(g_config.db_path, db.path);
+    mib = static_cast<double>(std::filesystem::file_size(db.path)) / (1024.0 * 1024.0);
+    oap::SqliteStore store(db.path);
+    const std::string user = user_name(rng() % g_config.users);
+    auto t0 = Clock::now();
+    std::size_t removed = store.forget(user);
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (removed == 0) state.SkipWithError(("forget removed nothing of " + user).c_str());
+  }
+  state.counters["db_MiB"] = mib;
+}
+
 // ---------------------------------------------------------------- the read database
 
 // True if the database at path holds exactly the users and events this run expects.
@@ -426,6 +450,10 @@ int main(int argc, char** argv) {
       ->UseRealTime();
   RegisterBenchmark("Recent100/memory", BM_RecentMemory)->UseRealTime();
   RegisterBenchmark("Recent100/sqlite", BM_RecentSqlite)->Threads(1)->Threads(2)->UseRealTime();
+  RegisterBenchmark("Forget/sqlite", BM_ForgetSqlite)
+      ->Iterations(3)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
 
   try {
     open_read_database();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iostream>
 
+#include "oap/core/logging.hpp"
+
 namespace oap::cli {
 
 Args::Args(int argc, char** argv, int first, const std::vector<OptionSpec>& specs) {
@@ -52,15 +54,17 @@ std::optional<std::string> Args::value(const std::string& name) const {
   return it->second;
 }
 
-std::optional<std::size_t> Args::size_value(const std::string& name) const {
-  auto v = value(name);
-  if (!v) return std::nullopt;
-  bool digits =
-      !v->empty() && std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits || v->size() > 18) {
-    throw UsageError("option --" + name + " expects a non-negative integer, got \"" + *v + "\"");
-  }
-  return static_cast<std::size_t>(std::stoull(*v));
+void Args::bad_number(const std::string& name, const std::string& value,
+                      const std::string& expected) {
+  throw UsageError("option --" + name + " expects " + expected + ", got \"" + value + "\"");
+}
+
+ConfigFile config_from(const Args& args) {
+  auto path = args.value("config");
+  if (!path) return ConfigFile();
+  ConfigFile config = ConfigFile::load(*path);
+  if (config.has("log")) setup_logging(config.get<LogOptions>("log"));
+  return config;
 }
 
 std::string format_options(const std::vector<OptionSpec>& specs) {

@@ -7,8 +7,13 @@ namespace oap::cli {
 int run_ingest(int argc, char** argv, int first);
 int run_detect(int argc, char** argv, int first);
 int run_init_model(int argc, char** argv, int first);
+int run_train_tokenizer(int argc, char** argv, int first);
 int run_tokenize(int argc, char** argv, int first);
 int run_generate(int argc, char** argv, int first);
 int run_score(int argc, char** argv, int first);
+int run_adapt(int argc, char** argv, int first);
+int run_run(int argc, char** argv, int first);
+int run_inspect(int argc, char** argv, int first);
+int run_forget(int argc, char** argv, int first);
 
 }  // namespace oap::cli

@@ -10,8 +10,8 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "event_args.hpp"
 #include "oap/core/event_reader.hpp"
-#include "oap/core/json_config.hpp"
 #include "oap/core/logging.hpp"
 #include "oap/store/history_store.hpp"
 
@@ -21,13 +21,11 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"store", true, "History store URI: memory:// (default) or sqlite:///path/to/file.db.", "URI"},
     {"config", true,
-     "JSON config with optional sections \"log\", \"store\", \"ingest\" "
-     "(see docs/configuration.md).",
+     "The oap config file (docs/configuration.md); ingest reads its sections \"log\", "
+     "\"store\" and \"events\" and ignores the others.",
      "FILE"},
-    {"on-bad-line", true,
-     "fail (default): stop at the first bad line, keeping the events "
-     "before it; skip: report each bad line on stderr and go on.",
-     "MODE"},
+    on_bad_line_option(),
+    timezone_option(),
     {"batch", true, "Events per append_batch call (default 1024).", "N"},
     {"json", false, "Print the summary as one JSON object per user instead of a table."},
 };
@@ -41,8 +39,10 @@ constexpr const char* kHelp =
     "An event line looks like:\n"
     "  {\"user\": \"alice\", \"timestamp\": \"2024-05-01T12:00:00Z\", \"features\": [0.2, 1.5],\n"
     "   \"text\": \"optional\", \"meta\": {\"optional\": true}}\n"
-    "The timestamp may also be seconds since the epoch. Every event of a user must have the\n"
-    "same number of features. A bad line is reported with its file, line and field.\n\n";
+    "The timestamp may also be \"2024-05-01 12:00:00\" (no zone: read in --timezone, UTC by\n"
+    "default), carry an offset (+05:30), or be seconds since the epoch. Every event of a user\n"
+    "must have the same number of features. A bad line is reported with its file, line and\n"
+    "field.\n\n";
 
 // Per-user statistics over the events read (Welford per feature).
 struct UserSummary {
@@ -83,24 +83,12 @@ int run_ingest(int argc, char** argv, int first) {
   if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   if (args.positional().empty()) throw UsageError("no input file given");
 
-  nlohmann::json config = nlohmann::json::object();
-  if (auto path = args.value("config")) config = load_json_file(*path);
-  JsonObjectReader sections(config, "config");
-  LogOptions log_options =
-      sections.raw("log").is_null() ? LogOptions{} : sections.raw("log").get<LogOptions>();
-  StoreOptions store_options =
-      sections.raw("store").is_null() ? StoreOptions{} : sections.raw("store").get<StoreOptions>();
-  EventReaderOptions reader_options = sections.raw("ingest").is_null()
-                                          ? EventReaderOptions{}
-                                          : sections.raw("ingest").get<EventReaderOptions>();
-  sections.finish();
-  if (auto mode = args.value("on-bad-line")) {
-    if (*mode != "fail" && *mode != "skip") {
-      throw UsageError("--on-bad-line must be fail or skip, got \"" + *mode + "\"");
-    }
-    reader_options.on_bad_line = *mode == "fail" ? OnBadLine::kFail : OnBadLine::kSkip;
-  }
-  std::size_t batch = args.size_value("batch").value_or(1024);
+  const ConfigFile config = config_from(args);
+  LogOptions log_options = config.get<LogOptions>("log");
+  StoreOptions store_options = config.get<StoreOptions>("store");
+  EventReaderOptions reader_options =
+      event_reader_options_from(args, config.get<EventReaderOptions>("events"));
+  std::size_t batch = args.number<std::size_t>("batch").value_or(1024);
   if (batch == 0) throw UsageError("--batch must be at least 1");
   setup_logging(log_options);
 

@@ -46,9 +46,9 @@ int run_init_model(int argc, char** argv, int first) {
   if (!preset) throw UsageError("--preset is required");
   if (!out) throw UsageError("--out is required");
   InitModelOptions o;
-  if (auto seed = args.size_value("seed")) o.seed = *seed;
+  if (auto seed = args.number<std::uint64_t>("seed")) o.seed = *seed;
   if (auto dtype = args.value("dtype")) o.dtype = *dtype;
-  if (auto v = args.size_value("tokenizer-vocab")) o.tokenizer_vocab_size = *v;
+  if (auto v = args.number<std::size_t>("tokenizer-vocab")) o.tokenizer_vocab_size = *v;
   o.write_tokenizer = !args.flag("no-tokenizer");
   const auto config = init_random_model(model_preset(*preset), *out, o);
   std::cout << "wrote " << *preset << " (" << config.architecture << ", " << config.num_parameters()

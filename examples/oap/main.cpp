@@ -24,9 +24,18 @@ constexpr Command kCommands[] = {
 #ifdef OAP_CLI_WITH_LLM
     {"init-model", "Write a random-weight model in the Hugging Face layout",
      oap::cli::run_init_model},
+    {"train-tokenizer", "Train a byte-level BPE tokenizer.json on text files",
+     oap::cli::run_train_tokenizer},
     {"tokenize", "Encode text with a model's tokenizer (JSON ids)", oap::cli::run_tokenize},
     {"generate", "Continue a prompt with a model (greedy or sampled)", oap::cli::run_generate},
     {"score", "Per-token log-probabilities of a text under a model (JSON)", oap::cli::run_score},
+    {"adapt", "Train a LoRA adapter on texts offline and write it in the PEFT layout",
+     oap::cli::run_adapt},
+    {"run", "Replay events through the whole pipeline (detect, decide, adapt) and report",
+     oap::cli::run_run},
+    {"inspect", "What the pipeline of a data directory holds about a user (JSON)",
+     oap::cli::run_inspect},
+    {"forget", "Remove everything the pipeline holds about a user", oap::cli::run_forget},
 #endif
 };
 
@@ -35,7 +44,7 @@ void print_usage(std::ostream& out) {
          "Usage: oap COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
   for (const auto& c : kCommands) {
     std::string name = c.name;
-    name.resize(12, ' ');
+    name.resize(17, ' ');
     out << "  " << name << c.summary << "\n";
   }
   out << "\n'oap COMMAND --help' explains a command and its options.\n"

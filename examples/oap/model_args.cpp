@@ -1,15 +1,17 @@
 #include "model_args.hpp"
 
+#include <cstdint>
 #include <limits>
 
 namespace oap::cli {
 namespace {
 
-// A thread-count option as an int; UsageError when it does not fit.
+// A thread-count option as an int; UsageError naming the option when it is not a non-negative
+// integer or does not fit.
 std::optional<int> thread_count(const Args& args, const std::string& name) {
-  auto n = args.size_value(name);
+  auto n = args.number<std::uint64_t>(name);
   if (!n) return std::nullopt;
-  if (*n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+  if (*n > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
     throw UsageError("option --" + name + ": " + std::to_string(*n) + " threads is too many");
   }
   return static_cast<int>(*n);
@@ -17,8 +19,7 @@ std::optional<int> thread_count(const Args& args, const std::string& name) {
 
 }  // namespace
 
-CausalLMOptions causal_lm_options_from(const Args& args) {
-  CausalLMOptions options;
+CausalLMOptions causal_lm_options_from(const Args& args, CausalLMOptions options) {
   if (auto d = args.value("device")) options.device = *d;
   if (auto d = args.value("dtype")) options.dtype = *d;
   if (auto n = thread_count(args, "threads")) options.num_threads = *n;

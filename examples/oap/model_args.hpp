@@ -9,10 +9,10 @@
 
 namespace oap::cli {
 
-// CausalLMOptions from --device, --dtype, --threads and --decode-threads (each optional;
-// defaults otherwise; a command without an option in its list never sees it). UsageError for a
-// thread count that is not a non-negative int.
-CausalLMOptions causal_lm_options_from(const Args& args);
+// options (the config file's "model" section, or the defaults) with --device, --dtype, --threads
+// and --decode-threads applied over it (each optional; a command without an option in its list
+// never sees it). UsageError for a thread count that is not a non-negative int.
+CausalLMOptions causal_lm_options_from(const Args& args, CausalLMOptions options = {});
 
 // The adapter folder given with --adapter DIR, loaded for a model with config `model` on
 // `device`; nullopt without --adapter. Throws as load_peft_adapter does.

@@ -9,6 +9,7 @@
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/scorer.hpp"
 #include "oap/llm/tokenizer.hpp"
+#include "personalizer_args.hpp"
 
 namespace oap::cli {
 namespace {
@@ -16,10 +17,19 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"model", true, "Hugging Face model folder (config.json, *.safetensors, tokenizer).", "DIR"},
     {"text", true, "Text to score (repeat for several; they are scored as one batch).", "T"},
+    {"config", true,
+     "The oap config file (docs/configuration.md); score reads its sections \"log\" and "
+     "\"model\" and ignores the others. Options below override it.",
+     "FILE"},
     {"adapter", true, "LoRA adapter folder (PEFT layout) to apply.", "DIR"},
     {"device", true, "cpu (default), cuda or cuda:N.", "D"},
     {"dtype", true, "float32 (default), bfloat16 or float16 (CUDA only).", "T"},
     {"threads", true, "Intra-op threads (default 0 = all cores).", "N"},
+    {"user", true,
+     "Score with this user's current adapter from --data-dir (the pipeline of oap run); "
+     "--model defaults to the one oap run used there.",
+     "U"},
+    {"data-dir", true, "The data directory of --user (default oap-data).", "DIR"},
 };
 
 constexpr const char* kHelp =
@@ -37,12 +47,28 @@ int run_score(int argc, char** argv, int first) {
   Args args(argc, argv, first, kOptions);
   if (print_help_if_requested(args, kHelp, kOptions)) return 0;
   const auto model_dir = args.value("model");
-  if (!model_dir) throw UsageError("--model is required");
+  const auto user = args.value("user");
+  if (!model_dir && !user) throw UsageError("--model is required");
   std::vector<std::string> texts;
   if (auto t = args.value("text")) texts.push_back(*t);
   for (const auto& p : args.positional()) texts.push_back(p);
   if (texts.empty()) throw UsageError("--text is required");
-  CausalLMOptions mo = causal_lm_options_from(args);
+  if (user) {
+    if (args.value("adapter")) throw UsageError("--adapter and --user both choose an adapter");
+    const auto p = open_personalizer(args, /*require_model=*/true);
+    for (const auto& t : texts) {
+      const auto s = p->score(*user, t);
+      nlohmann::json lps = nlohmann::json::array({nullptr});
+      for (double lp : s.logprobs) lps.push_back(lp);
+      const nlohmann::json out = {{"user", *user},          {"text", t},
+                                  {"ids", s.token_ids},     {"logprobs", lps},
+                                  {"mean_nll", s.mean_nll}, {"perplexity", s.perplexity}};
+      std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    return 0;
+  }
+  const ConfigFile config = config_from(args);
+  CausalLMOptions mo = causal_lm_options_from(args, config.get<CausalLMOptions>("model"));
   const auto model = CausalLM::load(*model_dir, mo);
   const auto tok = Tokenizer::load(*model_dir);
   std::vector<std::vector<std::int32_t>> seqs;

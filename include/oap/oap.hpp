@@ -1,18 +1,22 @@
 #pragma once
 // Umbrella header: every public header that needs no LibTorch (core/, store/, detect/,
-// policy/, and adapt/'s store and update worker). The LibTorch parts (llm/, adapt/'s trainer and
-// manager) are included header by header ("oap/llm/causal_lm.hpp").
+// policy/, and adapt/'s store, update worker and update report). The LibTorch parts (llm/, adapt/'s
+// trainer and manager) are included header by header ("oap/llm/causal_lm.hpp").
 
 #include "oap/adapt/adapter_store.hpp"
 #include "oap/adapt/adapter_store_options.hpp"
+#include "oap/adapt/update_report.hpp"
 #include "oap/adapt/update_worker.hpp"
+#include "oap/core/config_file.hpp"
 #include "oap/core/content_hash.hpp"
+#include "oap/core/csv_event_reader.hpp"
 #include "oap/core/csv_reader.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/event.hpp"
 #include "oap/core/event_reader.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/core/logging.hpp"
+#include "oap/core/parse_number.hpp"
 #include "oap/core/timestamp.hpp"
 #include "oap/core/user_id.hpp"
 #include "oap/detect/detector.hpp"
@@ -26,6 +30,7 @@
 #include "oap/detect/score_calibrator.hpp"
 #include "oap/detect/shift_monitor.hpp"
 #include "oap/detect/zscore_detector.hpp"
+#include "oap/policy/audit_trail.hpp"
 #include "oap/policy/decision.hpp"
 #include "oap/policy/deviation_policy.hpp"
 #include "oap/policy/policy_state.hpp"

@@ -43,7 +43,7 @@ AdapterManager::AdapterManager(std::shared_ptr<const CausalLM> model,
   worker_ = std::make_unique<UpdateWorker<Job, UpdateReport>>(
       [this](const UserId& user, Job& job) {
         return run_update(user, job.first.data, job.first.options.value_or(options_.trainer),
-                          job.second);
+                          nlohmann::json::object(), job.second);
       },
       [](Job& pending, Job&& incoming) {
         // Coalesce: a queued update absorbs a newer one. Trigger samples add up; the replay
@@ -161,7 +161,8 @@ void AdapterManager::evict_to_budget(const UserId& keep) {
 std::string AdapterManager::store_version(const UserId& user, const LoraWeights& weights,
                                           const std::string& parent, const nlohmann::json& info) {
   const auto version = store_->add(
-      user, [&](const std::filesystem::path& dir) { save_peft_adapter(dir, weights, peft_config_); },
+      user,
+      [&](const std::filesystem::path& dir) { save_peft_adapter(dir, weights, peft_config_); },
       parent, info);
   // The published copy is the one just saved (same tensors): identical to what a reload reads.
   publish(user, make_adapter(version.id, peft_config_, weights));
@@ -169,13 +170,16 @@ std::string AdapterManager::store_version(const UserId& user, const LoraWeights&
 }
 
 UpdateReport AdapterManager::update(const UserId& user, const TrainingData& data,
-                                    const std::optional<RapidTrainerOptions>& options) {
+                                    const std::optional<RapidTrainerOptions>& options,
+                                    const nlohmann::json& info) {
   validate_user_id(user);
-  return run_update(user, data, options.value_or(options_.trainer));
+  OAP_CHECK(info.is_object(), InvalidArgument, "AdapterManager::update: info must be an object");
+  return run_update(user, data, options.value_or(options_.trainer), info);
 }
 
 UpdateReport AdapterManager::run_update(const UserId& user, const TrainingData& data,
                                         const RapidTrainerOptions& options,
+                                        const nlohmann::json& extra_info,
                                         std::optional<std::uint64_t> epoch) {
   auto st = state(user);
   std::lock_guard user_lock(st->update_mu);
@@ -201,6 +205,7 @@ UpdateReport AdapterManager::run_update(const UserId& user, const TrainingData& 
   report.base_version = current ? current->version : "";
   if (report.accepted) {
     nlohmann::json info = report;
+    info.update(extra_info);
     report.version = store_version(user, result.weights, report.base_version, info);
   }
   std::lock_guard lock(mu_);
@@ -229,13 +234,21 @@ std::optional<std::string> AdapterManager::rollback(const UserId& user) {
   const auto current = store_->current(user);
   if (!current || current->parent.empty()) return std::nullopt;
   const auto all = store_->versions(user);
-  const bool parent_kept = std::any_of(all.begin(), all.end(), [&](const AdapterVersion& v) {
-    return v.id == current->parent;
-  });
+  const bool parent_kept = std::any_of(
+      all.begin(), all.end(), [&](const AdapterVersion& v) { return v.id == current->parent; });
   if (!parent_kept) return std::nullopt;
   store_->set_current(user, current->parent);
   publish(user, nullptr);  // the next get() loads the parent
   return current->parent;
+}
+
+std::shared_ptr<const UserAdapter> AdapterManager::get_version(const UserId& user,
+                                                               const std::string& id) {
+  validate_user_id(user);
+  const auto all = store_->versions(user);
+  const bool known =
+      std::any_of(all.begin(), all.end(), [&](const AdapterVersion& v) { return v.id == id; });
+  return known ? load_version(user, id) : nullptr;
 }
 
 std::vector<AdapterVersion> AdapterManager::versions(const UserId& user) const {

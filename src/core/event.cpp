@@ -18,7 +18,8 @@ std::string describe(const json& v) {
   return std::string(v.type_name()) + " " + s;
 }
 
-Timestamp parse_timestamp_field(const json& v, const std::string& source, std::size_t line) {
+Timestamp parse_timestamp_field(const json& v, const std::string& source, std::size_t line,
+                                UtcOffset naive_offset) {
   if (v.is_number()) {
     auto t = timestamp_from_seconds(v.get<double>());
     if (!t) {
@@ -28,15 +29,13 @@ Timestamp parse_timestamp_field(const json& v, const std::string& source, std::s
     return *t;
   }
   if (v.is_string()) {
-    auto t = parse_rfc3339(v.get_ref<const std::string&>());
-    if (!t) {
-      throw ParseError(source, line, "timestamp",
-                       "not an RFC 3339 date-time such as \"2024-05-01T12:00:00Z\": " + v.dump());
-    }
+    const auto& text = v.get_ref<const std::string&>();
+    auto t = parse_timestamp(text, naive_offset);
+    if (!t) throw ParseError(source, line, "timestamp", describe_bad_timestamp(text));
     return *t;
   }
   throw ParseError(source, line, "timestamp",
-                   "expected RFC 3339 string or seconds since the epoch, got " + describe(v));
+                   "expected a date-time string or seconds since the epoch, got " + describe(v));
 }
 
 }  // namespace
@@ -49,7 +48,8 @@ json event_to_json(const Event& e) {
               {"meta", e.meta}};
 }
 
-Event event_from_json(const json& j, const std::string& source, std::size_t line) {
+Event event_from_json(const json& j, const std::string& source, std::size_t line,
+                      UtcOffset naive_offset) {
   if (!j.is_object()) {
     throw ParseError(source, line, "", "expected a JSON object, got " + describe(j));
   }
@@ -74,7 +74,7 @@ Event event_from_json(const json& j, const std::string& source, std::size_t line
 
   auto ts = j.find("timestamp");
   if (ts == j.end()) throw ParseError(source, line, "timestamp", "missing");
-  e.timestamp = parse_timestamp_field(*ts, source, line);
+  e.timestamp = parse_timestamp_field(*ts, source, line, naive_offset);
 
   if (auto f = j.find("features"); f != j.end()) {
     if (!f->is_array()) {

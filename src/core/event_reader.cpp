@@ -8,21 +8,32 @@
 namespace oap {
 
 void EventReaderOptions::validate() const {
-  OAP_CHECK(max_line_bytes > 0, ConfigError, "EventReaderOptions.max_line_bytes must be > 0");
+  OAP_CHECK(max_line_bytes > 0, ConfigError, "events.max_line_bytes must be > 0");
+  OAP_CHECK(timezone > -UtcOffset{24 * 60} && timezone < UtcOffset{24 * 60}, ConfigError,
+            "events.timezone must be less than 24 hours from UTC, got " +
+                std::to_string(timezone.count()) + " minutes");
 }
 
 void to_json(nlohmann::json& j, const EventReaderOptions& o) {
   j = {{"on_bad_line", o.on_bad_line == OnBadLine::kFail ? "fail" : "skip"},
-       {"max_line_bytes", o.max_line_bytes}};
+       {"max_line_bytes", o.max_line_bytes},
+       {"timezone", format_utc_offset(o.timezone)}};
 }
 
 void from_json(const nlohmann::json& j, EventReaderOptions& o) {
-  JsonObjectReader r(j, "ingest");
+  JsonObjectReader r(j, "events");
   std::string mode = r.get<std::string>("on_bad_line", "fail");
   OAP_CHECK(mode == "fail" || mode == "skip", ConfigError,
-            "ingest.on_bad_line must be \"fail\" or \"skip\", got \"" + mode + "\"");
+            "events.on_bad_line must be \"fail\" or \"skip\", got \"" + mode + "\"");
   o.on_bad_line = mode == "fail" ? OnBadLine::kFail : OnBadLine::kSkip;
   o.max_line_bytes = r.get<std::size_t>("max_line_bytes", o.max_line_bytes);
+  std::string zone = r.get<std::string>("timezone", format_utc_offset(o.timezone));
+  auto offset = parse_utc_offset(zone);
+  OAP_CHECK(offset.has_value(), ConfigError,
+            "events.timezone: expected \"UTC\" or a fixed offset such as \"+05:30\" or "
+            "\"-08:00\", got \"" +
+                zone + "\" (named zones are not supported: give the offset of the data)");
+  o.timezone = *offset;
   r.finish();
   o.validate();
 }
@@ -81,7 +92,7 @@ std::optional<Event> EventReader::parse_line(const std::string& line) {
     if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
     throw ParseError(source_, line_, "", "malformed JSON: " + what);
   }
-  Event event = event_from_json(j, source_, line_);
+  Event event = event_from_json(j, source_, line_, options_.timezone);
   auto [it, inserted] = dims_.try_emplace(event.user, event.features.size());
   if (!inserted && it->second != event.features.size()) {
     throw ParseError(source_, line_, "features",

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "oap/core/parse_number.hpp"
+
 namespace oap {
 namespace {
 
@@ -25,55 +27,117 @@ bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
   return true;
 }
 
-}  // namespace
+// Reads a zone offset "+hh:mm", "+hhmm" or "+hh" (or with '-') at s[pos], advancing pos past
+// it. False if there is none or it is malformed (hours past 23, minutes past 59).
+bool read_offset(std::string_view s, std::size_t& pos, int& minutes) {
+  if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return false;
+  const int sign = s[pos] == '+' ? 1 : -1;
+  int hours = 0, mins = 0;
+  if (!read_digits(s, pos + 1, 2, hours)) return false;
+  std::size_t end = pos + 3;
+  if (end < s.size() && s[end] == ':') {
+    if (!read_digits(s, end + 1, 2, mins)) return false;
+    end += 3;
+  } else if (read_digits(s, end, 2, mins)) {
+    end += 2;
+  }
+  if (hours > 23 || mins > 59) return false;
+  minutes = sign * (hours * 60 + mins);
+  pos = end;
+  return true;
+}
 
-std::optional<Timestamp> parse_rfc3339(std::string_view s) {
-  int year, month, day, hour, minute, second;
-  if (!read_digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !read_digits(s, 5, 2, month) ||
+// The one date-time grammar (see parse_date_time). naive_offset nullopt: a zone is required.
+std::optional<Timestamp> parse_date_time_impl(std::string_view s,
+                                              std::optional<UtcOffset> naive_offset) {
+  int year, month, day, hour, minute, second = 0;
+  if (s.size() < 16 || !read_digits(s, 0, 4, year) || s[4] != '-' || !read_digits(s, 5, 2, month) ||
       s[7] != '-' || !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !read_digits(s, 11, 2, hour) || s[13] != ':' || !read_digits(s, 14, 2, minute) ||
-      s[16] != ':' || !read_digits(s, 17, 2, second)) {
+      !read_digits(s, 11, 2, hour) || s[13] != ':' || !read_digits(s, 14, 2, minute)) {
     return std::nullopt;
+  }
+  std::size_t pos = 16;
+  std::int64_t fraction_us = 0;
+  if (pos < s.size() && s[pos] == ':') {
+    if (!read_digits(s, pos + 1, 2, second)) return std::nullopt;
+    pos += 3;
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      std::size_t digits = 0;
+      std::int64_t scale = 100000;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (digits < 6) {
+          fraction_us += (s[pos] - '0') * scale;
+          scale /= 10;
+        }
+        ++digits;
+        ++pos;
+      }
+      if (digits == 0) return std::nullopt;
+    }
   }
   if (year < 1 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   std::chrono::year_month_day ymd{std::chrono::year(year), std::chrono::month(month),
                                   std::chrono::day(day)};
   if (!ymd.ok()) return std::nullopt;
-  std::size_t pos = 19;
-  std::int64_t fraction_us = 0;
-  if (pos < s.size() && s[pos] == '.') {
+  std::int64_t offset_minutes = 0;
+  if (pos == s.size()) {
+    if (!naive_offset) return std::nullopt;  // RFC 3339 requires a zone
+    offset_minutes = naive_offset->count();
+  } else if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
-    std::size_t digits = 0;
-    std::int64_t scale = 100000;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (digits < 6) {
-        fraction_us += (s[pos] - '0') * scale;
-        scale /= 10;
-      }
-      ++digits;
-      ++pos;
-    }
-    if (digits == 0) return std::nullopt;
-  }
-  std::int64_t offset_s = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh, om;
-    if (!read_digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !read_digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
-    pos += 6;
   } else {
-    return std::nullopt;  // RFC 3339 requires an offset; a local time is ambiguous.
+    int minutes = 0;
+    if (!read_offset(s, pos, minutes)) return std::nullopt;
+    offset_minutes = minutes;
   }
   if (pos != s.size()) return std::nullopt;
-  // A leap second (:60) is folded onto the next second, as most systems do.
   std::int64_t secs = std::chrono::sys_days(ymd).time_since_epoch().count() * 86400LL +
-                      hour * 3600LL + minute * 60LL + second - offset_s;
-  return timestamp_from_micros(secs * 1000000LL + fraction_us);
+                      hour * 3600LL + minute * 60LL + second - offset_minutes * 60;
+  std::int64_t us = secs * 1000000LL + fraction_us;
+  if (us < kMinMicros || us > kMaxMicros) return std::nullopt;
+  return timestamp_from_micros(us);
+}
+
+}  // namespace
+
+std::optional<Timestamp> parse_date_time(std::string_view text, UtcOffset naive_offset) {
+  return parse_date_time_impl(text, naive_offset);
+}
+
+std::optional<Timestamp> parse_rfc3339(std::string_view text) {
+  return parse_date_time_impl(text, std::nullopt);
+}
+
+std::optional<Timestamp> parse_timestamp(std::string_view text, UtcOffset naive_offset) {
+  if (auto t = parse_date_time_impl(text, naive_offset)) return t;
+  if (auto seconds = parse_number<double>(text)) return timestamp_from_seconds(*seconds);
+  return std::nullopt;
+}
+
+std::string describe_bad_timestamp(std::string_view text) {
+  std::string value(text.substr(0, 64));
+  if (text.size() > 64) value += "...";
+  return "not a timestamp: \"" + value + "\" (expected a date-time " + kDateTimeForms +
+         ", e.g. \"2015-02-26 21:42:53\" or \"2024-05-01T12:00:00Z\" (RFC 3339), or seconds "
+         "since the epoch)";
+}
+
+std::optional<UtcOffset> parse_utc_offset(std::string_view text) {
+  if (text == "UTC" || text == "utc" || text == "Z" || text == "z") return UtcOffset{0};
+  std::size_t pos = 0;
+  int minutes = 0;
+  if (!read_offset(text, pos, minutes) || pos != text.size()) return std::nullopt;
+  return UtcOffset{minutes};
+}
+
+std::string format_utc_offset(UtcOffset offset) {
+  const auto m = offset.count();
+  if (m == 0) return "UTC";
+  const long long a = m < 0 ? -m : m;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%c%02lld:%02lld", m < 0 ? '-' : '+', a / 60, a % 60);
+  return buf;
 }
 
 std::optional<Timestamp> timestamp_from_seconds(double seconds) {

@@ -2,10 +2,13 @@
 
 #include "core/atomic_file.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <deque>
+#include <exception>
 #include <fstream>
+#include <system_error>
 
-#include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
@@ -67,6 +70,8 @@ std::vector<NamedSpec> named_specs(const nlohmann::json& detectors) {
 struct DetectorBank::Set {
   std::vector<std::unique_ptr<Detector>> detectors;  // in names_ order
   ShiftMonitor shift;
+  // Flagged points not learned (yet), oldest first: the user's event index and the point.
+  std::deque<std::pair<std::uint64_t, std::vector<double>>> held;
 };
 
 // A user's entry. The bank keeps at most one resident Slot per user; an evicted one lives on
@@ -104,12 +109,19 @@ void DetectorBankOptions::validate() const {
   OAP_CHECK(found, ConfigError, "bank.shift_input: no detector named \"" + shift_input + "\"");
   OAP_CHECK(max_users >= 1, ConfigError,
             "bank.max_users must be >= 1, got " + std::to_string(max_users));
+  OAP_CHECK(hold_back_window >= 1, ConfigError, "bank.hold_back_window must be >= 1, got 0");
   shift.validate();
 }
 
 void to_json(nlohmann::json& j, const DetectorBankOptions& o) {
-  j = {{"detectors", o.detectors},     {"shift_input", o.shift_input}, {"shift", o.shift},
-       {"min_history", o.min_history}, {"max_users", o.max_users},     {"state_dir", o.state_dir}};
+  j = {{"detectors", o.detectors},
+       {"shift_input", o.shift_input},
+       {"shift", o.shift},
+       {"min_history", o.min_history},
+       {"hold_back_flagged", o.hold_back_flagged},
+       {"hold_back_window", o.hold_back_window},
+       {"max_users", o.max_users},
+       {"state_dir", o.state_dir}};
 }
 
 void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
@@ -118,6 +130,8 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
   o.shift_input = r.get<std::string>("shift_input", o.shift_input);
   if (!r.raw("shift").is_null()) o.shift = r.raw("shift").get<ShiftMonitorOptions>();
   o.min_history = r.get<std::size_t>("min_history", o.min_history);
+  o.hold_back_flagged = r.get<bool>("hold_back_flagged", o.hold_back_flagged);
+  o.hold_back_window = r.get<std::size_t>("hold_back_window", o.hold_back_window);
   o.max_users = r.get<std::size_t>("max_users", o.max_users);
   o.state_dir = r.get<std::string>("state_dir", o.state_dir);
   r.finish();
@@ -127,10 +141,9 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
 void to_json(nlohmann::json& j, const Observation& o) {
   nlohmann::json scores = nlohmann::json::object();
   for (const auto& [name, s] : o.scores) scores[name] = s;
-  j = {{"cold_start", o.cold_start},
-       {"scores", scores},
-       {"shift", o.shift},
-       {"user_events", o.user_events}};
+  j = {{"cold_start", o.cold_start},   {"scores", scores},     {"shift", o.shift},
+       {"user_events", o.user_events}, {"learned", o.learned}, {"released", o.released},
+       {"held_back", o.held_back}};
 }
 
 DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(options)) {
@@ -145,7 +158,7 @@ DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(opt
 DetectorBank::~DetectorBank() = default;
 
 std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim) const {
-  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift)});
+  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}});
   for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, dim));
   return set;
 }
@@ -157,11 +170,14 @@ std::filesystem::path DetectorBank::state_path(const UserId& user) const {
 void DetectorBank::write_state(Slot& slot) OAP_REQUIRES(slot.mu) {
   nlohmann::json dets = nlohmann::json::object();
   for (std::size_t i = 0; i < names_.size(); ++i) dets[names_[i]] = slot.set->detectors[i]->save();
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& [index, x] : slot.set->held) held.push_back({{"index", index}, {"x", x}});
   nlohmann::json state = {{"user", slot.user},
                           {"dim", slot.dim},
                           {"events", slot.events},
                           {"detectors", dets},
-                          {"shift", slot.set->shift.save()}};
+                          {"shift", slot.set->shift.save()},
+                          {"held", held}};
   std::filesystem::create_directories(options_.state_dir);
   detail::write_text_file_atomic(state_path(slot.user), state.dump());
 }
@@ -241,12 +257,24 @@ void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
   std::filesystem::path path = state_path(slot.user);
   if (!options_.state_dir.empty() && std::filesystem::exists(path)) {
     nlohmann::json state = load_json_file(path);
-    auto set = make_set(detail::state_get<std::size_t>(state, "dim", path.string()));
-    const auto& dets = detail::state_field(state, "detectors", path.string());
+    JsonObjectReader r(state, path.string());
+    auto set = make_set(r.require<std::size_t>("dim"));
+    JsonObjectReader dets(r.require_raw("detectors"), path.string() + ".detectors");
     for (std::size_t i = 0; i < names_.size(); ++i)
-      set->detectors[i]->load(detail::state_field(dets, names_[i], path.string()));
-    set->shift.load(detail::state_field(state, "shift", path.string()));
-    slot.events = detail::state_get<std::uint64_t>(state, "events", path.string());
+      set->detectors[i]->load(dets.require_raw(names_[i]));
+    set->shift.load(r.require_raw("shift"));
+    // Files written before held-back points existed have no "held".
+    for (const auto& h : r.raw("held")) {
+      JsonObjectReader point(h, path.string() + ".held");
+      auto x = point.require<std::vector<double>>("x");
+      OAP_CHECK(x.size() == set->detectors[0]->dim(), ConfigError,
+                path.string() + ".held: a point of " + std::to_string(x.size()) +
+                    " features in a state of dimension " +
+                    std::to_string(set->detectors[0]->dim()));
+      set->held.emplace_back(point.require<std::uint64_t>("index"), std::move(x));
+      point.finish();
+    }
+    slot.events = r.require<std::uint64_t>("events");
     slot.dim = set->detectors[0]->dim();
     slot.set = std::move(set);
   } else {
@@ -281,6 +309,36 @@ void DetectorBank::learn_pending_batch() {
   learn_pending();
 }
 
+// A warm user's scored point under hold_back_flagged: learned, held back, or (on a sustained
+// shift) learned after the held-back points from the shift's start.
+void DetectorBank::learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x,
+                                 bool flagged, Observation& obs) const {
+  auto learn = [&](std::span<const double> point) {
+    for (auto& d : set.detectors) d->update(point);
+  };
+  // Points held longer than the window were a blip: they are never learned.
+  while (!set.held.empty() && index - set.held.front().first >= options_.hold_back_window) {
+    set.held.pop_front();
+  }
+  if (obs.shift.state == ShiftState::kSustained) {
+    const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(obs.shift.start, 0));
+    for (const auto& [i, point] : set.held) {
+      if (i < start) continue;
+      learn(point);
+      ++obs.released;
+    }
+    set.held.clear();
+    learn(x);
+    obs.learned = true;
+  } else if (flagged) {
+    set.held.emplace_back(index, std::vector<double>(x.begin(), x.end()));
+    obs.learned = false;
+  } else {
+    learn(x);
+    obs.learned = true;
+  }
+}
+
 Observation DetectorBank::observe(const UserId& user, std::span<const double> x) {
   validate_user_id(user);
   Observation obs;
@@ -296,6 +354,12 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
     check_point(x, slot->dim, "detector bank");
     Set& set = *slot->set;
     obs.cold_start = slot->events < options_.min_history;
+    // The monitor gets the normal quantile of the shift input's p-value, N(0, 1) while the user
+    // behaves as before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is
+    // skewed and gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
+    auto observe_shift = [&] {
+      obs.shift = set.shift.observe(normal_isf(obs.scores[options_.shift_input].p_value));
+    };
     if (obs.cold_start) {
       {
         MutexLock pop_lock(population_mu_);
@@ -307,26 +371,33 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> x)
       }
       // The user's own history starts now (under the user's lock only).
       for (auto& d : set.detectors) d->update(x);
+      observe_shift();
+    } else if (options_.hold_back_flagged) {
+      bool flagged = false;
+      for (std::size_t i = 0; i < names_.size(); ++i) {
+        auto& score = obs.scores[names_[i]];
+        set.detectors[i]->score_into(x, score);
+        flagged = flagged || score.flagged;
+      }
+      observe_shift();
+      learn_or_hold(set, slot->events, x, flagged, obs);
     } else {
       for (std::size_t i = 0; i < names_.size(); ++i) {
         set.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
       }
-      // The population keeps learning from users past their cold start too (it is the prior
-      // for the next new user), in batches: a warm user's event appends x to the pending
-      // points (under pending_mu_, a copy of d values) and does not wait for the population
-      // lock, except the one in kPopulationBatch that fills the batch and learns it.
-      if (options_.min_history > 0) {
-        MutexLock pending_lock(pending_mu_);
-        pending_.values.insert(pending_.values.end(), x.begin(), x.end());
-        pending_.dims.push_back(x.size());
-        batch_full = pending_.dims.size() >= kPopulationBatch;
-      }
+      observe_shift();
     }
-    // The monitor gets the normal quantile of the p-value, N(0, 1) while the user behaves as
-    // before, which is what CUSUM's k and h (in sds) are designed for. -log10(p) is skewed and
-    // gave ~4x more false alarms (docs/benchmarks.md, "Detectors").
-    double p = obs.scores[options_.shift_input].p_value;
-    obs.shift = set.shift.observe(normal_isf(p));
+    // The population keeps learning from users past their cold start too (it is the prior for
+    // the next new user), in batches: a warm user's event appends x to the pending points
+    // (under pending_mu_, a copy of d values) and does not wait for the population lock, except
+    // the one in kPopulationBatch that fills the batch and learns it.
+    if (!obs.cold_start && options_.min_history > 0) {
+      MutexLock pending_lock(pending_mu_);
+      pending_.values.insert(pending_.values.end(), x.begin(), x.end());
+      pending_.dims.push_back(x.size());
+      batch_full = pending_.dims.size() >= kPopulationBatch;
+    }
+    obs.held_back = set.held.size();
     obs.user_events = ++slot->events;
     break;
   }
@@ -356,6 +427,32 @@ bool DetectorBank::save_user(const UserId& user) {
   }
 }
 
+std::uint64_t DetectorBank::user_events(const UserId& user) {
+  for (;;) {
+    std::shared_ptr<Slot> slot;
+    {
+      MutexLock lock(mu_);
+      if (auto it = users_.find(user); it != users_.end()) {
+        slot = *it->second;
+      } else if (auto ev = evicting_.find(user); ev != evicting_.end()) {
+        slot = ev->second;
+      }
+    }
+    if (!slot) break;
+    MutexLock lock(slot->mu);
+    if (slot->retired) continue;  // its state moved on (to the file or a newer Slot): look again
+    adopt_predecessor(*slot);
+    if (slot->set) return slot->events;
+    break;  // made by an observe() that has not run yet: the file (if any) is current
+  }
+  if (options_.state_dir.empty()) return 0;
+  const auto path = state_path(user);
+  if (!std::filesystem::exists(path)) return 0;
+  const nlohmann::json state = load_json_file(path);
+  JsonObjectReader r(state, path.string());
+  return r.require<std::uint64_t>("events");
+}
+
 void DetectorBank::save_all() {
   std::vector<UserId> ids;
   {
@@ -363,6 +460,84 @@ void DetectorBank::save_all() {
     for (const auto& [id, slot] : users_) ids.push_back(id);
   }
   for (const auto& id : ids) save_user(id);
+}
+
+// Drops the state of slot and of the Slots before it (locks from the newer to the older, as
+// adopt_predecessor takes them); true if any held a detector set. A call holding one of them
+// finds it retired and looks the user up again.
+bool DetectorBank::drop(std::shared_ptr<Slot> slot) {
+  if (!slot) return false;
+  MutexLock lock(slot->mu);
+  bool had = false;
+  if (!slot->retired) {
+    had = slot->set != nullptr;
+    slot->set.reset();
+    slot->events = 0;
+    slot->retired = true;
+  }
+  return drop(std::move(slot->predecessor)) || had;
+}
+
+bool DetectorBank::forget(const UserId& user) {
+  validate_user_id(user);
+  // Stands in for the user until the file is gone: registered as evicting, it becomes the
+  // predecessor of any Slot made for the user meanwhile, and every path that reads or writes
+  // the file (ensure_set, retire, save_user) first adopts its predecessor, so waits on this
+  // lock. It holds nothing (retired), so such a Slot starts from nothing.
+  auto barrier = std::make_shared<Slot>(user, 0, nullptr);
+  bool found = false;
+  std::exception_ptr error;
+  {
+    MutexLock barrier_lock(barrier->mu);
+    barrier->retired = true;
+    std::shared_ptr<Slot> resident, evicting;
+    {
+      MutexLock lock(mu_);
+      if (auto it = users_.find(user); it != users_.end()) {
+        resident = *it->second;
+        lru_.erase(it->second);
+        users_.erase(it);
+      }
+      if (auto it = evicting_.find(user); it != evicting_.end()) evicting = it->second;
+      evicting_[user] = barrier;
+    }
+    // Waits for a call working on either (an observe, an eviction writing the file) to finish.
+    found = drop(std::move(resident));
+    found = drop(std::move(evicting)) || found;
+    if (!options_.state_dir.empty()) {
+      try {
+        const std::filesystem::path path = state_path(user);
+        std::error_code ec;
+        found = std::filesystem::remove(path, ec) || found;
+        OAP_CHECK(!ec, IoError,
+                  "detector bank: cannot delete the state file " + path.string() + " of user \"" +
+                      user + "\": " + ec.message());
+        // Left by a process that died inside write_file_atomic: "<file>.tmp.<pid>.<n>".
+        const std::string tmp_prefix = path.filename().string() + ".tmp.";
+        std::filesystem::directory_iterator files(options_.state_dir, ec);
+        OAP_CHECK(!ec || ec == std::errc::no_such_file_or_directory, IoError,
+                  "detector bank: cannot list state_dir " + options_.state_dir +
+                      " for temporary state files of user \"" + user + "\": " + ec.message());
+        for (const auto& entry : files) {
+          if (!entry.path().filename().string().starts_with(tmp_prefix)) continue;
+          std::error_code rm;
+          found = std::filesystem::remove(entry.path(), rm) || found;
+          OAP_CHECK(!rm, IoError,
+                    "detector bank: cannot delete " + entry.path().string() +
+                        ", a temporary state file of user \"" + user + "\": " + rm.message());
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+  }
+  {
+    MutexLock lock(mu_);
+    auto it = evicting_.find(user);
+    if (it != evicting_.end() && it->second == barrier) evicting_.erase(it);
+  }
+  if (error) std::rethrow_exception(error);
+  return found;
 }
 
 std::size_t DetectorBank::users_in_memory() const {

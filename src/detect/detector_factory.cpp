@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/ensemble_detector.hpp"
 #include "oap/detect/isolation_forest_detector.hpp"
@@ -48,8 +47,9 @@ std::unique_ptr<Detector> make_detector(const nlohmann::json& spec, std::size_t 
 }
 
 std::unique_ptr<Detector> restore_detector(const nlohmann::json& state) {
-  auto kind = detail::state_get<std::string>(state, "kind", "detector");
-  auto dim = detail::state_get<std::size_t>(state, "dim", "detector");
+  JsonObjectReader r(state, "detector");
+  auto kind = r.require<std::string>("kind");
+  auto dim = r.require<std::size_t>("dim");
   OAP_CHECK(dim >= 1, ConfigError, "detector.dim: must be >= 1");
   std::unique_ptr<Detector> d;
   if (kind == "zscore")

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "detect/state_json.hpp"
+#include "detect/state_header.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
@@ -158,10 +158,11 @@ nlohmann::json EnsembleDetector::save() const {
 }
 
 void EnsembleDetector::load(const nlohmann::json& state) {
-  detail::check_state_header(state, kind(), dim_);
-  auto options = detail::state_field(state, "options", "ensemble").get<EnsembleOptions>();
-  const auto& members = detail::state_field(state, "members", "ensemble");
-  const auto& calibrators = detail::state_field(state, "calibrators", "ensemble");
+  JsonObjectReader r(state, "ensemble");
+  detail::check_state_header(r, kind(), dim_);
+  auto options = r.require<EnsembleOptions>("options");
+  const auto& members = r.require_raw("members");
+  const auto& calibrators = r.require_raw("calibrators");
   OAP_CHECK(members.is_array() && !members.empty() && calibrators.is_array() &&
                 calibrators.size() == members.size(),
             ConfigError,
@@ -170,7 +171,7 @@ void EnsembleDetector::load(const nlohmann::json& state) {
   for (const auto& m : members) built.push_back(restore_detector(m));
   EnsembleDetector e(std::move(built), options);
   for (std::size_t i = 0; i < calibrators.size(); ++i) e.calibrators_[i].load(calibrators[i]);
-  e.n_ = detail::state_get<std::uint64_t>(state, "n", "ensemble");
+  e.n_ = r.require<std::uint64_t>("n");
   OAP_CHECK(e.dim_ == dim_, ConfigError, "ensemble: members' dim differs from the state's dim");
   *this = std::move(e);
 }

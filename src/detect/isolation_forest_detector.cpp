@@ -6,7 +6,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "detect/state_json.hpp"
+#include "detect/state_header.hpp"
 #include "oap/core/json_config.hpp"
 
 namespace oap {
@@ -377,30 +377,32 @@ nlohmann::json IsolationForestDetector::save() const {
 }
 
 void IsolationForestDetector::load(const nlohmann::json& state) {
-  detail::check_state_header(state, kind(), dim_);
-  auto options = detail::state_field(state, "options", kCtx).get<IsolationForestOptions>();
+  JsonObjectReader r(state, kCtx);
+  detail::check_state_header(r, kind(), dim_);
+  auto options = r.require<IsolationForestOptions>("options");
   IsolationForestDetector f(dim_, options);
-  f.n_ = detail::state_get<std::uint64_t>(state, "n", kCtx);
-  f.rebuilds_ = detail::state_get<std::uint64_t>(state, "rebuilds", kCtx);
-  auto window = detail::state_vector(state, "window", kCtx, SIZE_MAX);
+  f.n_ = r.require<std::uint64_t>("n");
+  f.rebuilds_ = r.require<std::uint64_t>("rebuilds");
+  auto window = r.numbers("window");
   OAP_CHECK(window.size() % dim_ == 0 && window.size() / dim_ <= options.window, ConfigError,
             "isolation_forest.window: size is not a whole number of rows within the window");
   std::copy(window.begin(), window.end(), f.window_.begin());
   f.window_rows_ = window.size() / dim_;
-  f.window_next_ = detail::state_get<std::size_t>(state, "window_next", kCtx);
+  f.window_next_ = r.require<std::size_t>("window_next");
   OAP_CHECK(f.window_next_ < options.window, ConfigError,
             "isolation_forest.window_next: out of range");
-  const nlohmann::json& trees = detail::state_field(state, "trees", kCtx);
+  const nlohmann::json& trees = r.require_raw("trees");
   OAP_CHECK(trees.is_array() && trees.size() <= options.n_trees, ConfigError,
             "isolation_forest.trees: expected an array of at most n_trees trees");
   for (std::size_t ti = 0; ti < trees.size(); ++ti) {
     std::string ctx = kCtx + ".trees[" + std::to_string(ti) + "]";
+    JsonObjectReader tree(trees[ti], ctx);
     Tree t;
-    t.norm = detail::state_get<double>(trees[ti], "norm", ctx);
-    auto feature = detail::state_vector(trees[ti], "feature", ctx, SIZE_MAX);
-    auto left = detail::state_vector(trees[ti], "left", ctx, feature.size());
-    auto size = detail::state_vector(trees[ti], "size", ctx, feature.size());
-    auto split = detail::state_vector(trees[ti], "split", ctx, feature.size());
+    t.norm = tree.require<double>("norm");
+    auto feature = tree.numbers("feature");
+    auto left = tree.numbers("left", feature.size());
+    auto size = tree.numbers("size", feature.size());
+    auto split = tree.numbers("split", feature.size());
     OAP_CHECK(!feature.empty(), ConfigError, ctx + ": a tree needs at least one node");
     t.nodes.resize(feature.size());
     for (std::size_t i = 0; i < feature.size(); ++i) {
@@ -422,14 +424,14 @@ void IsolationForestDetector::load(const nlohmann::json& state) {
     }
     f.trees_.push_back(std::move(t));
   }
-  f.next_tree_ = detail::state_get<std::size_t>(state, "next_tree", kCtx);
-  f.since_replace_ = detail::state_get<std::size_t>(state, "since_replace", kCtx);
+  f.next_tree_ = r.require<std::size_t>("next_tree");
+  f.since_replace_ = r.require<std::size_t>("since_replace");
   OAP_CHECK(f.trees_.empty() || f.next_tree_ < f.trees_.size(), ConfigError,
             "isolation_forest.next_tree: out of range");
-  std::istringstream rng(detail::state_get<std::string>(state, "rng", kCtx));
+  std::istringstream rng(r.require<std::string>("rng"));
   rng >> f.rng_;
   OAP_CHECK(!rng.fail(), ConfigError, "isolation_forest.rng: not a saved generator state");
-  f.calibrator_.load(detail::state_field(state, "calibrator", kCtx));
+  f.calibrator_.load(r.require_raw("calibrator"));
   *this = std::move(f);
 }
 

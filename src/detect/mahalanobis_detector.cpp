@@ -5,7 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "detect/state_json.hpp"
+#include "detect/state_header.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/distributions.hpp"
 
@@ -20,9 +20,8 @@ nlohmann::json matrix_to_json(const Eigen::MatrixXd& m) {
   return out;
 }
 
-Eigen::MatrixXd matrix_from_json(const nlohmann::json& state, const std::string& key,
-                                 std::size_t d) {
-  auto v = detail::state_vector(state, key, "mahalanobis", d * (d + 1) / 2);
+Eigen::MatrixXd matrix_from_json(JsonObjectReader& state, const std::string& key, std::size_t d) {
+  auto v = state.numbers(key, d * (d + 1) / 2);
   Eigen::MatrixXd m = Eigen::MatrixXd::Zero(d, d);
   std::size_t k = 0;
   for (std::size_t i = 0; i < d; ++i)
@@ -30,9 +29,8 @@ Eigen::MatrixXd matrix_from_json(const nlohmann::json& state, const std::string&
   return m;
 }
 
-Eigen::VectorXd vector_from_json(const nlohmann::json& state, const std::string& key,
-                                 std::size_t d) {
-  auto v = detail::state_vector(state, key, "mahalanobis", d);
+Eigen::VectorXd vector_from_json(JsonObjectReader& state, const std::string& key, std::size_t d) {
+  auto v = state.numbers(key, d);
   return Eigen::Map<Eigen::VectorXd>(v.data(), d);
 }
 
@@ -285,27 +283,28 @@ nlohmann::json MahalanobisDetector::save() const {
 }
 
 void MahalanobisDetector::load(const nlohmann::json& state) {
-  detail::check_state_header(state, kind(), dim_);
-  auto options = detail::state_field(state, "options", "mahalanobis").get<MahalanobisOptions>();
+  JsonObjectReader r(state, "mahalanobis");
+  detail::check_state_header(r, kind(), dim_);
+  auto options = r.require<MahalanobisOptions>("options");
   MahalanobisDetector fresh(dim_, options);
-  fresh.n_ = detail::state_get<std::uint64_t>(state, "n", "mahalanobis");
-  fresh.w_ = detail::state_get<double>(state, "w", "mahalanobis");
-  fresh.w2_ = detail::state_get<double>(state, "w2", "mahalanobis");
-  fresh.offset_ = vector_from_json(state, "offset", dim_);
-  fresh.mean_ = vector_from_json(state, "mean", dim_);
-  fresh.scatter_ = matrix_from_json(state, "scatter", dim_);
-  fresh.s1_ = vector_from_json(state, "s1", dim_);
-  fresh.p2_ = matrix_from_json(state, "p2", dim_);
-  fresh.u3_ = vector_from_json(state, "u3", dim_);
-  fresh.t2_ = detail::state_get<double>(state, "t2", "mahalanobis");
-  fresh.t4_ = detail::state_get<double>(state, "t4", "mahalanobis");
+  fresh.n_ = r.require<std::uint64_t>("n");
+  fresh.w_ = r.require<double>("w");
+  fresh.w2_ = r.require<double>("w2");
+  fresh.offset_ = vector_from_json(r, "offset", dim_);
+  fresh.mean_ = vector_from_json(r, "mean", dim_);
+  fresh.scatter_ = matrix_from_json(r, "scatter", dim_);
+  fresh.s1_ = vector_from_json(r, "s1", dim_);
+  fresh.p2_ = matrix_from_json(r, "p2", dim_);
+  fresh.u3_ = vector_from_json(r, "u3", dim_);
+  fresh.t2_ = r.require<double>("t2");
+  fresh.t4_ = r.require<double>("t4");
   OAP_CHECK(fresh.w_ >= 0 && fresh.w2_ >= 0 && (fresh.n_ == 0) == (fresh.w_ == 0), ConfigError,
             "mahalanobis: inconsistent weights in the state (n, w, w2)");
   if (state.contains("sigma")) {
     // The covariance in use may lag the moments (refit_interval): restore it as saved.
-    fresh.since_refit_ = detail::state_get<std::uint64_t>(state, "since_refit", "mahalanobis");
-    fresh.shrinkage_ = detail::state_get<double>(state, "shrinkage", "mahalanobis");
-    fresh.sigma_ = matrix_from_json(state, "sigma", dim_);
+    fresh.since_refit_ = r.require<std::uint64_t>("since_refit");
+    fresh.shrinkage_ = r.require<double>("shrinkage");
+    fresh.sigma_ = matrix_from_json(r, "sigma", dim_);
     fresh.sigma_ = Eigen::MatrixXd(fresh.sigma_.selfadjointView<Eigen::Lower>());
     fresh.factorize();
     OAP_CHECK(fresh.llt_.info() == Eigen::Success, ConfigError,

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 
 namespace oap {
@@ -71,10 +70,11 @@ nlohmann::json ScoreCalibrator::save() const {
 }
 
 void ScoreCalibrator::load(const nlohmann::json& state) {
-  auto options = detail::state_field(state, "options", "calibration").get<ScoreCalibratorOptions>();
+  JsonObjectReader r(state, "calibration");
+  auto options = r.require<ScoreCalibratorOptions>("options");
   ScoreCalibrator fresh(options);
-  fresh.ring_ = detail::state_vector(state, "scores", "calibration", SIZE_MAX);
-  fresh.next_ = detail::state_get<std::size_t>(state, "next", "calibration");
+  fresh.ring_ = r.numbers("scores");
+  fresh.next_ = r.require<std::size_t>("next");
   OAP_CHECK(fresh.ring_.size() <= options.window, ConfigError,
             "calibration.scores: more scores than the window");
   OAP_CHECK(

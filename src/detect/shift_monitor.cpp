@@ -4,7 +4,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "detect/state_json.hpp"
 #include "oap/core/json_config.hpp"
 
 namespace oap {
@@ -197,21 +196,21 @@ nlohmann::json ShiftMonitor::save() const {
 }
 
 void ShiftMonitor::load(const nlohmann::json& state) {
-  const std::string ctx = "shift";
-  ShiftMonitor m(detail::state_field(state, "options", ctx).get<ShiftMonitorOptions>());
-  m.t_ = detail::state_get<std::uint64_t>(state, "t", ctx);
-  m.n_ = detail::state_get<double>(state, "n", ctx);
-  m.mean_ = detail::state_get<double>(state, "mean", ctx);
-  m.m2_ = detail::state_get<double>(state, "m2", ctx);
-  auto stats = detail::state_vector(state, "stats", ctx, 6);
+  JsonObjectReader r(state, "shift");
+  ShiftMonitor m(r.require<ShiftMonitorOptions>("options"));
+  m.t_ = r.require<std::uint64_t>("t");
+  m.n_ = r.require<double>("n");
+  m.mean_ = r.require<double>("mean");
+  m.m2_ = r.require<double>("m2");
+  auto stats = r.numbers("stats", 6);
   m.cu_ = stats[0], m.cd_ = stats[1], m.pu_ = stats[2], m.pd_ = stats[3];
   m.pu_min_ = stats[4], m.pd_min_ = stats[5];
-  auto starts = detail::state_vector(state, "starts", ctx, 4);
+  auto starts = r.numbers("starts", 4);
   m.cu_start_ = static_cast<std::int64_t>(starts[0]);
   m.cd_start_ = static_cast<std::int64_t>(starts[1]);
   m.pu_start_ = static_cast<std::int64_t>(starts[2]);
   m.pd_start_ = static_cast<std::int64_t>(starts[3]);
-  auto recent = detail::state_vector(state, "recent", ctx, SIZE_MAX);
+  auto recent = r.numbers("recent");
   OAP_CHECK(recent.size() <= m.options_.max_buffer && recent.size() <= m.t_, ConfigError,
             "shift.recent: more values than max_buffer or than observed");
   m.recent_.assign(recent.begin(), recent.end());

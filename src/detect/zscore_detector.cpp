@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "detect/simd.hpp"
-#include "detect/state_json.hpp"
+#include "detect/state_header.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/distributions.hpp"
 
@@ -412,15 +412,16 @@ nlohmann::json ZScoreDetector::save() const {
 }
 
 void ZScoreDetector::load(const nlohmann::json& state) {
-  detail::check_state_header(state, kind(), dim_);
-  ZScoreOptions options = detail::state_field(state, "options", "zscore").get<ZScoreOptions>();
+  JsonObjectReader r(state, "zscore");
+  detail::check_state_header(r, kind(), dim_);
+  ZScoreOptions options = r.require<ZScoreOptions>("options");
   ZScoreDetector fresh(dim_, options);
-  fresh.n_ = detail::state_get<std::uint64_t>(state, "n", "zscore");
-  fresh.offset_ = detail::state_vector(state, "offset", "zscore", dim_);
-  fresh.mean_ = detail::state_vector(state, "mean", "zscore", dim_);
-  fresh.m2_ = detail::state_vector(state, "m2", "zscore", dim_);
-  fresh.window_ = detail::state_vector(state, "window", "zscore", fresh.window_.size());
-  fresh.window_pos_ = detail::state_get<std::size_t>(state, "window_pos", "zscore");
+  fresh.n_ = r.require<std::uint64_t>("n");
+  fresh.offset_ = r.numbers("offset", dim_);
+  fresh.mean_ = r.numbers("mean", dim_);
+  fresh.m2_ = r.numbers("m2", dim_);
+  fresh.window_ = r.numbers("window", fresh.window_.size());
+  fresh.window_pos_ = r.require<std::size_t>("window_pos");
   OAP_CHECK(fresh.window_pos_ < std::max<std::size_t>(options.robust_window, 1), ConfigError,
             "zscore.window_pos: out of range");
   if (fresh.options_.robust && fresh.n_ > 0) fresh.refresh_robust();

@@ -12,6 +12,7 @@
 
 #include "core/log.hpp"
 #include "llm/intra_op_threads.hpp"
+#include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/safetensors_checkpoint.hpp"
 
@@ -22,12 +23,6 @@ std::string shape_str(at::IntArrayRef s) {
   std::string out = "[";
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + "]";
-}
-
-torch::Dtype parse_dtype_option(const std::string& d) {
-  if (d == "bfloat16") return torch::kBFloat16;
-  if (d == "float16") return torch::kHalf;
-  return torch::kFloat;
 }
 
 at::Tensor apply(const LoraLinear& lin, const at::Tensor& x,
@@ -94,7 +89,7 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   if (options.tune_glibc_malloc && device.is_cpu()) tune_glibc_malloc_once();
-  const auto dtype = parse_dtype_option(options.dtype);
+  const auto dtype = detail::scalar_type_from_name(options.dtype).value();  // validated above
 
   std::unique_ptr<CausalLM> m(new CausalLM());
   m->config_ = config;
@@ -123,22 +118,20 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
     auto& layer = m->layers_[static_cast<std::size_t>(i)];
     layer.input_norm = load(p + "input_layernorm.weight", {h});
     layer.post_norm = load(p + "post_attention_layernorm.weight", {h});
-    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in, bool bias) {
-      return LoraLinear(load(p + name + ".weight", {out, in}),
-                        bias ? load(p + name + ".bias", {out}) : at::Tensor());
+    // Projection t of this layer: weight [out, in], bias [out] when the config has one.
+    auto linear = [&](LoraTarget t, std::int64_t out, std::int64_t in, bool bias) {
+      const std::string name = hf_module_name(i, t);
+      layer.proj[static_cast<int>(t)] = LoraLinear(
+          load(name + ".weight", {out, in}), bias ? load(name + ".bias", {out}) : at::Tensor());
     };
     const bool qkv_bias = c.has_qkv_bias();
-    layer.proj[static_cast<int>(LoraTarget::kQ)] = linear("self_attn.q_proj", q, h, qkv_bias);
-    layer.proj[static_cast<int>(LoraTarget::kK)] = linear("self_attn.k_proj", kv, h, qkv_bias);
-    layer.proj[static_cast<int>(LoraTarget::kV)] = linear("self_attn.v_proj", kv, h, qkv_bias);
-    layer.proj[static_cast<int>(LoraTarget::kO)] =
-        linear("self_attn.o_proj", h, q, c.attention_bias);
-    layer.proj[static_cast<int>(LoraTarget::kGate)] =
-        linear("mlp.gate_proj", c.intermediate_size, h, c.mlp_bias);
-    layer.proj[static_cast<int>(LoraTarget::kUp)] =
-        linear("mlp.up_proj", c.intermediate_size, h, c.mlp_bias);
-    layer.proj[static_cast<int>(LoraTarget::kDown)] =
-        linear("mlp.down_proj", h, c.intermediate_size, c.mlp_bias);
+    linear(LoraTarget::kQ, q, h, qkv_bias);
+    linear(LoraTarget::kK, kv, h, qkv_bias);
+    linear(LoraTarget::kV, kv, h, qkv_bias);
+    linear(LoraTarget::kO, h, q, c.attention_bias);
+    linear(LoraTarget::kGate, c.intermediate_size, h, c.mlp_bias);
+    linear(LoraTarget::kUp, c.intermediate_size, h, c.mlp_bias);
+    linear(LoraTarget::kDown, h, c.intermediate_size, c.mlp_bias);
   }
   const auto inv =
       rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim, c.max_position_embeddings, 0);
@@ -160,6 +153,19 @@ at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) con
 at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                              KVCache* cache, std::span<const LoraWeights* const> adapters,
                              bool last_only) const {
+  // The head of a decode step runs on decode_threads too (hidden_states sets the same scope).
+  const bool small_call = input_ids.dim() == 2 && input_ids.numel() <= options_.decode_max_tokens;
+  detail::ScopedIntraOpThreads threads_scope(small_call ? options_.decode_threads : 0);
+  return logits(hidden_states(input_ids, attention_mask, cache, adapters, last_only));
+}
+
+at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
+  return torch::nn::functional::linear(hidden, lm_head_).to(torch::kFloat);
+}
+
+at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                   KVCache* cache, std::span<const LoraWeights* const> adapters,
+                                   bool last_only) const {
   const auto& c = config_;
   OAP_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0, InvalidArgument,
             "CausalLM::forward: input_ids must be [B, T] with T > 0, got " +
@@ -285,8 +291,7 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
     x = x + proj(LoraTarget::kDown, gated);
   }
   if (last_only) x = x.narrow(1, t - 1, 1);
-  x = rms_norm(x, norm_);
-  return torch::nn::functional::linear(x, lm_head_).to(torch::kFloat);
+  return rms_norm(x, norm_);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const {
@@ -298,11 +303,8 @@ std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const 
     out.emplace_back(p + "input_layernorm.weight", layer.input_norm);
     out.emplace_back(p + "post_attention_layernorm.weight", layer.post_norm);
     for (int t = 0; t < kNumLoraTargets; ++t) {
-      const auto target = static_cast<LoraTarget>(t);
-      const bool mlp =
-          target == LoraTarget::kGate || target == LoraTarget::kUp || target == LoraTarget::kDown;
       const std::string name =
-          p + (mlp ? "mlp." : "self_attn.") + std::string(lora_target_name(target));
+          hf_module_name(static_cast<std::int64_t>(i), static_cast<LoraTarget>(t));
       out.emplace_back(name + ".weight", layer.proj[t].weight());
       if (layer.proj[t].bias().defined()) out.emplace_back(name + ".bias", layer.proj[t].bias());
     }

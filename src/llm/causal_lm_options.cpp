@@ -1,5 +1,6 @@
 #include "oap/llm/causal_lm_options.hpp"
 
+#include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
 #include "oap/core/json_config.hpp"
 
@@ -9,7 +10,7 @@ void CausalLMOptions::validate() const {
   const bool cuda = device == "cuda" || device.rfind("cuda:", 0) == 0;
   OAP_CHECK(device == "cpu" || cuda, ConfigError,
             "model.device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"");
-  OAP_CHECK(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", ConfigError,
+  OAP_CHECK(detail::scalar_type_from_name(dtype).has_value(), ConfigError,
             "model.dtype: expected float32, bfloat16 or float16, got \"" + dtype + "\"");
   OAP_CHECK(!(dtype == "float16" && device == "cpu"), ConfigError,
             "model.dtype: float16 is not supported on the CPU (LibTorch has no CPU fp16 matmul); "
@@ -24,9 +25,8 @@ void CausalLMOptions::validate() const {
                 std::to_string(decode_max_tokens));
 }
 
-CausalLMOptions CausalLMOptions::from_json(const nlohmann::json& j, const std::string& context) {
-  JsonObjectReader r(j, context);
-  CausalLMOptions o;
+void from_json(const nlohmann::json& j, CausalLMOptions& o) {
+  JsonObjectReader r(j, "model");
   o.device = r.get<std::string>("device", o.device);
   o.dtype = r.get<std::string>("dtype", o.dtype);
   o.num_threads = r.get<int>("num_threads", o.num_threads);
@@ -35,16 +35,15 @@ CausalLMOptions CausalLMOptions::from_json(const nlohmann::json& j, const std::s
   o.tune_glibc_malloc = r.get<bool>("tune_glibc_malloc", o.tune_glibc_malloc);
   r.finish();
   o.validate();
-  return o;
 }
 
-nlohmann::json CausalLMOptions::to_json() const {
-  return {{"device", device},
-          {"dtype", dtype},
-          {"num_threads", num_threads},
-          {"decode_threads", decode_threads},
-          {"decode_max_tokens", decode_max_tokens},
-          {"tune_glibc_malloc", tune_glibc_malloc}};
+void to_json(nlohmann::json& j, const CausalLMOptions& o) {
+  j = {{"device", o.device},
+       {"dtype", o.dtype},
+       {"num_threads", o.num_threads},
+       {"decode_threads", o.decode_threads},
+       {"decode_max_tokens", o.decode_max_tokens},
+       {"tune_glibc_malloc", o.tune_glibc_malloc}};
 }
 
 }  // namespace oap

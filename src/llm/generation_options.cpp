@@ -22,10 +22,8 @@ void GenerationOptions::validate() const {
   }
 }
 
-GenerationOptions GenerationOptions::from_json(const nlohmann::json& j,
-                                               const std::string& context) {
-  JsonObjectReader r(j, context);
-  GenerationOptions o;
+void from_json(const nlohmann::json& j, GenerationOptions& o) {
+  JsonObjectReader r(j, "generation");
   o.max_new_tokens = r.get<std::size_t>("max_new_tokens", o.max_new_tokens);
   o.temperature = r.get<double>("temperature", o.temperature);
   o.top_k = r.get<std::size_t>("top_k", o.top_k);
@@ -37,19 +35,18 @@ GenerationOptions GenerationOptions::from_json(const nlohmann::json& j,
   o.stop_strings = r.get<std::vector<std::string>>("stop_strings", o.stop_strings);
   r.finish();
   o.validate();
-  return o;
 }
 
-nlohmann::json GenerationOptions::to_json() const {
-  return {{"max_new_tokens", max_new_tokens},
-          {"temperature", temperature},
-          {"top_k", top_k},
-          {"top_p", top_p},
-          {"repetition_penalty", repetition_penalty},
-          {"seed", seed},
-          {"stop_token_ids", stop_token_ids},
-          {"stop_at_eos", stop_at_eos},
-          {"stop_strings", stop_strings}};
+void to_json(nlohmann::json& j, const GenerationOptions& o) {
+  j = {{"max_new_tokens", o.max_new_tokens},
+       {"temperature", o.temperature},
+       {"top_k", o.top_k},
+       {"top_p", o.top_p},
+       {"repetition_penalty", o.repetition_penalty},
+       {"seed", o.seed},
+       {"stop_token_ids", o.stop_token_ids},
+       {"stop_at_eos", o.stop_at_eos},
+       {"stop_strings", o.stop_strings}};
 }
 
 }  // namespace oap

@@ -48,8 +48,7 @@ LoraWeights LoraWeights::create(const ModelConfig& config, std::int64_t rank, do
                                 const std::vector<LoraTarget>& targets, bool rslora,
                                 std::uint64_t seed, const std::string& device) {
   OAP_CHECK(rank > 0, InvalidArgument, "LoRA rank must be positive, got " + std::to_string(rank));
-  const double scale =
-      rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
+  const double scale = lora_scale(alpha, rank, rslora);
   LoraWeights w(config.num_hidden_layers);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (std::int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
@@ -90,10 +89,14 @@ std::vector<at::Tensor> LoraWeights::parameters() const {
   return out;
 }
 
-std::string peft_module_name(std::int64_t layer, LoraTarget t) {
+std::string hf_module_name(std::int64_t layer, LoraTarget t) {
   const bool mlp = t == LoraTarget::kGate || t == LoraTarget::kUp || t == LoraTarget::kDown;
-  return "base_model.model.model.layers." + std::to_string(layer) +
-         (mlp ? ".mlp." : ".self_attn.") + std::string(lora_target_name(t));
+  return "model.layers." + std::to_string(layer) + (mlp ? ".mlp." : ".self_attn.") +
+         std::string(lora_target_name(t));
+}
+
+std::string peft_module_name(std::int64_t layer, LoraTarget t) {
+  return "base_model.model." + hf_module_name(layer, t);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> LoraWeights::named_tensors() const {

@@ -29,7 +29,7 @@ std::optional<std::int64_t> optional_int(const nlohmann::json& v, const std::str
 
 }  // namespace
 
-ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& source) {
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source) {
   OAP_CHECK(j.is_object(), ConfigError, source + ": a model config must be a JSON object");
   // No finish(): Hugging Face configs carry many keys that do not affect inference.
   JsonObjectReader r(j, source);
@@ -117,9 +117,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
                 source + ".rope_parameters.rope_theta: expected a number");
       c.rope_theta = params["rope_theta"].get<double>();
     }
-    c.rope_scaling = RopeScaling::from_json(params, source + ".rope_parameters");
+    c.rope_scaling = rope_scaling_from_json(params, source + ".rope_parameters");
   } else {
-    c.rope_scaling = RopeScaling::from_json(r.raw("rope_scaling"), source + ".rope_scaling");
+    c.rope_scaling = rope_scaling_from_json(r.raw("rope_scaling"), source + ".rope_scaling");
   }
   c.validate();
   return c;
@@ -130,44 +130,47 @@ ModelConfig ModelConfig::from_file(const std::filesystem::path& path) {
             "model path " + path.string() +
                 " does not exist (expected a Hugging Face model directory or its config.json)");
   const auto file = std::filesystem::is_directory(path) ? path / "config.json" : path;
-  return from_json(load_json_file(file), file.string());
+  return model_config_from_json(load_json_file(file), file.string());
 }
 
-nlohmann::json ModelConfig::to_json() const {
-  nlohmann::json j = {
-      {"architectures", {architecture}},
-      {"model_type", model_type},
-      {"vocab_size", vocab_size},
-      {"hidden_size", hidden_size},
-      {"intermediate_size", intermediate_size},
-      {"num_hidden_layers", num_hidden_layers},
-      {"num_attention_heads", num_attention_heads},
-      {"num_key_value_heads", num_key_value_heads},
-      {"head_dim", head_dim},
-      {"rms_norm_eps", rms_norm_eps},
-      {"rope_theta", rope_theta},
-      {"rope_scaling", rope_scaling.to_json()},
-      {"max_position_embeddings", max_position_embeddings},
-      {"tie_word_embeddings", tie_word_embeddings},
-      {"mlp_bias", mlp_bias},
-      {"hidden_act", hidden_act},
-      {"torch_dtype", torch_dtype},
-      {"bos_token_id", bos_token_id ? nlohmann::json(*bos_token_id) : nlohmann::json(nullptr)},
-      {"pad_token_id", pad_token_id ? nlohmann::json(*pad_token_id) : nlohmann::json(nullptr)},
+void from_json(const nlohmann::json& j, ModelConfig& c) {
+  c = model_config_from_json(j, "config.json");
+}
+
+void to_json(nlohmann::json& j, const ModelConfig& c) {
+  j = {
+      {"architectures", {c.architecture}},
+      {"model_type", c.model_type},
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads},
+      {"head_dim", c.head_dim},
+      {"rms_norm_eps", c.rms_norm_eps},
+      {"rope_theta", c.rope_theta},
+      {"rope_scaling", c.rope_scaling},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"tie_word_embeddings", c.tie_word_embeddings},
+      {"mlp_bias", c.mlp_bias},
+      {"hidden_act", c.hidden_act},
+      {"torch_dtype", c.torch_dtype},
+      {"bos_token_id", c.bos_token_id ? nlohmann::json(*c.bos_token_id) : nlohmann::json(nullptr)},
+      {"pad_token_id", c.pad_token_id ? nlohmann::json(*c.pad_token_id) : nlohmann::json(nullptr)},
   };
-  if (model_type != "qwen2") j["attention_bias"] = attention_bias;
-  if (model_type == "mistral") {
+  if (c.model_type != "qwen2") j["attention_bias"] = c.attention_bias;
+  if (c.model_type == "mistral") {
     j["sliding_window"] =
-        sliding_window ? nlohmann::json(*sliding_window) : nlohmann::json(nullptr);
+        c.sliding_window ? nlohmann::json(*c.sliding_window) : nlohmann::json(nullptr);
   }
-  if (eos_token_ids.size() == 1) {
-    j["eos_token_id"] = eos_token_ids[0];
-  } else if (eos_token_ids.empty()) {
+  if (c.eos_token_ids.size() == 1) {
+    j["eos_token_id"] = c.eos_token_ids[0];
+  } else if (c.eos_token_ids.empty()) {
     j["eos_token_id"] = nullptr;
   } else {
-    j["eos_token_id"] = eos_token_ids;
+    j["eos_token_id"] = c.eos_token_ids;
   }
-  return j;
 }
 
 void ModelConfig::validate() const {

@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 
 #include "core/atomic_file.hpp"
+#include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
+#include "oap/llm/lora_weights.hpp"
 #include "oap/llm/safetensors.hpp"
 #include "oap/llm/tokenizer.hpp"
 
@@ -35,7 +37,8 @@ const std::vector<std::string>& builtin_corpus() {
 ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& out_dir,
                               const InitModelOptions& options) {
   const std::string dtype_name = options.dtype.empty() ? config.torch_dtype : options.dtype;
-  OAP_CHECK(dtype_name == "float32" || dtype_name == "bfloat16", InvalidArgument,
+  const auto dtype = detail::scalar_type_from_name(dtype_name);
+  OAP_CHECK(dtype == torch::kFloat || dtype == torch::kBFloat16, InvalidArgument,
             "init_random_model: dtype must be float32 or bfloat16, got '" + dtype_name + "'");
   OAP_CHECK(options.init_std > 0, InvalidArgument, "init_random_model: init_std must be positive");
   std::error_code ec;
@@ -58,14 +61,13 @@ ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& o
   }
   config.validate();
 
-  const auto dtype = dtype_name == "bfloat16" ? torch::kBFloat16 : torch::kFloat;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   const double sd = options.init_std;
   auto normal = [&](std::vector<std::int64_t> shape) {
-    return torch::empty(shape, torch::kFloat).normal_(0.0, sd, gen).to(dtype);
+    return torch::empty(shape, torch::kFloat).normal_(0.0, sd, gen).to(*dtype);
   };
   auto norm_weight = [&](std::int64_t n) {
-    return (torch::empty({n}, torch::kFloat).normal_(0.0, sd, gen) + 1.0).to(dtype);
+    return (torch::empty({n}, torch::kFloat).normal_(0.0, sd, gen) + 1.0).to(*dtype);
   };
   const auto& c = config;
   const std::int64_t h = c.hidden_size;
@@ -75,25 +77,26 @@ ModelConfig init_random_model(ModelConfig config, const std::filesystem::path& o
   tensors.emplace_back("model.embed_tokens.weight", normal({c.vocab_size, h}));
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in, bool bias) {
-      tensors.emplace_back(p + name + ".weight", normal({out, in}));
-      if (bias) tensors.emplace_back(p + name + ".bias", normal({out}));
+    auto linear = [&](LoraTarget t, std::int64_t out, std::int64_t in, bool bias) {
+      const std::string name = hf_module_name(i, t);
+      tensors.emplace_back(name + ".weight", normal({out, in}));
+      if (bias) tensors.emplace_back(name + ".bias", normal({out}));
     };
     tensors.emplace_back(p + "input_layernorm.weight", norm_weight(h));
-    linear("self_attn.q_proj", q, h, c.has_qkv_bias());
-    linear("self_attn.k_proj", kv, h, c.has_qkv_bias());
-    linear("self_attn.v_proj", kv, h, c.has_qkv_bias());
-    linear("self_attn.o_proj", h, q, c.attention_bias);
+    linear(LoraTarget::kQ, q, h, c.has_qkv_bias());
+    linear(LoraTarget::kK, kv, h, c.has_qkv_bias());
+    linear(LoraTarget::kV, kv, h, c.has_qkv_bias());
+    linear(LoraTarget::kO, h, q, c.attention_bias);
     tensors.emplace_back(p + "post_attention_layernorm.weight", norm_weight(h));
-    linear("mlp.gate_proj", c.intermediate_size, h, c.mlp_bias);
-    linear("mlp.up_proj", c.intermediate_size, h, c.mlp_bias);
-    linear("mlp.down_proj", h, c.intermediate_size, c.mlp_bias);
+    linear(LoraTarget::kGate, c.intermediate_size, h, c.mlp_bias);
+    linear(LoraTarget::kUp, c.intermediate_size, h, c.mlp_bias);
+    linear(LoraTarget::kDown, h, c.intermediate_size, c.mlp_bias);
   }
   tensors.emplace_back("model.norm.weight", norm_weight(h));
   if (!c.tie_word_embeddings) tensors.emplace_back("lm_head.weight", normal({c.vocab_size, h}));
   save_safetensors(out_dir / "model.safetensors", tensors, {{"format", "pt"}});
 
-  detail::write_text_file_atomic(out_dir / "config.json", config.to_json().dump(2) + "\n");
+  detail::write_text_file_atomic(out_dir / "config.json", nlohmann::json(config).dump(2) + "\n");
   nlohmann::json gen_cfg = {
       {"bos_token_id", c.bos_token_id ? nlohmann::json(*c.bos_token_id) : nlohmann::json(nullptr)},
       {"do_sample", false},

@@ -3,13 +3,13 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/atomic_file.hpp"
 #include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
 #include "oap/llm/safetensors.hpp"
 
 namespace oap {
@@ -18,48 +18,43 @@ namespace {
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
 
+// adapter_config.json; keys oap does not use are ignored (PEFT writes many).
 PeftAdapterConfig parse_config(const nlohmann::json& j, const std::string& file) {
   const auto fail = [&](const std::string& what) { OAP_THROW(ConfigError, file + ": " + what); };
   if (!j.is_object()) fail("not a JSON object");
-  const auto peft_type = j.value("peft_type", std::string("LORA"));
+  JsonObjectReader r(j, file);
+  const auto peft_type = r.get<std::string>("peft_type", "LORA");
   if (peft_type != "LORA") fail("peft_type is \"" + peft_type + "\"; oap reads LoRA adapters only");
   PeftAdapterConfig c;
-  try {
-    c.rank = j.at("r").get<std::int64_t>();
-    c.alpha = j.value("lora_alpha", static_cast<double>(c.rank));
-    c.rslora = j.value("use_rslora", false);
-    c.base_model = j.value("base_model_name_or_path", std::string());
-    if (j.value("fan_in_fan_out", false)) fail("fan_in_fan_out = true is not supported");
-    if (j.value("use_dora", false)) fail("use_dora = true (DoRA) is not supported");
-    if (const auto bias = j.value("bias", std::string("none")); bias != "none") {
-      fail("bias = \"" + bias + "\" is not supported (only \"none\")");
+  c.rank = r.require<std::int64_t>("r");
+  c.alpha = r.get<double>("lora_alpha", static_cast<double>(c.rank));
+  c.rslora = r.get<bool>("use_rslora", false);
+  c.base_model = r.get<std::string>("base_model_name_or_path", "");
+  if (r.get<bool>("fan_in_fan_out", false)) fail("fan_in_fan_out = true is not supported");
+  if (r.get<bool>("use_dora", false)) fail("use_dora = true (DoRA) is not supported");
+  if (const auto bias = r.get<std::string>("bias", "none"); bias != "none") {
+    fail("bias = \"" + bias + "\" is not supported (only \"none\")");
+  }
+  for (const char* key : {"rank_pattern", "alpha_pattern"}) {
+    if (const auto& v = r.raw(key); !v.is_null() && !v.empty()) {
+      fail(std::string(key) + " is not supported (one rank and alpha for all modules)");
     }
-    for (const char* key : {"rank_pattern", "alpha_pattern"}) {
-      if (j.contains(key) && !j[key].is_null() && !j[key].empty()) {
-        fail(std::string(key) + " is not supported (one rank and alpha for all modules)");
-      }
+  }
+  for (const char* key : {"layers_to_transform", "modules_to_save"}) {
+    if (!r.raw(key).is_null()) fail(std::string(key) + " is not supported");
+  }
+  const auto& modules = r.require_raw("target_modules");
+  const std::vector<std::string> names =
+      modules.is_string() ? std::vector<std::string>{modules.get<std::string>()}
+                          : r.require<std::vector<std::string>>("target_modules");
+  for (const auto& name : names) {
+    auto t = parse_lora_target(name);
+    if (!t) {
+      fail("target_modules: \"" + name +
+           "\" is not one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj "
+           "(regular expressions are not supported)");
     }
-    for (const char* key : {"layers_to_transform", "modules_to_save"}) {
-      if (j.contains(key) && !j[key].is_null()) fail(std::string(key) + " is not supported");
-    }
-    const auto& modules = j.at("target_modules");
-    std::vector<std::string> names;
-    if (modules.is_string()) {
-      names.push_back(modules.get<std::string>());
-    } else {
-      names = modules.get<std::vector<std::string>>();
-    }
-    for (const auto& name : names) {
-      auto t = parse_lora_target(name);
-      if (!t) {
-        fail("target_modules: \"" + name +
-             "\" is not one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj "
-             "(regular expressions are not supported)");
-      }
-      c.targets.push_back(*t);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail(std::string("bad or missing field: ") + e.what());
+    c.targets.push_back(*t);
   }
   if (c.rank <= 0) fail("r must be > 0, got " + std::to_string(c.rank));
   if (!std::isfinite(c.alpha)) fail("lora_alpha must be a finite number");
@@ -69,9 +64,7 @@ PeftAdapterConfig parse_config(const nlohmann::json& j, const std::string& file)
 
 }  // namespace
 
-double PeftAdapterConfig::scale() const {
-  return rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
-}
+double PeftAdapterConfig::scale() const { return lora_scale(alpha, rank, rslora); }
 
 void save_peft_adapter(const std::filesystem::path& dir, const LoraWeights& weights,
                        const PeftAdapterConfig& config) {
@@ -109,16 +102,8 @@ PeftAdapter load_peft_adapter(const std::filesystem::path& dir, const ModelConfi
     OAP_CHECK(std::filesystem::is_regular_file(p), IoError,
               "adapter folder " + dir.string() + " has no " + p.filename().string());
   }
-  nlohmann::json j;
-  {
-    std::ifstream in(config_path);
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      OAP_THROW(ConfigError, config_path.string() + ": not valid JSON: " + e.what());
-    }
-  }
-  PeftAdapter out{parse_config(j, config_path.string()), LoraWeights(model.num_hidden_layers)};
+  PeftAdapter out{parse_config(load_json_file(config_path), config_path.string()),
+                  LoraWeights(model.num_hidden_layers)};
   const auto& c = out.config;
   const auto st = SafeTensors::open(weights_path);
   const std::string where = weights_path.string();

@@ -8,7 +8,8 @@
 
 namespace oap {
 
-RopeScaling RopeScaling::from_json(const nlohmann::json& j, const std::string& source) {
+RopeScaling rope_scaling_from_json(const nlohmann::json& j, const std::string& source) {
+  using Type = RopeScaling::Type;
   RopeScaling s;
   if (j.is_null()) return s;
   OAP_CHECK(j.is_object(), ConfigError, source + ": rope_scaling must be an object or null");
@@ -42,22 +43,31 @@ RopeScaling RopeScaling::from_json(const nlohmann::json& j, const std::string& s
   return s;
 }
 
-nlohmann::json RopeScaling::to_json() const {
-  switch (type) {
+void from_json(const nlohmann::json& j, RopeScaling& s) {
+  s = rope_scaling_from_json(j, "rope_scaling");
+}
+
+void to_json(nlohmann::json& j, const RopeScaling& s) {
+  using Type = RopeScaling::Type;
+  switch (s.type) {
     case Type::kNone:
-      return nullptr;
+      j = nullptr;
+      return;
     case Type::kLinear:
-      return {{"rope_type", "linear"}, {"factor", factor}};
+      j = {{"rope_type", "linear"}, {"factor", s.factor}};
+      return;
     case Type::kDynamic:
-      return {{"rope_type", "dynamic"}, {"factor", factor}};
+      j = {{"rope_type", "dynamic"}, {"factor", s.factor}};
+      return;
     case Type::kLlama3:
-      return {{"rope_type", "llama3"},
-              {"factor", factor},
-              {"low_freq_factor", low_freq_factor},
-              {"high_freq_factor", high_freq_factor},
-              {"original_max_position_embeddings", original_max_position_embeddings}};
+      j = {{"rope_type", "llama3"},
+           {"factor", s.factor},
+           {"low_freq_factor", s.low_freq_factor},
+           {"high_freq_factor", s.high_freq_factor},
+           {"original_max_position_embeddings", s.original_max_position_embeddings}};
+      return;
   }
-  return nullptr;
+  j = nullptr;
 }
 
 std::vector<float> rope_inv_freq(const RopeScaling& s, double rope_theta, std::int64_t head_dim,

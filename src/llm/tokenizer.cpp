@@ -8,27 +8,9 @@
 #include "llm/sentencepiece_tokenizer.hpp"
 #endif
 #include "oap/core/error.hpp"
+#include "oap/core/json_config.hpp"
 
 namespace oap {
-namespace {
-
-// Parses a JSON file; a syntax error becomes a ParseError with the line it is on.
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  OAP_CHECK(in.good(), IoError, "cannot open " + path.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::size_t line = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) line += text[i] == '\n';
-    throw ParseError(path.string(), line, "", std::string("invalid JSON: ") + e.what());
-  }
-}
-
-}  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::filesystem::path& model_dir) {
   OAP_CHECK(std::filesystem::is_directory(model_dir), IoError,
@@ -44,10 +26,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::filesystem::path& model_di
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::filesystem::path& tokenizer_json) {
-  nlohmann::json tokenizer = read_json(tokenizer_json);
+  nlohmann::json tokenizer = load_json_file(tokenizer_json);
   nlohmann::json config;  // null unless tokenizer_config.json lies beside it
   auto config_path = tokenizer_json.parent_path() / "tokenizer_config.json";
-  if (std::filesystem::exists(config_path)) config = read_json(config_path);
+  if (std::filesystem::exists(config_path)) config = load_json_file(config_path);
   return std::make_unique<detail::BpeTokenizer>(tokenizer, tokenizer_json.string(), config);
 }
 

@@ -1,14 +1,27 @@
 #pragma once
-// Conversions between safetensors DType, LibTorch scalar types and the names used in options.
+// Conversions between safetensors DType, LibTorch scalar types and the dtype names used in options
+// and config.json ("float32", "bfloat16", "float16").
 
 #include <c10/core/ScalarType.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "oap/core/error.hpp"
 #include "oap/llm/safetensors_header.hpp"
 
 namespace oap::detail {
+
+// The dtype names oap reads in options (CausalLMOptions::dtype, InitModelOptions::dtype) and
+// config.json's torch_dtype, as PyTorch and Hugging Face spell them: "float32", "bfloat16",
+// "float16". nullopt for any other name.
+inline std::optional<c10::ScalarType> scalar_type_from_name(std::string_view name) {
+  if (name == "float32") return c10::kFloat;
+  if (name == "bfloat16") return c10::kBFloat16;
+  if (name == "float16") return c10::kHalf;
+  return std::nullopt;
+}
 
 inline c10::ScalarType to_scalar_type(DType d) {
   switch (d) {

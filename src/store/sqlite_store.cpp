@@ -30,6 +30,9 @@ using detail::ResetOnExit;
 using detail::StoredEvent;
 
 constexpr const char* kSchemaVersion = "3";
+// oap_meta 'scrub_pending' while a forget() has deleted a user's rows but not yet scrubbed the
+// files (SqliteStore::scrub_locked).
+constexpr const char* kScrubPending = "1";
 
 // A store move packs each user's inbox events into blocks of at most this many events.
 constexpr std::size_t kMaxBlockEvents = 256;
@@ -133,6 +136,20 @@ SqliteStore::SqliteStore(std::filesystem::path path, const StoreOptions& options
     lock_fd_ = -1;
     throw;
   }
+  {
+    // A forget() that deleted a user but did not finish scrubbing (the process died, or the
+    // log could not be truncated) is finished now. Failing here leaves the store usable and the
+    // scrub pending for the next forget().
+    MutexLock lock(write_mu_);
+    if (scrub_pending_) {
+      try {
+        scrub_locked();
+      } catch (const std::exception& e) {
+        detail::logger()->error("SqliteStore {}: finishing an earlier forget failed: {}",
+                                path_.string(), e.what());
+      }
+    }
+  }
   detail::logger()->debug("opened SQLite store {} ({} users, {} events in the inbox, next seq {})",
                           path_.string(), users_.size(), inbox_->events, next_seq_);
 }
@@ -157,6 +174,10 @@ void SqliteStore::open_database() {
   // after a checkpoint. Durability is unchanged: a commit is durable once it is in the WAL.
   w.exec("PRAGMA wal_autocheckpoint = 16384");
   w.exec("PRAGMA journal_size_limit = 67108864");
+  // Zeroing what a delete frees costs the inbox moves ~10% of the append rate
+  // (docs/benchmarks.md) and is not what makes forget() complete (its scrub is); forget() turns
+  // it on for its own deletes. Set explicitly: SQLite builds differ in the default (Debian: on).
+  w.exec("PRAGMA secure_delete = OFF");
 
   // Refuse a database that has tables but is not ours, before creating anything in it.
   std::string tables =
@@ -174,6 +195,8 @@ void SqliteStore::open_database() {
             "SqliteStore: " + path_.string() + " has schema version " + version +
                 ", this build reads version " + kSchemaVersion);
   next_seq_ = std::stoll(w.query_text("SELECT value FROM oap_meta WHERE key = 'next_seq'"));
+  scrub_pending_ =
+      w.query_text("SELECT value FROM oap_meta WHERE key = 'scrub_pending'") == kScrubPending;
 
   std::unordered_map<std::int64_t, UserId> names;
   {
@@ -580,8 +603,25 @@ std::size_t SqliteStore::forget(const UserId& user) {
   MutexLock lock(write_mu_);
   commit_pending_locked();
   auto entry = user_entry(user);
-  if (!entry) return 0;
+  if (!entry) {
+    if (scrub_pending_) scrub_locked();  // an earlier forget's, unfinished
+    return 0;
+  }
   const std::int64_t id = entry->id;
+  auto& w = *writer_;
+  // Zero what the deletes below free, so that if the scrub cannot run (no space for VACUUM's
+  // copy) little of the user is left for it; the scrub is what removes the rest.
+  w.exec("PRAGMA secure_delete = ON");
+  struct SecureDeleteOff {
+    Connection& w;
+    ~SecureDeleteOff() {
+      try {
+        w.exec("PRAGMA secure_delete = OFF");
+      } catch (const std::exception& e) {
+        detail::logger()->warn("SqliteStore {}: {}", w.path, e.what());
+      }
+    }
+  } secure_delete_off{w};
   // Inbox rows hold whole batches of many users; the user's inbox events are moved into blocks
   // first (with everyone else's), so that deleting the user's blocks removes all of it.
   bool in_inbox;
@@ -590,28 +630,92 @@ std::size_t SqliteStore::forget(const UserId& user) {
     in_inbox = inbox_->by_user.contains(id);
   }
   if (in_inbox) migrate_inbox_locked();
-  auto& w = *writer_;
-  WriterLock inbox_lock(inbox_->mu);
   std::size_t removed = 0;
-  detail::in_transaction(w, [&] {
-    {
-      ResetOnExit reset{w.count_blocks};
-      sqlite3_bind_int64(w.count_blocks, 1, id);
-      w.step_done(w.count_blocks, "count events");
-      removed = static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
-    }
-    {
-      ResetOnExit reset{w.delete_blocks};
-      sqlite3_bind_int64(w.delete_blocks, 1, id);
-      w.step_done(w.delete_blocks, "delete events");
-    }
-    ResetOnExit reset{w.delete_user};
-    sqlite3_bind_int64(w.delete_user, 1, id);
-    w.step_done(w.delete_user, "delete user");
-  });
-  WriterLock users_write(users_mu_);
-  users_.erase(user);
+  {
+    WriterLock inbox_lock(inbox_->mu);
+    detail::in_transaction(w, [&] {
+      {
+        ResetOnExit reset{w.count_blocks};
+        sqlite3_bind_int64(w.count_blocks, 1, id);
+        w.step_done(w.count_blocks, "count events");
+        removed = static_cast<std::size_t>(sqlite3_column_int64(w.count_blocks, 0));
+      }
+      {
+        ResetOnExit reset{w.delete_blocks};
+        sqlite3_bind_int64(w.delete_blocks, 1, id);
+        w.step_done(w.delete_blocks, "delete events");
+      }
+      {
+        ResetOnExit reset{w.delete_user};
+        sqlite3_bind_int64(w.delete_user, 1, id);
+        w.step_done(w.delete_user, "delete user");
+      }
+      // In the same transaction: if the process dies before the scrub below is done, the next
+      // open does it.
+      w.exec(std::string("INSERT OR REPLACE INTO oap_meta(key, value) VALUES('scrub_pending', '") +
+             kScrubPending + "')");
+    });
+    WriterLock users_write(users_mu_);
+    users_.erase(user);
+  }
+  scrub_pending_ = true;
+  scrub_locked();
   return removed;
+}
+
+// Deleted rows leave their bytes behind in SQLite's files: in the free space of the pages that
+// held them, in free pages, in older copies of pages in the WAL, and (even with PRAGMA
+// secure_delete, which zeroes only the deleted cells) in stale copies that rebalancing a b-tree
+// leaves in the unused middle of a page when it moves a row to another page. VACUUM rebuilds
+// the database from its live rows alone (through a temporary file that SQLite deletes, outside
+// the store's folder) and writes every page of it anew; truncating the WAL afterwards removes
+// the older page copies.
+void SqliteStore::scrub_locked() {
+  auto& w = *writer_;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    w.exec("VACUUM");
+  } catch (const StoreError& e) {
+    OAP_THROW(StoreError, "SqliteStore: cannot rewrite " + path_.string() +
+                              " to scrub what forget() deleted (VACUUM needs free space for a "
+                              "copy of the database in the temporary folder and in the WAL): " +
+                              e.what() + "; the next forget() or opening the store retries");
+  }
+  truncate_wal_locked();
+  w.exec("DELETE FROM oap_meta WHERE key = 'scrub_pending'");
+  scrub_pending_ = false;
+  try {
+    // What is in the log now is the one page of oap_meta; leave it empty all the same.
+    truncate_wal_locked();
+  } catch (const std::exception& e) {
+    detail::logger()->warn("SqliteStore {}: {}", path_.string(), e.what());
+  }
+  detail::logger()->debug(
+      "SqliteStore {}: scrubbed after forget in {:.1f} ms", path_.string(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void SqliteStore::truncate_wal_locked() {
+  // A reader connection holds a read transaction only inside a read, which holds inbox_->mu
+  // shared all the while: with it held exclusively, none of this store's readers can keep the
+  // checkpoint from copying every frame and truncating the log. Another process is kept out by
+  // the lock file; a connection that ignores it (or a read-only one) is waited for up to
+  // busy_timeout_ms by the writer's busy handler, then the checkpoint gives up.
+  WriterLock inbox_lock(inbox_->mu);
+  int frames = -1;
+  int copied = -1;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(writer_->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+  const std::string wal = path_.string() + "-wal";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(wal, ec);
+  if (rc != SQLITE_OK || (!ec && size != 0)) {
+    OAP_THROW(StoreError, "SqliteStore: cannot truncate the write-ahead log " + wal + " (" +
+                              sqlite3_errmsg(writer_->db) + "; " + std::to_string(ec ? 0 : size) +
+                              " bytes left): is another connection reading " + path_.string() +
+                              "? Copies of forgotten events stay in the log until a checkpoint "
+                              "completes; the next forget() or opening the store retries");
+  }
 }
 
 }  // namespace oap

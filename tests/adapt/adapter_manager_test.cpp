@@ -205,7 +205,9 @@ TEST_F(AdapterManagerTest, QueuedUpdatesOfAForgottenUserAreDropped) {
   // Either it ran before forget (then forget removed it) or it was dropped: never an adapter.
   EXPECT_EQ(m->get("alice"), nullptr);
   EXPECT_TRUE(m->versions("alice").empty());
-  if (!r.accepted) EXPECT_THAT(r.reason, HasSubstr("forgotten"));
+  if (!r.accepted) {
+    EXPECT_THAT(r.reason, HasSubstr("forgotten"));
+  }
 }
 
 TEST_F(AdapterManagerTest, ExportAndImportPeftGiveTheSameOutputs) {
@@ -422,8 +424,8 @@ TEST_F(AdapterManagerTest, PeftFixturesFromPythonImportAndMatchTheReference) {
     const std::string make = py + " " OAP_SOURCE_DIR "/tests/reference/make_peft_fixture.py " +
                              model_dir.string() + " " + folder.string() + " --targets " +
                              c.targets + " --rank " + std::to_string(c.rank) + " --alpha " +
-                             std::to_string(c.alpha) + (c.rslora ? " --rslora" : "") +
-                             " --seed " + std::to_string(n);
+                             std::to_string(c.alpha) + (c.rslora ? " --rslora" : "") + " --seed " +
+                             std::to_string(n);
     ASSERT_EQ(std::system(make.c_str()), 0) << make;
     const UserId user = "peft" + std::to_string(n);
     m->import_peft(user, folder);

@@ -118,8 +118,31 @@ TEST(Cli, ConfigFileIsValidated) {
   EXPECT_EQ(t.status, 1);
   EXPECT_THAT(t.output, HasSubstr("unknown key(s) \"stor\""));
   testing::write_file(dir / "ok.json",
-                      R"({"log": {"level": "error"}, "ingest": {"on_bad_line": "skip"}})");
+                      R"({"log": {"level": "error"}, "events": {"on_bad_line": "skip"},
+                          "detect": {"min_history": 3}, "generation": {"top_k": 5}})");
   EXPECT_EQ(run_cli("ingest --config " + (dir / "ok.json").string() + " " + kSample).status, 0);
+  testing::write_file(dir / "zone.json", R"({"events": {"timezone": "Mars/Olympus"}})");
+  auto zone = run_cli("ingest --config " + (dir / "zone.json").string() + " " + kSample);
+  EXPECT_EQ(zone.status, 1);
+  EXPECT_THAT(zone.output, HasSubstr("events.timezone: expected \"UTC\" or a fixed offset"));
+}
+
+TEST(Cli, IngestReadsNaiveTimestampsInTheGivenZone) {
+  testing::TempDir dir;
+  testing::write_file(dir / "e.jsonl",
+                      "{\"user\":\"u\",\"timestamp\":\"2015-02-26 21:42:53\",\"features\":[1]}\n"
+                      "{\"user\":\"u\",\"timestamp\":\"2015-02-26 21:42:53Z\",\"features\":[2]}\n");
+  auto utc = run_cli("ingest --json " + (dir / "e.jsonl").string());
+  ASSERT_EQ(utc.status, 0) << utc.output;
+  EXPECT_THAT(utc.output, HasSubstr("\"first\":\"2015-02-26T21:42:53.000000Z\""));
+  EXPECT_THAT(utc.output, HasSubstr("\"last\":\"2015-02-26T21:42:53.000000Z\""));
+  auto india = run_cli("ingest --json --timezone +05:30 " + (dir / "e.jsonl").string());
+  ASSERT_EQ(india.status, 0) << india.output;
+  EXPECT_THAT(india.output, HasSubstr("\"first\":\"2015-02-26T16:12:53.000000Z\""));
+  EXPECT_THAT(india.output, HasSubstr("\"last\":\"2015-02-26T21:42:53.000000Z\""));
+  auto bad = run_cli("ingest --batch 0x10 " + (dir / "e.jsonl").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.output, HasSubstr("option --batch expects a non-negative integer, got \"0x10\""));
 }
 
 }  // namespace

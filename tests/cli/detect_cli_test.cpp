@@ -32,7 +32,8 @@ std::vector<nlohmann::json> lines_of(const std::string& output) {
 
 // One Welford z-score detector, no cold start: scores are plain z-scores of the user's history.
 constexpr const char* kZOnly =
-    R"({"detectors": {"z": {"type": "zscore"}}, "min_history": 0, "shift": {"warmup": 2}})";
+    R"({"detect": {"detectors": {"z": {"type": "zscore"}}, "min_history": 0,
+                   "shift": {"warmup": 2}}})";
 
 TEST(DetectCli, HelpExplainsFormats) {
   auto r = run_cli("detect --help");
@@ -155,8 +156,105 @@ TEST(DetectCli, BadInputNamesFileLineAndColumn) {
   // Rows before the bad one were already printed.
   EXPECT_THAT(dim.output, HasSubstr("\"row\":1"));
   auto columns = detect("g.csv", "timestamp,x\n0,1\n", "--columns x,y");
-  EXPECT_EQ(columns.status, 2);
-  EXPECT_THAT(columns.output, HasSubstr("--columns: no column \"y\""));
+  EXPECT_EQ(columns.status, 1);
+  EXPECT_THAT(columns.output, HasSubstr("g.csv:1: field 'y': no feature column \"y\""));
+}
+
+TEST(DetectCli, CsvTimestampsAsExportersWriteThem) {
+  testing::TempDir dir;
+  // pandas' to_csv and spreadsheets: "YYYY-MM-DD HH:MM:SS", no 'T', no zone.
+  testing::write_file(dir / "p.csv",
+                      "timestamp,value\n"
+                      "2015-02-26 21:42:53,1\n"
+                      "2015-02-26 21:47:53.5,2\n"
+                      "2015-02-26T22:00:00+01:00,3\n"
+                      "2015-02-26 22:00,4\n");
+  const std::string run = "detect --input " + (dir / "p.csv").string();
+  auto r = run_cli(run);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto rows = lines_of(r.output);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0]["timestamp"], "2015-02-26T21:42:53.000000Z");
+  EXPECT_EQ(rows[1]["timestamp"], "2015-02-26T21:47:53.500000Z");
+  EXPECT_EQ(rows[2]["timestamp"], "2015-02-26T21:00:00.000000Z");
+  EXPECT_EQ(rows[3]["timestamp"], "2015-02-26T22:00:00.000000Z");
+  // The same file read as India time: naive times move, the one with a zone does not.
+  auto india = run_cli(run + " --timezone +05:30");
+  ASSERT_EQ(india.status, 0) << india.output;
+  rows = lines_of(india.output);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0]["timestamp"], "2015-02-26T16:12:53.000000Z");
+  EXPECT_EQ(rows[2]["timestamp"], "2015-02-26T21:00:00.000000Z");
+  // ... and so does the config key.
+  testing::write_file(dir / "pst.json", R"({"events": {"timezone": "-08:00"}})");
+  auto pst = run_cli("detect --config " + (dir / "pst.json").string() + " --input " +
+                     (dir / "p.csv").string());
+  ASSERT_EQ(pst.status, 0) << pst.output;
+  EXPECT_EQ(lines_of(pst.output)[0]["timestamp"], "2015-02-27T05:42:53.000000Z");
+  // JSON Lines events follow the same rule.
+  testing::write_file(dir / "e.jsonl",
+                      "{\"user\":\"u\",\"timestamp\":\"2015-02-26 21:42:53\",\"features\":[1]}\n");
+  auto jsonl = run_cli("detect --timezone=-08:00 --input " + (dir / "e.jsonl").string());
+  ASSERT_EQ(jsonl.status, 0) << jsonl.output;
+  EXPECT_EQ(lines_of(jsonl.output)[0]["timestamp"], "2015-02-27T05:42:53.000000Z");
+
+  auto zone = run_cli(run + " --timezone Europe/Paris");
+  EXPECT_EQ(zone.status, 2);
+  EXPECT_THAT(zone.output, HasSubstr("--timezone expects UTC or a fixed offset such as +05:30 or "
+                                     "-08:00, got \"Europe/Paris\""));
+}
+
+TEST(DetectCli, BadTimestampsNameTheValueAndTheAcceptedForms) {
+  testing::TempDir dir;
+  for (const char* bad : {"2015-02-30 00:00:00", "2015-2-3 00:00:00", "2015-02-26 25:00",
+                          "2015-02-26 21:42:53 UTC", "2015-02-26"}) {
+    testing::write_file(dir / "b.csv", std::string("timestamp,x\n0,1\n") + bad + ",2\n");
+    auto r = run_cli("detect --input " + (dir / "b.csv").string());
+    EXPECT_EQ(r.status, 1) << bad;
+    EXPECT_THAT(r.output,
+                HasSubstr("b.csv:3: field 'timestamp': not a timestamp: \"" + std::string(bad) +
+                          "\" (expected a date-time YYYY-MM-DD "
+                          "HH:MM[:SS[.fraction]]"));
+    EXPECT_THAT(r.output, HasSubstr("or seconds since the epoch"));
+    EXPECT_THAT(r.output, HasSubstr("\"row\":1"));  // the row before it was printed
+  }
+}
+
+TEST(DetectCli, SkipModeReportsBadRowsAndGoesOn) {
+  testing::TempDir dir;
+  testing::write_file(dir / "s.csv", "timestamp,x\n0,1\nsoon,2\n2,0.7x\n3,4\n");
+  auto r = run_cli("detect --on-bad-line skip --input " + (dir / "s.csv").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("skipped " + (dir / "s.csv").string() +
+                                  ":3: field 'timestamp': not a timestamp"));
+  EXPECT_THAT(r.output, HasSubstr(":4: field 'x': not a finite number: \"0.7x\""));
+  EXPECT_THAT(r.output, HasSubstr("\"line\":5"));
+  EXPECT_THAT(r.output, HasSubstr("\"row\":2"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("\"row\":3")));
+}
+
+TEST(DetectCli, ConfigFileIsSectioned) {
+  testing::TempDir dir;
+  // The old section-less form of a DetectorBank configuration gets a pointer to the sections.
+  testing::write_file(dir / "old.json", R"({"detectors": {"z": {"type": "zscore"}}})");
+  auto old = run_cli("detect --config " + (dir / "old.json").string() + " --input " + kEvents);
+  EXPECT_EQ(old.status, 1);
+  EXPECT_THAT(old.output, HasSubstr("unknown key(s) \"detectors\""));
+  EXPECT_THAT(old.output, HasSubstr("{\"detect\":"));
+  // Sections for other commands are ignored; csv options come from the file.
+  testing::write_file(dir / "all.json",
+                      R"({"store": {"batch_size": 8}, "model": {"dtype": "bfloat16"},
+                          "csv": {"timestamp_column": "when", "user": "carol"},
+                          "detect": {"detectors": {"z": {"type": "zscore"}}}})");
+  testing::write_file(dir / "c.csv", "when,x\n0,1\n60,2\n");
+  auto r = run_cli("detect --config " + (dir / "all.json").string() + " --input " +
+                   (dir / "c.csv").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto rows = lines_of(r.output);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["user"], "carol");
+  EXPECT_TRUE(rows[1]["scores"].contains("z"));
+  EXPECT_THAT(run_cli("detect --help").output, HasSubstr("\"detect\""));
 }
 
 TEST(DetectCli, UsageAndConfigErrors) {
@@ -167,7 +265,7 @@ TEST(DetectCli, UsageAndConfigErrors) {
   EXPECT_EQ(format.status, 2);
   EXPECT_THAT(format.output, HasSubstr("--format must be jsonl, csv or auto, got \"xml\""));
   testing::TempDir dir;
-  testing::write_file(dir / "bad.json", R"({"detectors": {"z": {"type": "zscor"}}})");
+  testing::write_file(dir / "bad.json", R"({"detect": {"detectors": {"z": {"type": "zscor"}}}})");
   auto bad = run_cli("detect --config " + (dir / "bad.json").string() + " --input " + kEvents);
   EXPECT_EQ(bad.status, 1);
   EXPECT_THAT(bad.output, HasSubstr("detector.type must be"));

@@ -8,6 +8,7 @@
 namespace oap {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::vector<Event> read_all(EventReader& reader) {
@@ -152,6 +153,61 @@ TEST(EventReaderOptions, JsonRoundTripAndErrors) {
   EXPECT_EQ(back.max_line_bytes, 77u);
   EXPECT_THROW(nlohmann::json({{"on_bad_line", "ignore"}}).get<EventReaderOptions>(), ConfigError);
   EXPECT_THROW(nlohmann::json({{"max_line_bytes", 0}}).get<EventReaderOptions>(), ConfigError);
+}
+
+TEST(EventReaderOptions, TimezoneRoundTripsAndRefusesNamedZones) {
+  EventReaderOptions o;
+  EXPECT_EQ(nlohmann::json(o)["timezone"], "UTC");
+  o.timezone = UtcOffset{-8 * 60};
+  nlohmann::json j = o;
+  EXPECT_EQ(j["timezone"], "-08:00");
+  EXPECT_EQ(j.get<EventReaderOptions>().timezone, o.timezone);
+  EXPECT_EQ(nlohmann::json({{"timezone", "+0530"}}).get<EventReaderOptions>().timezone,
+            UtcOffset{330});
+  EXPECT_THAT(
+      [] {
+        nlohmann::json({{"timezone", "Europe/Paris"}}).get<EventReaderOptions>();
+      },
+      ::testing::ThrowsMessage<ConfigError>(
+          AllOf(HasSubstr("events.timezone: expected \"UTC\" or a fixed offset such as "
+                          "\"+05:30\""),
+                HasSubstr("got \"Europe/Paris\""))));
+  EXPECT_THAT(
+      [] {
+        nlohmann::json({{"timezone", 5}}).get<EventReaderOptions>();
+      },
+      ::testing::ThrowsMessage<ConfigError>(HasSubstr("events.timezone: expected a string")));
+}
+
+TEST(EventReader, NaiveDateTimesUseTheConfiguredZone) {
+  const char* text =
+      "{\"user\":\"a\",\"timestamp\":\"2015-02-26 21:42:53\"}\n"
+      "{\"user\":\"a\",\"timestamp\":\"2015-02-26T21:42:53Z\"}\n";
+  std::istringstream utc_in(text);
+  EventReader utc(utc_in, "t.jsonl");
+  auto events = read_all(utc);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].timestamp, events[1].timestamp);
+  EXPECT_EQ(format_rfc3339(events[0].timestamp), "2015-02-26T21:42:53.000000Z");
+
+  std::istringstream india_in(text);
+  EventReaderOptions options;
+  options.timezone = UtcOffset{330};
+  EventReader india(india_in, "t.jsonl", options);
+  events = read_all(india);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(format_rfc3339(events[0].timestamp), "2015-02-26T16:12:53.000000Z");
+  EXPECT_EQ(format_rfc3339(events[1].timestamp), "2015-02-26T21:42:53.000000Z");
+}
+
+TEST(EventReader, BadDateTimeNamesTheValueAndTheForms) {
+  std::istringstream in("{\"user\":\"a\",\"timestamp\":\"2015-02-30 00:00:00\"}\n");
+  EventReader reader(in, "t.jsonl");
+  EXPECT_THAT(
+      [&] { reader.next(); },
+      ::testing::ThrowsMessage<ParseError>(
+          AllOf(HasSubstr("t.jsonl:1: field 'timestamp': not a timestamp: \"2015-02-30 00:00:00\""),
+                HasSubstr(kDateTimeForms))));
 }
 
 }  // namespace

@@ -36,6 +36,17 @@ TEST(Event, FromJsonReadsAllFields) {
   EXPECT_EQ(e.meta, json({{"k", 1}}));
 }
 
+TEST(Event, TimestampTextAsExportersWriteIt) {
+  auto at = [](const char* ts, UtcOffset naive = UtcOffset{0}) {
+    return format_rfc3339(
+        event_from_json(json{{"user", "a"}, {"timestamp", ts}}, "", 0, naive).timestamp);
+  };
+  EXPECT_EQ(at("2015-02-26 21:42:53"), "2015-02-26T21:42:53.000000Z");
+  EXPECT_EQ(at("2015-02-26 21:42:53", UtcOffset{-480}), "2015-02-27T05:42:53.000000Z");
+  EXPECT_EQ(at("2015-02-26 21:42:53+00", UtcOffset{-480}), "2015-02-26T21:42:53.000000Z");
+  EXPECT_EQ(at("1424986973"), "2015-02-26T21:42:53.000000Z");
+}
+
 TEST(Event, OptionalFieldsDefault) {
   Event e = event_from_json(json::parse(R"({"user":"bob","timestamp":1714564800.5})"));
   EXPECT_TRUE(e.features.empty());
@@ -56,9 +67,12 @@ TEST(Event, BadFieldsAreNamed) {
   expect_bad(R"({"user":5,"timestamp":1})", "user", "expected a string");
   expect_bad(R"({"user":"","timestamp":1})", "user", "invalid user id: empty");
   expect_bad(R"({"user":"a"})", "timestamp", "missing");
-  expect_bad(R"({"user":"a","timestamp":"yesterday"})", "timestamp", "RFC 3339");
+  expect_bad(R"({"user":"a","timestamp":"yesterday"})", "timestamp",
+             "not a timestamp: \"yesterday\" (expected a date-time YYYY-MM-DD HH:MM");
+  expect_bad(R"({"user":"a","timestamp":"2015-02-26 21:42:53 junk"})", "timestamp",
+             "not a timestamp");
   expect_bad(R"({"user":"a","timestamp":true})", "timestamp",
-             "expected RFC 3339 string or seconds");
+             "expected a date-time string or seconds since the epoch, got boolean");
   expect_bad(R"({"user":"a","timestamp":1e300})", "timestamp", "out of range");
   expect_bad(R"({"user":"a","timestamp":1,"features":"1,2"})", "features", "expected an array");
   expect_bad(R"({"user":"a","timestamp":1,"features":[1,"2"]})", "features[1]",

@@ -71,8 +71,40 @@ TEST(JsonObjectReader, UnknownKeysAreRejected) {
 }
 
 TEST(JsonObjectReader, NonObjectIsRejected) {
-  EXPECT_THROW(JsonObjectReader(nlohmann::json::array(), "log"), ConfigError);
-  EXPECT_NO_THROW(JsonObjectReader(nlohmann::json(), "log"));
+  const nlohmann::json array = nlohmann::json::array(), null;
+  EXPECT_THROW(JsonObjectReader(array, "log"), ConfigError);
+  EXPECT_NO_THROW(JsonObjectReader(null, "log"));
+}
+
+TEST(JsonObjectReader, RequiredFieldsAndNumberArrays) {
+  nlohmann::json j = {{"n", 3}, {"mean", {1.0, 2.5}}, {"bad", {1, "x"}}, {"obj", {{"k", 1}}}};
+  JsonObjectReader r(j, "zscore");
+  EXPECT_EQ(r.require<std::uint64_t>("n"), 3u);
+  EXPECT_EQ(r.numbers("mean", 2), (std::vector<double>{1.0, 2.5}));
+  EXPECT_EQ(r.numbers("mean"), (std::vector<double>{1.0, 2.5}));
+  EXPECT_EQ(r.require_raw("obj"), (nlohmann::json{{"k", 1}}));
+  EXPECT_THAT([&] { r.require<double>("w"); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr("zscore.w: missing")));
+  EXPECT_THAT([&] { r.require<std::string>("n"); },
+              ::testing::ThrowsMessage<ConfigError>(
+                  HasSubstr("zscore.n: expected a string, got number 3")));
+  EXPECT_THAT(
+      [&] { r.numbers("mean", 3); },
+      ::testing::ThrowsMessage<ConfigError>(HasSubstr("zscore.mean: expected 3 values, got 2")));
+  EXPECT_THAT([&] { r.numbers("bad"); }, ::testing::ThrowsMessage<ConfigError>(
+                                             HasSubstr("zscore.bad[1]: expected a finite number")));
+  EXPECT_THAT([&] { r.numbers("n"); }, ::testing::ThrowsMessage<ConfigError>(
+                                           HasSubstr("zscore.n: expected an array of numbers")));
+  r.finish();  // every key was asked for
+}
+
+TEST(LoadJsonFile, UnreadableFileNamesTheFile) {
+  try {
+    load_json_file("/nonexistent/oap/tokenizer.json");
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot open JSON file /nonexistent/oap/tokenizer.json"));
+  }
 }
 
 }  // namespace

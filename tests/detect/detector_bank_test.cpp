@@ -1,7 +1,10 @@
 #include "oap/detect/detector_bank.hpp"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -101,11 +104,17 @@ TEST(DetectorBank, PersistsAndRestoresExactly) {
   // The file name is the escaped stem, inside state_dir.
   EXPECT_TRUE(std::filesystem::exists(dir / (user_file_stem("../etc/passwd") + ".json")));
   DetectorBank b(o);
+  // user_events: from memory (a), from the file (b, before it loads the user), unknown users.
+  EXPECT_EQ(a.user_events("../etc/passwd"), 50u);
+  EXPECT_EQ(b.user_events("../etc/passwd"), 50u);
+  EXPECT_EQ(b.user_events("nobody"), 0u);
+  EXPECT_EQ(b.users_in_memory(), 0u);  // asking does not load the user
   for (int i = 50; i < 80; ++i) {
     nlohmann::json ja = a.observe("../etc/passwd", stream[i]);
     nlohmann::json jb = b.observe("../etc/passwd", stream[i]);
     EXPECT_EQ(ja, jb) << i;
   }
+  EXPECT_EQ(b.user_events("../etc/passwd"), 80u);
 }
 
 TEST(DetectorBank, EvictsLeastRecentlyUsedAndRestoresIt) {
@@ -138,6 +147,7 @@ TEST(DetectorBank, EvictionUnderConcurrencyLosesNoEvent) {
   o.min_history = 5;
   o.max_users = 2;
   o.state_dir = tmp.path().string();
+  o.hold_back_flagged = false;  // every event learned: n_seen counts them all
   constexpr int kUsers = 6, kThreads = 4, kEventsPerThread = 400;
   std::vector<std::atomic<std::uint64_t>> observed(kUsers);
   {
@@ -206,6 +216,7 @@ TEST(DetectorBank, EvictionOrderIsLeastRecentlyUsed) {
 TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
   const std::size_t min_history = 5;
   auto o = bank_options(min_history);
+  o.hold_back_flagged = false;  // the reference learns every event
   DetectorBank bank(o);
   const auto& specs = o.detectors;  // object form: by name
   using Set = std::vector<std::unique_ptr<Detector>>;
@@ -253,6 +264,94 @@ TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
     }
   }
   EXPECT_GT(newcomers, 20);
+}
+
+// hold_back_flagged: a blip is scored but never learned; a sustained shift releases the
+// held-back points from its start and the new behaviour becomes the detectors' normal.
+TEST(DetectorBank, HoldsBackABlipAndLearnsASustainedShift) {
+  testing::TempDir tmp;
+  DetectorBankOptions o;
+  o.detectors = {{"z", {{"type", "zscore"}}}};
+  o.min_history = 0;
+  o.state_dir = tmp.path().string();
+  o.hold_back_window = 8;
+  DetectorBank bank(o);
+  o.hold_back_flagged = false;
+  DetectorBank learns_all(o);
+  std::mt19937_64 rng(5);
+  auto n_seen = [&](DetectorBank& b, const std::string& user) {
+    b.save_user(user);
+    const auto state = load_json_file(tmp / (user_file_stem(user) + ".json"));
+    return restore_detector(state.at("detectors").at("z"))->n_seen();
+  };
+  // What the bank says it learned is what its detectors saw: n_seen counts exactly the points
+  // reported learned (plus held-back points released later).
+  std::uint64_t learned = 0;
+  auto observe_u = [&](const std::vector<double>& x) {
+    const auto obs = bank.observe("u", x);
+    learned += (obs.learned ? 1 : 0) + obs.released;
+    return obs;
+  };
+  for (int i = 0; i < 200; ++i) {
+    const auto x = event(rng);
+    observe_u(x);
+    learns_all.observe("v", x);
+  }
+  EXPECT_GE(learned, 180u);  // some ordinary points are flagged (alpha, short history) and held
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // The blip: flagged, not learned, held back.
+  const std::vector<double> blip = {25.0, 0.0, 0.0};
+  const auto b = observe_u(blip);
+  EXPECT_TRUE(b.scores.at("z").flagged);
+  EXPECT_FALSE(b.learned);
+  EXPECT_GE(b.held_back, 1u);
+  EXPECT_NE(b.shift.state, ShiftState::kSustained);
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  learns_all.observe("v", blip);
+  EXPECT_EQ(n_seen(learns_all, "v"), 201u);
+  // Back to normal: the blip expires after hold_back_window events and is never learned.
+  for (int i = 0; i < 10; ++i) {
+    const auto x = event(rng);
+    EXPECT_EQ(observe_u(x).released, 0u);
+    learns_all.observe("v", x);
+  }
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // The protected detector's spread of feature 0 did not grow with the blip: an ordinary but
+  // unusual point looks more unusual to it than to the detector that learned the blip.
+  const std::vector<double> probe = {2.5, 0.0, 0.0};
+  EXPECT_LT(observe_u(probe).scores.at("z").p_value,
+            learns_all.observe("v", probe).scores.at("z").p_value);
+
+  // A sustained shift: the first shifted points are held back, then released together.
+  std::size_t released = 0, held_max = 0;
+  bool sustained = false;
+  for (int i = 0; i < 20 && !sustained; ++i) {
+    const auto obs = observe_u(event(rng, 12.0));
+    held_max = std::max(held_max, obs.held_back);
+    if (obs.shift.state == ShiftState::kSustained) {
+      sustained = true;
+      released = obs.released;
+      EXPECT_TRUE(obs.learned);
+      EXPECT_EQ(obs.held_back, 0u);
+    } else {
+      EXPECT_FALSE(obs.learned) << i;
+    }
+  }
+  ASSERT_TRUE(sustained);
+  EXPECT_GE(released, 1u);
+  EXPECT_LE(released, held_max);  // those from the shift's start (older ones were not)
+  EXPECT_EQ(n_seen(bank, "u"), learned);
+  // Held-back points survive a save and restore.
+  const std::vector<double> far_point = {-60.0, 0.0, 0.0};
+  const auto far = bank.observe("u", far_point);
+  ASSERT_FALSE(far.learned);
+  ASSERT_GE(far.held_back, 1u);
+  bank.save_user("u");
+  o.hold_back_flagged = true;
+  DetectorBank restored(o);
+  const auto next = restored.observe("u", event(rng, 12.0));
+  EXPECT_GE(next.held_back, far.held_back);  // restored (and maybe this one too)
+  EXPECT_EQ(next.user_events, far.user_events + 1);
 }
 
 TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {
@@ -328,6 +427,217 @@ TEST(DetectorBank, ValidateChecksEachDetectorSpec) {
   EXPECT_EQ(message_of({{"a", ok}}), "(no error)");
 }
 
+// The names of the files in dir whose bytes contain needle.
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (testing::read_file(f.path()).find(needle) != std::string::npos) {
+      out.push_back(f.path().filename().string());
+    }
+  }
+  return out;
+}
+
+TEST(DetectorBank, ForgetRemovesTheUserFromMemoryAndFromStateDir) {
+  testing::TempDir tmp;
+  auto o = bank_options(3);  // its isolation forest keeps raw points in its window
+  o.state_dir = tmp.path().string();
+  const std::string secret = "forget/me-Qz7";
+  const std::string marker = "98765.4321";  // a feature value, as the JSON state writes it
+  DetectorBank bank(o);
+  std::mt19937_64 rng(21);
+  for (int i = 0; i < 40; ++i) {
+    auto x = event(rng);
+    x[1] = 98765.4321;
+    bank.observe(secret, x);
+    bank.observe("other", event(rng));
+  }
+  bank.save_all();
+  const auto secret_file = tmp / (user_file_stem(secret) + ".json");
+  const auto other_file = tmp / (user_file_stem("other") + ".json");
+  const std::string other_state = testing::read_file(other_file);
+  // What a process that died while writing the state leaves.
+  testing::write_file(tmp / (user_file_stem(secret) + ".json.tmp.4242.0"),
+                      testing::read_file(secret_file));
+  // The search finds the user before (so that finding nothing later means something).
+  EXPECT_THAT(files_containing(tmp.path(), marker), ::testing::SizeIs(2));
+  EXPECT_THAT(files_containing(tmp.path(), secret), ::testing::SizeIs(2));
+
+  EXPECT_TRUE(bank.forget(secret));
+  EXPECT_THAT(files_containing(tmp.path(), marker), ::testing::IsEmpty());
+  EXPECT_THAT(files_containing(tmp.path(), secret), ::testing::IsEmpty());
+  EXPECT_EQ(bank.users_in_memory(), 1u);
+  EXPECT_EQ(testing::read_file(other_file), other_state);
+  EXPECT_FALSE(bank.forget(secret));
+  EXPECT_FALSE(bank.forget("nobody"));
+
+  // The user starts from nothing, the dimension included; the other user goes on.
+  Observation again = bank.observe(secret, std::vector<double>{1, 2});
+  EXPECT_EQ(again.user_events, 1u);
+  EXPECT_TRUE(again.cold_start);
+  EXPECT_EQ(bank.observe("other", event(rng)).user_events, 41u);
+  EXPECT_TRUE(bank.forget(secret));  // in memory only: never saved since
+  EXPECT_FALSE(std::filesystem::exists(secret_file));
+}
+
+TEST(DetectorBank, ForgetsEvictedUsersAndUsersWithoutStateDir) {
+  testing::TempDir tmp;
+  auto o = bank_options(0);
+  o.state_dir = tmp.path().string();
+  o.max_users = 1;
+  DetectorBank bank(o);
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 5; ++i) bank.observe("a", event(rng));
+  bank.observe("b", event(rng));  // evicts "a" to its file
+  const auto a_file = tmp / (user_file_stem("a") + ".json");
+  ASSERT_TRUE(std::filesystem::exists(a_file));
+  EXPECT_TRUE(bank.forget("a"));
+  EXPECT_FALSE(std::filesystem::exists(a_file));
+  EXPECT_EQ(bank.users_in_memory(), 1u);  // "b"
+  EXPECT_EQ(bank.observe("a", event(rng)).user_events, 1u);
+
+  DetectorBank memory_only(bank_options(0));
+  for (int i = 0; i < 5; ++i) memory_only.observe("a", event(rng));
+  EXPECT_TRUE(memory_only.forget("a"));
+  EXPECT_FALSE(memory_only.forget("a"));
+  EXPECT_EQ(memory_only.users_in_memory(), 0u);
+  EXPECT_EQ(memory_only.observe("a", event(rng)).user_events, 1u);
+}
+
+// The population detectors pool every user: forgetting one leaves them as they were, so a new
+// user's cold-start scores are those of a bank that forgot no one.
+TEST(DetectorBank, ForgetLeavesThePopulationAsItWas) {
+  DetectorBank forgets(bank_options(5)), keeps(bank_options(5));
+  std::mt19937_64 rng(8);
+  auto both = [&](const std::string& user, const std::vector<double>& x) {
+    nlohmann::json a = forgets.observe(user, x), b = keeps.observe(user, x);
+    return std::make_pair(a, b);
+  };
+  for (int i = 0; i < 100; ++i) both(i % 3 ? "a" : "b", event(rng));  // a part still pending
+  EXPECT_TRUE(forgets.forget("a"));
+  for (int i = 0; i < 5; ++i) {
+    auto [a, b] = both("newcomer", event(rng, 2));
+    EXPECT_TRUE(a.at("cold_start").get<bool>());
+    EXPECT_EQ(a.at("scores"), b.at("scores")) << i;
+  }
+}
+
+// One interleaving made deterministic: the user's state file is a FIFO, so an observe() that
+// restores the user blocks inside it, holding the user's lock, until the test writes the state.
+// forget() must wait for it (that event ran first and is forgotten with the rest), and an
+// observe() that comes while forget() waits must start from nothing: it may neither read the
+// old file nor be deleted with it.
+TEST(DetectorBank, ForgetWaitsForAnObserveInFlightAndTheNextOneStartsFromNothing) {
+  testing::TempDir tmp;
+  auto o = bank_options(0);
+  o.state_dir = tmp.path().string();
+  std::string state;  // a saved state of "u" with 500 events
+  {
+    testing::TempDir other;
+    auto o2 = o;
+    o2.state_dir = other.path().string();
+    DetectorBank writer(o2);
+    std::mt19937_64 rng(6);
+    for (int i = 0; i < 500; ++i) writer.observe("u", event(rng));
+    ASSERT_TRUE(writer.save_user("u"));
+    state = testing::read_file(other / (user_file_stem("u") + ".json"));
+  }
+  const auto fifo = tmp / (user_file_stem("u") + ".json");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  DetectorBank bank(o);
+  std::mt19937_64 rng(7);
+  std::uint64_t first = 0, next = 0;
+  bool forgot = false;
+  // Runs f, turning an exception into a test failure (a thread must not end by throwing).
+  const auto reporting = [](auto f) {
+    return [f] {
+      try {
+        f();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+      }
+    };
+  };
+  std::thread restoring(reporting([&] { first = bank.observe("u", event(rng)).user_events; }));
+  // Opening the write end returns once the observe has opened the FIFO to read the state: it
+  // holds the user's lock from now until the state is written.
+  const int fd = ::open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  std::thread forgetting(reporting([&] { forgot = bank.forget("u"); }));
+  // The user leaves the table in the same step that makes later observes wait for forget().
+  while (bank.users_in_memory() != 0) std::this_thread::yield();
+  std::mt19937_64 rng2(8);
+  std::thread after(reporting([&] { next = bank.observe("u", event(rng2)).user_events; }));
+  ASSERT_EQ(::write(fd, state.data(), state.size()), static_cast<ssize_t>(state.size()));
+  ::close(fd);
+  restoring.join();
+  forgetting.join();
+  after.join();
+  EXPECT_EQ(first, 501u);  // restored, then learned its event
+  EXPECT_TRUE(forgot);
+  EXPECT_EQ(next, 1u);  // from nothing
+  EXPECT_FALSE(std::filesystem::exists(fifo));
+}
+
+// Forgets of one user while threads observe it and other users, with evictions writing state
+// files all the while. Under TSan this checks the locking. The counts check that the other
+// users lose no event, and that no state from before the last forget comes back (an observe
+// that read the old file after that forget began would bring back events the bound below does
+// not count): what user0 holds at the end can only come from observes that returned after the
+// last forget began.
+TEST(DetectorBank, ForgetUnderConcurrentObservesAndEvictions) {
+  testing::TempDir tmp;
+  DetectorBankOptions o;
+  o.detectors = {{"z", {{"type", "zscore"}}}};
+  o.min_history = 5;
+  o.max_users = 2;
+  o.state_dir = tmp.path().string();
+  constexpr int kUsers = 5, kThreads = 3, kEventsPerThread = 300, kForgets = 40;
+  std::vector<std::atomic<std::uint64_t>> observed(kUsers);
+  std::atomic<int> forgets_begun{0};
+  std::atomic<std::uint64_t> user0_after_last_forget{0};
+  DetectorBank bank(o);
+  std::mt19937_64 rng(77);
+  for (int i = 0; i < 1000; ++i) bank.observe("user0", event(rng));  // a long history, saved
+  bank.save_all();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(2000 + t);
+      for (int i = 0; i < kEventsPerThread; ++i) {
+        int u = static_cast<int>(rng() % kUsers);
+        bank.observe("user" + std::to_string(u), event(rng));
+        ++observed[u];
+        if (u == 0 && forgets_begun.load() == kForgets) ++user0_after_last_forget;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < kForgets; ++i) {
+      ++forgets_begun;
+      bank.forget("user0");
+      std::this_thread::yield();
+    }
+  });
+  for (auto& th : threads) th.join();
+  bank.save_all();
+  for (int u = 1; u < kUsers; ++u) {
+    auto path = tmp / (user_file_stem("user" + std::to_string(u)) + ".json");
+    ASSERT_TRUE(std::filesystem::exists(path)) << u;
+    EXPECT_EQ(load_json_file(path).at("events").get<std::uint64_t>(), observed[u].load())
+        << "user" << u;
+  }
+  const auto user0 = tmp / (user_file_stem("user0") + ".json");
+  if (std::filesystem::exists(user0)) {
+    EXPECT_LE(load_json_file(user0).at("events").get<std::uint64_t>(),
+              user0_after_last_forget.load());
+  }
+  bank.forget("user0");
+  EXPECT_FALSE(std::filesystem::exists(user0));
+  EXPECT_EQ(bank.observe("user0", event(rng)).user_events, 1u);
+}
+
 TEST(DetectorBank, Errors) {
   DetectorBank bank(bank_options(0));
   bank.observe("u", std::vector<double>{1, 2, 3});
@@ -339,6 +649,7 @@ TEST(DetectorBank, Errors) {
   }
   EXPECT_THROW(bank.observe("u", std::vector<double>{1, NAN, 3}), InvalidArgument);
   EXPECT_THROW(bank.observe("", std::vector<double>{1, 2, 3}), InvalidArgument);
+  EXPECT_THROW(bank.forget(""), InvalidArgument);
   try {
     nlohmann::json{{"detectors", {{"z", {{"type", "zscore"}}}}}, {"shift_input", "q"}}
         .get<DetectorBankOptions>();

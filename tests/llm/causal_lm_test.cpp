@@ -220,18 +220,49 @@ TEST(CausalLM, DecodeStepsRunOnDecodeThreadsAndRestoreTheCallersCount) {
 }
 
 TEST(CausalLMOptions, ReadsThreadAndMallocFieldsAndRefusesNegativeCounts) {
-  auto o = CausalLMOptions::from_json({{"decode_threads", 0}, {"decode_max_tokens", 8}});
+  auto o = nlohmann::json{{"decode_threads", 0}, {"decode_max_tokens", 8}}.get<CausalLMOptions>();
   EXPECT_EQ(o.decode_threads, 0);
   EXPECT_EQ(o.decode_max_tokens, 8);
-  EXPECT_EQ(CausalLMOptions::from_json(o.to_json()).to_json(), o.to_json());
   EXPECT_EQ(CausalLMOptions{}.decode_threads, 1);
-  EXPECT_FALSE(CausalLMOptions::from_json({{"tune_glibc_malloc", false}}).tune_glibc_malloc);
+  EXPECT_FALSE(
+      nlohmann::json({{"tune_glibc_malloc", false}}).get<CausalLMOptions>().tune_glibc_malloc);
   try {
-    CausalLMOptions::from_json({{"decode_threads", -1}});
+    nlohmann::json{{"decode_threads", -1}}.get<CausalLMOptions>();
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_THAT(e.what(), HasSubstr("model.decode_threads: must be >= 0"));
   }
+}
+
+TEST(CausalLMOptions, JsonRoundTripAndClearErrors) {
+  CausalLMOptions o;
+  o.dtype = "bfloat16";
+  o.num_threads = 3;
+  o.decode_threads = 0;
+  o.decode_max_tokens = 2;
+  o.tune_glibc_malloc = false;
+  const nlohmann::json j = o;
+  const auto back = j.get<CausalLMOptions>();
+  EXPECT_EQ(back.dtype, "bfloat16");
+  EXPECT_EQ(back.num_threads, 3);
+  EXPECT_EQ(back.decode_max_tokens, 2);
+  EXPECT_FALSE(back.tune_glibc_malloc);
+  EXPECT_EQ(nlohmann::json(back), j);
+  EXPECT_EQ(nlohmann::json::object().get<CausalLMOptions>().device, "cpu");
+  const auto error = [](const nlohmann::json& bad) {
+    try {
+      bad.get<CausalLMOptions>();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(error({{"dtpye", "float32"}}), HasSubstr("model: unknown key(s) \"dtpye\""));
+  EXPECT_THAT(error({{"dtype", "fp8"}}),
+              HasSubstr("model.dtype: expected float32, bfloat16 or float16, got \"fp8\""));
+  EXPECT_THAT(error({{"num_threads", "4"}}),
+              HasSubstr("model.num_threads: expected an integer, got string \"4\""));
+  EXPECT_THAT(error({{"device", "tpu"}}), HasSubstr("model.device: expected \"cpu\""));
 }
 
 // Logits [T, V] of one sequence computed the plain way from the model's weights, in float64:
@@ -359,7 +390,7 @@ TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
   TempDir dir;
   auto c = write_micro_model(dir.path(), testing::micro_config(), 12);
   // A config that disagrees with the weights.
-  auto j = c.to_json();
+  nlohmann::json j = c;
   j["intermediate_size"] = 64;
   std::ofstream(dir.path() / "config.json") << j.dump();
   try {
@@ -369,7 +400,7 @@ TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
     EXPECT_THAT(e.what(), HasSubstr("model.layers.0.mlp.gate_proj.weight' has shape [80, 48] but "
                                     "config.json implies [64, 48]"));
   }
-  std::ofstream(dir.path() / "config.json") << c.to_json().dump();
+  std::ofstream(dir.path() / "config.json") << nlohmann::json(c).dump();
   try {
     CausalLM::load(dir.path(), {.device = "cpu", .dtype = "float16"});
     FAIL();
@@ -389,6 +420,19 @@ TEST(CausalLM, RefusesBadCheckpointsAndInputs) {
   } catch (const InvalidArgument& e) {
     EXPECT_THAT(e.what(), HasSubstr("attention_mask must be [B, past + T] = [1, 2]"));
   }
+}
+
+TEST(CausalLM, HiddenStatesThroughTheHeadAreTheLogits) {
+  TempDir dir;
+  const auto c = write_micro_model(dir.path(), testing::micro_config(), 15);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  torch::NoGradGuard no_grad;
+  auto ids = torch::tensor({{3, 1, 4, 1, 5}}, torch::kLong);
+  const auto h = model->hidden_states(ids);
+  ASSERT_EQ(h.sizes(), (std::vector<std::int64_t>{1, 5, c.hidden_size}));
+  EXPECT_TRUE(torch::equal(model->logits(h), model->forward(ids)));
+  const auto last = model->hidden_states(ids, {}, nullptr, {}, /*last_only=*/true);
+  EXPECT_TRUE(torch::equal(last[0][0], h[0][4]));
 }
 
 TEST(CausalLM, RefusesAnAdapterWithAnotherLayerCount) {

@@ -20,6 +20,44 @@ namespace {
 using ::testing::HasSubstr;
 using testing::TempDir;
 
+TEST(GenerationOptions, JsonRoundTripAndClearErrors) {
+  GenerationOptions o;
+  o.max_new_tokens = 9;
+  o.temperature = 0.7;
+  o.top_k = 40;
+  o.top_p = 0.9;
+  o.repetition_penalty = 1.1;
+  o.seed = 12345678901234ULL;
+  o.stop_token_ids = {2, 7};
+  o.stop_at_eos = false;
+  o.stop_strings = {"\n\n"};
+  const nlohmann::json j = o;
+  const auto back = j.get<GenerationOptions>();
+  EXPECT_EQ(back.max_new_tokens, 9u);
+  EXPECT_DOUBLE_EQ(back.temperature, 0.7);
+  EXPECT_EQ(back.top_k, 40u);
+  EXPECT_EQ(back.seed, 12345678901234ULL);
+  EXPECT_EQ(back.stop_token_ids, (std::vector<std::int64_t>{2, 7}));
+  EXPECT_FALSE(back.stop_at_eos);
+  EXPECT_EQ(back.stop_strings, o.stop_strings);
+  EXPECT_EQ(nlohmann::json(back), j);
+  EXPECT_EQ(nlohmann::json::object().get<GenerationOptions>().max_new_tokens, 64u);
+  const auto error = [](const nlohmann::json& bad) {
+    try {
+      bad.get<GenerationOptions>();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(error({{"temprature", 1.0}}), HasSubstr("generation: unknown key(s) \"temprature\""));
+  EXPECT_THAT(error({{"top_p", 1.5}}), HasSubstr("generation.top_p: must be in (0, 1]"));
+  EXPECT_THAT(error({{"temperature", -1}}), HasSubstr("generation.temperature: must be >= 0"));
+  EXPECT_THAT(error({{"max_new_tokens", -3}}),
+              HasSubstr("generation.max_new_tokens: expected a non-negative integer"));
+  EXPECT_THAT(error({{"stop_strings", "x"}}), HasSubstr("generation.stop_strings"));
+}
+
 TEST(Sampling, GreedyAndRepetitionPenaltyFollowHfConvention) {
   auto logits = torch::tensor({1.0, 3.0, -2.0, 2.9}, torch::kDouble);
   GenerationOptions o;

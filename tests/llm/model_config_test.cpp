@@ -28,7 +28,7 @@ nlohmann::json smollm_json() {
 
 std::string config_error(const nlohmann::json& j) {
   try {
-    ModelConfig::from_json(j, "config.json");
+    j.get<ModelConfig>();
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -36,7 +36,7 @@ std::string config_error(const nlohmann::json& j) {
 }
 
 TEST(ModelConfig, ParsesSmolLMAndDerivesHeadDim) {
-  const auto c = ModelConfig::from_json(smollm_json());
+  const auto c = smollm_json().get<ModelConfig>();
   EXPECT_EQ(c.architecture, "LlamaForCausalLM");
   EXPECT_EQ(c.hidden_size, 576);
   EXPECT_EQ(c.head_dim, 64);  // 576 / 9
@@ -57,12 +57,34 @@ TEST(ModelConfig, Qwen2HasQkvBiasAndEosList) {
   j["model_type"] = "qwen2";
   j["eos_token_id"] = {151643, 151645};
   j["vocab_size"] = 151936;
-  const auto c = ModelConfig::from_json(j);
+  const auto c = j.get<ModelConfig>();
   EXPECT_TRUE(c.has_qkv_bias());
   EXPECT_FALSE(c.attention_bias);
   EXPECT_EQ(c.eos_token_ids, (std::vector<std::int64_t>{151643, 151645}));
   // qwen2.5-0.5b preset: 494,032,768 parameters, as published.
   EXPECT_EQ(model_preset("qwen2.5-0.5b").num_parameters(), 494032768);
+}
+
+TEST(ModelConfig, ErrorsNameTheSource) {
+  auto j = smollm_json();
+  j["architectures"] = {"GPT2LMHeadModel"};
+  EXPECT_THAT([&] { model_config_from_json(j, "m/config.json"); },
+              ::testing::ThrowsMessage<ConfigError>(
+                  HasSubstr("m/config.json: unsupported architecture 'GPT2LMHeadModel'")));
+  j = smollm_json();
+  j["rope_scaling"] = {{"rope_type", "yarn"}};
+  EXPECT_THAT([&] { model_config_from_json(j, "m/config.json"); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr("m/config.json.rope_scaling: ")));
+  EXPECT_TRUE(nlohmann::json(RopeScaling{}).is_null());
+  EXPECT_EQ(nlohmann::json().get<RopeScaling>().type, RopeScaling::Type::kNone);
+  const RopeScaling linear{RopeScaling::Type::kLinear, 2.0};
+  EXPECT_EQ(nlohmann::json(nlohmann::json(linear).get<RopeScaling>()), nlohmann::json(linear));
+  EXPECT_THAT(
+      [] {
+        nlohmann::json({{"type", "yarn"}}).get<RopeScaling>();
+      },
+      ::testing::ThrowsMessage<ConfigError>(
+          HasSubstr("rope_scaling: unsupported rope scaling type 'yarn'")));
 }
 
 TEST(ModelConfig, RefusesUnknownArchitectureByName) {
@@ -73,7 +95,7 @@ TEST(ModelConfig, RefusesUnknownArchitectureByName) {
   j["model_type"] = "gpt2";
   EXPECT_THAT(config_error(j), HasSubstr("unsupported model_type 'gpt2'"));
   j["model_type"] = "mistral";
-  EXPECT_EQ(ModelConfig::from_json(j).architecture, "MistralForCausalLM");
+  EXPECT_EQ(j.get<ModelConfig>().architecture, "MistralForCausalLM");
 }
 
 TEST(ModelConfig, ReadsMistralSlidingWindowAndRefusesQwen2Window) {
@@ -81,23 +103,23 @@ TEST(ModelConfig, ReadsMistralSlidingWindowAndRefusesQwen2Window) {
   j["architectures"] = {"MistralForCausalLM"};
   j["model_type"] = "mistral";
   j["sliding_window"] = 4096;  // Mistral-7B-v0.1
-  const auto c = ModelConfig::from_json(j);
+  const auto c = j.get<ModelConfig>();
   EXPECT_EQ(c.sliding_window, 4096);
-  EXPECT_EQ(ModelConfig::from_json(c.to_json()).to_json(), c.to_json());
+  EXPECT_EQ(nlohmann::json(nlohmann::json(c).get<ModelConfig>()), nlohmann::json(c));
   j["sliding_window"] = nullptr;  // v0.2 and later
-  EXPECT_FALSE(ModelConfig::from_json(j).sliding_window.has_value());
+  EXPECT_FALSE(j.get<ModelConfig>().sliding_window.has_value());
   j["sliding_window"] = 0;
   EXPECT_THAT(config_error(j), HasSubstr("sliding_window must be positive or null, got 0"));
   // Llama configs have no window; a stray key does not invent one.
   auto llama = smollm_json();
   llama["sliding_window"] = 16;
-  EXPECT_FALSE(ModelConfig::from_json(llama).sliding_window.has_value());
+  EXPECT_FALSE(llama.get<ModelConfig>().sliding_window.has_value());
   auto qwen = smollm_json();
   qwen["architectures"] = {"Qwen2ForCausalLM"};
   qwen["model_type"] = "qwen2";
   qwen["sliding_window"] = 32768;
   qwen["use_sliding_window"] = false;  // as Qwen2.5 ships
-  EXPECT_FALSE(ModelConfig::from_json(qwen).sliding_window.has_value());
+  EXPECT_FALSE(qwen.get<ModelConfig>().sliding_window.has_value());
   qwen["use_sliding_window"] = true;
   EXPECT_THAT(config_error(qwen),
               HasSubstr("use_sliding_window: Qwen2's per-layer sliding window is not supported"));
@@ -131,9 +153,9 @@ TEST(ModelConfig, RoundTripsThroughJson) {
                        {"low_freq_factor", 1.0},
                        {"high_freq_factor", 4.0},
                        {"original_max_position_embeddings", 8192}};
-  const auto c = ModelConfig::from_json(j);
-  const auto c2 = ModelConfig::from_json(c.to_json());
-  EXPECT_EQ(c2.to_json(), c.to_json());
+  const auto c = j.get<ModelConfig>();
+  const auto c2 = nlohmann::json(c).get<ModelConfig>();
+  EXPECT_EQ(nlohmann::json(c2), nlohmann::json(c));
   EXPECT_EQ(c2.rope_scaling.type, RopeScaling::Type::kLlama3);
   EXPECT_EQ(c2.rope_scaling.original_max_position_embeddings, 8192);
 }
@@ -142,7 +164,7 @@ TEST(ModelConfig, ReadsRopeParameters) {
   auto j = smollm_json();
   j.erase("rope_theta");
   j["rope_parameters"] = {{"rope_type", "linear"}, {"rope_theta", 500000.0}, {"factor", 2.0}};
-  const auto c = ModelConfig::from_json(j);
+  const auto c = j.get<ModelConfig>();
   EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
   EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::kLinear);
   EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 2.0);

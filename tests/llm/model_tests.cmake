@@ -8,6 +8,7 @@ oap_add_test_binary(llm_model_test
   ${CMAKE_CURRENT_LIST_DIR}/model_init_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generator_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/peft_adapter_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/base_model_test.cpp
 )
 # The tests use LibTorch directly: one precompiled header for all of them.
 target_precompile_headers(llm_model_test PRIVATE ${PROJECT_SOURCE_DIR}/src/llm/torch_pch.hpp)

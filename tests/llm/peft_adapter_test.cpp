@@ -121,7 +121,19 @@ TEST_F(PeftAdapterTest, RefusesWhatItCannotApply) {
   expect_refused(j, "rank_pattern");
   j = good;
   j.erase("r");
-  expect_refused(j, "r");
+  expect_refused(j, "adapter_config.json.r: missing");
+  j = good;
+  j["r"] = "4";
+  expect_refused(j, "adapter_config.json.r: expected an integer, got string");
+  // Not JSON at all: the one loader's error, with the line and column.
+  std::ofstream(config_file) << "{\n  \"r\": 4,,\n}";
+  try {
+    load_peft_adapter(adapter_dir(), config_);
+    ADD_FAILURE() << "accepted invalid JSON";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("adapter_config.json:2:"));
+    EXPECT_THAT(e.what(), HasSubstr("invalid JSON"));
+  }
   // Tensors that do not fit the model: rank in the config differs from the tensors'.
   j = good;
   j["r"] = 5;

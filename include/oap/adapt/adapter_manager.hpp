@@ -74,8 +74,11 @@ class AdapterManager {
   // if the gate accepts, stores and publishes the result as the user's new current version.
   // Blocks until done; serialized with the user's other updates. Throws for bad data
   // (InvalidArgument) or a store failure (IoError); a rejected update is not an error.
+  // info: extra fields for the new version's stored info (besides the report), e.g. what
+  // decided the update.
   UpdateReport update(const UserId& user, const TrainingData& data,
-                      const std::optional<RapidTrainerOptions>& options = std::nullopt);
+                      const std::optional<RapidTrainerOptions>& options = std::nullopt,
+                      const nlohmann::json& info = nlohmann::json::object());
   // The same on the update worker (AdapterManagerOptions::worker: queue, back-pressure). The
   // ticket's future carries the report or the exception.
   UpdateTicket<UpdateReport> schedule_update(const UserId& user, UpdateRequest request);
@@ -85,6 +88,9 @@ class AdapterManager {
   // Makes the current version's parent current again; returns its id, or nullopt if there is
   // nothing to roll back to (no adapter, a first version, or its parent was pruned).
   std::optional<std::string> rollback(const UserId& user);
+  // A stored version of the user (not necessarily current), loaded and not cached; nullptr if
+  // the user has no such version. Throws as load_peft_adapter / AdapterStore::open do.
+  std::shared_ptr<const UserAdapter> get_version(const UserId& user, const std::string& id);
   // The user's stored versions, oldest first.
   std::vector<AdapterVersion> versions(const UserId& user) const;
   // Removes the user's adapters, every version and cached copy; updates of the user still
@@ -137,7 +143,7 @@ class AdapterManager {
   // epoch: for a queued update, the user's epoch when it was queued (dropped if forget() ran
   // since).
   UpdateReport run_update(const UserId& user, const TrainingData& data,
-                          const RapidTrainerOptions& options,
+                          const RapidTrainerOptions& options, const nlohmann::json& info,
                           std::optional<std::uint64_t> epoch = std::nullopt);
   std::shared_ptr<UserState> state(const UserId& user);
   std::shared_ptr<const UserAdapter> load_current(const UserId& user);
@@ -146,7 +152,7 @@ class AdapterManager {
   std::string store_version(const UserId& user, const LoraWeights& weights,
                             const std::string& parent, const nlohmann::json& info);
   void publish(const UserId& user, std::shared_ptr<const UserAdapter> adapter);
-  void drop_resident(const UserId& user);  // requires mu_
+  void drop_resident(const UserId& user);    // requires mu_
   void evict_to_budget(const UserId& keep);  // requires mu_
 
   std::shared_ptr<const CausalLM> model_;

@@ -27,9 +27,12 @@ struct Event {
 inline constexpr std::size_t kMaxFeatures = 65536;
 
 // The JSON form of an event, as in JSON Lines input:
-//   {"user": "alice", "timestamp": "2024-05-01T12:00:00Z" | 1714564800.5,
+//   {"user": "alice", "timestamp": "2024-05-01T12:00:00Z" | "2024-05-01 12:00:00" | 1714564800.5,
 //    "features": [0.1, 2.0], "text": "...", "meta": {...}}
 // "user" and "timestamp" are required; "features" defaults to [], "text" to "", "meta" to {}.
+// The timestamp is seconds since the epoch (a number) or text that parse_timestamp reads (a
+// date-time with or without a zone, or seconds); a date-time without a zone is read at
+// naive_offset (UTC by default).
 // to_json writes the timestamp as an RFC 3339 string.
 nlohmann::json event_to_json(const Event& event);
 
@@ -37,8 +40,8 @@ nlohmann::json event_to_json(const Event& event);
 // for: a missing or empty user, a bad timestamp, a non-numeric, NaN, infinite or
 // out-of-float-range feature, a non-string text, a non-object meta, or an unknown key.
 // source and line are only used in the error.
-Event event_from_json(const nlohmann::json& j, const std::string& source = {},
-                      std::size_t line = 0);
+Event event_from_json(const nlohmann::json& j, const std::string& source = {}, std::size_t line = 0,
+                      UtcOffset naive_offset = UtcOffset{0});
 
 // Throws InvalidArgument unless event is well formed (valid user id, finite features,
 // meta an object). Used by the stores on every append.

@@ -11,6 +11,7 @@
 
 #include "oap/core/error.hpp"
 #include "oap/core/event.hpp"
+#include "oap/core/timestamp.hpp"
 
 namespace oap {
 
@@ -20,18 +21,26 @@ enum class OnBadLine {
   kSkip,  // report it to the on_bad_line callback (and count it), then go on with the next line
 };
 
+// How event files are read (JSON Lines by EventReader, CSV by CsvEventReader). Plain value type;
+// the config section "events".
 struct EventReaderOptions {
   // What to do with a line that is not a valid event. Default: kFail.
   OnBadLine on_bad_line = OnBadLine::kFail;
-  // Lines longer than this (bytes) are bad lines ("line too long"). Default: 16 MiB.
+  // Lines longer than this (bytes) are bad lines ("line too long"). JSON Lines only.
+  // Default: 16 MiB.
   std::size_t max_line_bytes = 16u << 20;
+  // The zone of date-times written without one ("2015-02-26 21:42:53"), a fixed offset from
+  // UTC; JSON "UTC" or "+05:30" / "-08:00" (parse_utc_offset). Date-times with a zone and seconds
+  // since the epoch are not affected. Default: UTC.
+  UtcOffset timezone{0};
 
   void validate() const;
 };
 void to_json(nlohmann::json& j, const EventReaderOptions& o);
 void from_json(const nlohmann::json& j, EventReaderOptions& o);
 
-// Reads events from JSON Lines. Blank lines are ignored. A line is bad when it is not valid
+// Reads events from JSON Lines (event_from_json, naive date-times at options.timezone). Blank
+// lines are ignored. A line is bad when it is not valid
 // JSON, is not a valid event (see event_from_json), or has a different number of features
 // than the first event of the same user (the user's dimension; it can be seeded with
 // expect_dimension for users already known, e.g. from a store).

@@ -43,6 +43,17 @@ struct DetectorBankOptions {
   // Users held in memory; beyond it the least recently used is saved (if state_dir is set)
   // and dropped. Requires >= 1. Default: 100000.
   std::size_t max_users = 100000;
+  // Keep deviations out of what a user's detectors learn: a point that any detector flags is
+  // scored but not learned (Observation::learned false; the point is held back) unless the
+  // user's shift monitor calls the change sustained. Then the held-back points from the shift's
+  // start are learned, in order, with the current one, so the user's new behaviour becomes the
+  // detectors' normal; a one-off blip never enters their state. Points held back longer than
+  // hold_back_window events are dropped (a blip). During cold start every point is learned.
+  // false: every point is learned, flagged or not. Default: true.
+  bool hold_back_flagged = true;
+  // The most events a point is held back for, and so the most points held per user. Default: 32.
+  // Requires >= 1.
+  std::size_t hold_back_window = 32;
   // Directory for per-user state files "<user_file_stem(user)>.json"; empty = no persistence.
   // A user seen for the first time is restored from its file if there is one. Default: "".
   std::string state_dir;
@@ -60,6 +71,11 @@ struct Observation {
   std::map<std::string, Score> scores;  // by detector name
   ShiftReport shift;                    // the user's shift monitor after this event
   std::uint64_t user_events = 0;        // the user's events including this one
+  // Whether the user's detectors learned this point (false: held back, see
+  // DetectorBankOptions::hold_back_flagged).
+  bool learned = true;
+  std::size_t released = 0;   // held-back points learned now (a sustained shift), before this one
+  std::size_t held_back = 0;  // points held back for the user after this event
 };
 void to_json(nlohmann::json& j, const Observation& o);
 
@@ -74,14 +90,16 @@ void to_json(nlohmann::json& j, const Observation& o);
 // user takes that state over in memory, and a call that was already working on the evicted
 // user finishes first (its event is in the file) or starts over on the user's new entry.
 // So no event is lost or counted twice, whatever the interleaving. An IoError while writing
-// leaves the state in memory for the user's next event.
+// leaves the state in memory for the user's next event. forget() removes a user from memory and
+// from state_dir (see there).
 class DetectorBank {
  public:
   explicit DetectorBank(DetectorBankOptions options = {});
   ~DetectorBank();
 
   // Scores x against the user's history (or the population's during cold start), then learns
-  // it. The user's dimension is fixed by its first event; InvalidArgument for a mismatch or
+  // it, or holds it back (DetectorBankOptions::hold_back_flagged; Observation says which). The
+  // user's dimension is fixed by its first event; InvalidArgument for a mismatch or
   // non-finite values (nothing is learned then). IoError if writing the state of a user this
   // call evicts fails (x is not learned then; the evicted state stays in memory).
   Observation observe(const UserId& user, std::span<const double> x);
@@ -91,6 +109,28 @@ class DetectorBank {
   bool save_user(const UserId& user);
   // Saves every user in memory.
   void save_all();
+  // Events the user's detectors have taken (Observation::user_events of the last one): from
+  // memory, or from the user's state file; 0 for a user the bank has never seen. Throws as
+  // restoring the state file does for a corrupt one.
+  std::uint64_t user_events(const UserId& user);
+
+  // Forgets the user: drops its detectors and shift monitor from memory (resident, or evicted
+  // and not yet written) and deletes its state file, and any temporary file a process that
+  // died while writing it left, in state_dir. That state holds the detectors' statistics and
+  // raw points of the user (an isolation forest's window). Returns whether there was anything
+  // (state in memory or a file). Afterwards the user is unknown: its next event starts it from
+  // nothing, dimension included. The population detectors are not touched: they pool the events
+  // of every user (a population isolation forest keeps raw points of any of them in its
+  // window), as do the points of warm users waiting to be learned by them; they hold nothing
+  // per user that could be removed. IoError if a file cannot be deleted (the state in memory
+  // is gone then; forget again to retry). InvalidArgument for an invalid user id.
+  //
+  // Concurrent calls for the user: an observe() that had the user's state before forget()
+  // reached it finishes first and is forgotten with the rest; one that comes later starts the
+  // user from nothing (it waits, if it must, until the old file is gone, so it can neither read
+  // it nor have its own state deleted). save_user() likewise saves before or returns false.
+  // Other users are not affected.
+  bool forget(const UserId& user);
   std::size_t users_in_memory() const;
   const DetectorBankOptions& options() const { return options_; }
 
@@ -113,8 +153,11 @@ class DetectorBank {
   // defined in the .cpp), which come before their first use there.
   std::shared_ptr<Slot> slot_for(const UserId& user, std::size_t dim) OAP_EXCLUDES(mu_);
   void retire(const std::shared_ptr<Slot>& slot) OAP_EXCLUDES(mu_);
+  static bool drop(std::shared_ptr<Slot> slot);
   void adopt_predecessor(Slot& slot);
   std::unique_ptr<Set> make_set(std::size_t dim) const;
+  void learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x, bool flagged,
+                     Observation& obs) const;
   void ensure_set(Slot& slot);
   std::filesystem::path state_path(const UserId& user) const;
   void write_state(Slot& slot);

@@ -60,6 +60,14 @@ class CausalLM {
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
                      KVCache* cache = nullptr, std::span<const LoraWeights* const> adapters = {},
                      bool last_only = false) const;
+  // forward() up to the head: the final hidden states (after the last RMSNorm) [B, T, H] (or
+  // [B, 1, H] with last_only) in the model's dtype. logits(hidden_states(...)) == forward(...).
+  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
+                           KVCache* cache = nullptr,
+                           std::span<const LoraWeights* const> adapters = {},
+                           bool last_only = false) const;
+  // The head: float32 logits [..., V] of hidden states [..., H].
+  at::Tensor logits(const at::Tensor& hidden) const;
 
   // A KVCache sized for this model.
   KVCache new_cache() const { return KVCache(config_.num_hidden_layers); }

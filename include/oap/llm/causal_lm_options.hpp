@@ -39,10 +39,12 @@ struct CausalLMOptions {
 
   // Throws ConfigError naming the bad field.
   void validate() const;
-  // Reads {"device", "dtype", "num_threads", "decode_threads", "decode_max_tokens",
-  // "tune_glibc_malloc"}; unknown keys are an error.
-  static CausalLMOptions from_json(const nlohmann::json& j, const std::string& context = "model");
-  nlohmann::json to_json() const;
 };
+// The config section "model": {"device", "dtype", "num_threads", "decode_threads",
+// "decode_max_tokens", "tune_glibc_malloc"}, each optional (default above). from_json throws
+// ConfigError naming the field ("model.num_threads: ...") for an unknown key, a value of the
+// wrong type, or one validate() refuses.
+void to_json(nlohmann::json& j, const CausalLMOptions& o);
+void from_json(const nlohmann::json& j, CausalLMOptions& o);
 
 }  // namespace oap

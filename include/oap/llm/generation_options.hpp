@@ -37,10 +37,11 @@ struct GenerationOptions {
 
   // Throws ConfigError naming the bad field.
   void validate() const;
-  // Reads the fields above by name; unknown keys are an error.
-  static GenerationOptions from_json(const nlohmann::json& j,
-                                     const std::string& context = "generation");
-  nlohmann::json to_json() const;
 };
+// The config section "generation": the fields above by name, each optional (default above).
+// from_json throws ConfigError naming the field ("generation.top_p: ...") for an unknown key, a
+// value of the wrong type, or one validate() refuses.
+void to_json(nlohmann::json& j, const GenerationOptions& o);
+void from_json(const nlohmann::json& j, GenerationOptions& o);
 
 }  // namespace oap

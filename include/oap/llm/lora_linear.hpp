@@ -3,6 +3,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 
@@ -13,12 +14,19 @@ namespace oap {
 struct LoraPair {
   at::Tensor a;        // [r, in_features], any floating dtype, same device as the base weight
   at::Tensor b;        // [out_features, r]
-  double scale = 1.0;  // alpha / r, or alpha / sqrt(r) with rsLoRA
+  double scale = 1.0;  // lora_scale(alpha, r, rslora)
   // Dropout probability on the pair's input x while autograd is recording (training, as PEFT's
   // lora_dropout in train mode); never applied under NoGradGuard/inference, nor on the
   // per-row path. Default: 0.
   double dropout = 0.0;
 };
+
+// The scale of a LoRA pair of rank `rank`: alpha / r, or alpha / sqrt(r) with rsLoRA (as PEFT's
+// use_rslora). rank must be > 0.
+inline double lora_scale(double alpha, std::int64_t rank, bool rslora) {
+  const double r = static_cast<double>(rank);
+  return rslora ? alpha / std::sqrt(r) : alpha / r;
+}
 
 // A linear projection y = x W^T (+ bias) whose base weight is frozen and shared, plus low-rank
 // pairs chosen per call: none, one for the whole batch, or a different one per batch row

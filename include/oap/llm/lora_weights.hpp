@@ -24,8 +24,11 @@ std::string_view lora_target_name(LoraTarget t);
 std::optional<LoraTarget> parse_lora_target(std::string_view name);
 // in/out features of target t in a model with config c.
 std::pair<std::int64_t, std::int64_t> lora_target_shape(const ModelConfig& c, LoraTarget t);
-// The PEFT name of target t's module in layer `layer`, which its tensors extend with
-// ".lora_A.weight" / ".lora_B.weight": "base_model.model.model.layers.3.self_attn.q_proj".
+// The Hugging Face name of target t's module in layer `layer`, which the checkpoint's tensors
+// extend with ".weight" / ".bias": "model.layers.3.self_attn.q_proj", "model.layers.3.mlp.up_proj".
+std::string hf_module_name(std::int64_t layer, LoraTarget t);
+// The PEFT name of the same module, which its tensors extend with ".lora_A.weight" /
+// ".lora_B.weight": "base_model.model." + hf_module_name(layer, t).
 std::string peft_module_name(std::int64_t layer, LoraTarget t);
 
 // A set of LoraPairs indexed by (layer, target): the trainable part of one user's adapter.

@@ -44,13 +44,9 @@ struct ModelConfig {
   // (Hugging Face semantics). Unset (null in config.json, or not Mistral): all positions.
   std::optional<std::int64_t> sliding_window;
 
-  // Parses a config.json object. source names the file in errors. Throws ConfigError for an
-  // unsupported architecture (named), a missing or mistyped field, or inconsistent sizes.
-  static ModelConfig from_json(const nlohmann::json& j, const std::string& source = "config.json");
-  // Reads path (a config.json, or a model folder holding one).
+  // Reads path (a config.json, or a model folder holding one), as model_config_from_json with
+  // errors naming the file. IoError if it does not exist or cannot be read.
   static ModelConfig from_file(const std::filesystem::path& path);
-  // The Hugging Face config.json form (round-trips through from_json).
-  nlohmann::json to_json() const;
   // Throws ConfigError naming the first inconsistent field.
   void validate() const;
 
@@ -59,5 +55,13 @@ struct ModelConfig {
   std::int64_t num_kv_groups() const { return num_attention_heads / num_key_value_heads; }
   bool has_qkv_bias() const { return attention_bias || qkv_bias; }
 };
+
+// The Hugging Face config.json form (round-trips through from_json).
+void to_json(nlohmann::json& j, const ModelConfig& c);
+// Parses a config.json object. Throws ConfigError naming "config.json" and the field for an
+// unsupported architecture (named), a missing or mistyped field, or inconsistent sizes.
+void from_json(const nlohmann::json& j, ModelConfig& c);
+// As from_json, with errors naming source (a file path) instead of "config.json".
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source);
 
 }  // namespace oap

@@ -17,14 +17,16 @@ struct RopeScaling {
   double low_freq_factor = 1.0;   // llama3 only
   double high_freq_factor = 4.0;  // llama3 only
   std::int64_t original_max_position_embeddings = 0;  // llama3 only (8192 for Llama 3.1)
-
-  // Reads {"type"|"rope_type": "default"|"linear"|"dynamic"|"llama3", "factor", ...}; a null or
-  // absent object is kNone. Throws ConfigError naming source and the field for anything else
-  // (yarn, longrope, ... are refused by name).
-  static RopeScaling from_json(const nlohmann::json& j, const std::string& source);
-  // The Hugging Face spelling; null for kNone.
-  nlohmann::json to_json() const;
 };
+
+// The Hugging Face spelling; null for kNone.
+void to_json(nlohmann::json& j, const RopeScaling& s);
+// Reads {"type"|"rope_type": "default"|"linear"|"dynamic"|"llama3", "factor", ...}; null is
+// kNone. Throws ConfigError naming "rope_scaling" and the field for anything else (yarn,
+// longrope, ... are refused by name).
+void from_json(const nlohmann::json& j, RopeScaling& s);
+// As from_json, with errors naming source ("model/config.json.rope_scaling").
+RopeScaling rope_scaling_from_json(const nlohmann::json& j, const std::string& source);
 
 // The rotary inverse frequencies, as Hugging Face computes them (in double, rounded to float at
 // the end as HF does in float32): inv_freq[i] = 1 / theta^(2i/head_dim), i < head_dim/2, then

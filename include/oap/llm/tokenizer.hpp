@@ -52,7 +52,8 @@ class Tokenizer {
   // <s>; <|end_of_text|>, <|endoftext|>, </s>), and its add_bos_token / add_eos_token decide
   // what encode(text, true) adds, as transformers' Llama and Gemma tokenizers do; its legacy
   // flag changes nothing (as in transformers' fast tokenizers, tokenizer.json already encodes
-  // it). Throws IoError (unreadable), ParseError naming the field of a malformed file (bad id,
+  // it). Throws IoError (unreadable), ConfigError naming the file, line and column (not valid
+  // JSON, as load_json_file), ParseError naming the field of a malformed file (bad id,
   // bad merge, wrong JSON type), ConfigError naming the component and value of a well-formed
   // but unsupported one (model.type "Unigram", normalizer "NFKC", decoder "WordPiece", ...).
   static std::unique_ptr<Tokenizer> from_json_file(const std::filesystem::path& tokenizer_json);
@@ -94,8 +95,9 @@ class Tokenizer {
 // left, and writes a Hugging Face tokenizer.json to out (temp file + rename).
 // Byte b gets id b; merges follow in the order learned; special tokens get the last ids.
 // Deterministic for the same inputs: the most frequent pair wins, ties go to the pair whose
-// (left id, right id) is smallest. Cost is O(merges x distinct words x word length): meant for
-// test and toy corpora (a few MB), not for training production tokenizers.
+// (left id, right id) is smallest. Pair counts are updated incrementally (only the words that
+// hold the merged pair are visited): 49 MB of English text (215k documents) trains 8192 tokens
+// in about 30 s and 360 MB of memory (`oap train-tokenizer`, scripts/make_base_model.sh).
 // Throws InvalidArgument if vocab_size < 256 + special_tokens.size() or a special token is
 // empty or repeated; IoError if out cannot be written.
 void write_byte_level_bpe_tokenizer(const std::vector<std::string>& corpus, std::size_t vocab_size,

@@ -41,7 +41,9 @@ class HistoryStore {
   // Every user with at least one event, sorted.
   virtual std::vector<UserId> users() const = 0;
   // Removes everything held of the user (events and dimension); returns how many events
-  // were removed. Durable when it returns.
+  // were removed. Durable and complete when it returns: the store keeps no copy of the
+  // user's events anywhere it keeps data (each implementation says what that covers and what
+  // it costs). Events a caller has read before are the caller's.
   virtual std::size_t forget(const UserId& user) = 0;
   // Makes every event appended before the call durable (where the store is durable at all).
   virtual void flush() = 0;

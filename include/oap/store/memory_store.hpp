@@ -14,7 +14,8 @@ namespace oap {
 
 // Keeps at most options.max_events_per_user events per user (the oldest by timestamp are
 // dropped first), in options.shards independently locked shards so that appends for different
-// users rarely contend. Nothing persists: flush() is a no-op.
+// users rarely contend. Nothing persists: flush() is a no-op. forget() drops the user's events;
+// their memory goes back to the allocator (it is not overwritten).
 //
 // Safe for concurrent access without external synchronization (readers share a shard lock,
 // writers take it exclusively).

@@ -24,11 +24,29 @@ class SqliteConnection;
 // with an index on (user, last timestamp, last sequence). A store move thus writes one row per
 // user rather than one per event, and recent() reads the user's newest few blocks instead of
 // one row per event. One writer connection commits; options.read_connections reader
-// connections serve reads beside it (WAL). forget() first moves the inbox, since its rows mix
-// users. Formats: docs/file-formats.md. Durability follows options.durability: with kEveryAppend an
-// append is durable when it returns; with kBatched once flush() returns (or its batch filled up).
-// Durable means it survives kill -9 of the process (and power loss with options.sync_full). Every
-// read first commits the appends made before it, so a thread always reads its own writes.
+// connections serve reads beside it (WAL). Formats: docs/file-formats.md. Durability follows
+// options.durability: with kEveryAppend an append is durable when it returns; with kBatched once
+// flush() returns (or its batch filled up). Durable means it survives kill -9 of the process (and
+// power loss with options.sync_full). Every read first commits the appends made before it, so a
+// thread always reads its own writes.
+//
+// forget(user) leaves no byte of the user's events (text, meta, features) nor the user's name
+// in any file of the store: the database, "<path>-wal", "<path>-shm" and "<path>.lock". It moves
+// the inbox (its rows mix users), deletes the user's rows (with PRAGMA secure_delete on), then
+// scrubs: VACUUM rebuilds the database from its live rows, because SQLite leaves deleted bytes
+// in free space, in free pages and in stale copies that rebalancing a b-tree leaves in pages
+// when it moves rows (secure_delete zeroes the first two only), and a truncating checkpoint
+// then empties the WAL, which holds older copies of pages. The scrub reads and rewrites the
+// whole database, so its cost grows with the database, not with the user (~2 s for 125 MiB
+// here, docs/benchmarks.md), and it needs free space for a copy of the database in SQLite's
+// temporary folder and another in the WAL. Appends wait for it; reads go on, except during the
+// checkpoint, which waits for the reads in flight so that no reader of this store can keep it
+// from truncating the log. If the scrub fails (no space; another program's connection, which
+// the lock file does not stop, holding a read transaction past busy_timeout_ms), forget throws
+// StoreError: the user is already gone from every read, the scrub stays pending (recorded in
+// the database) and the next forget() of any user, or the next open, finishes it. Beyond this
+// store's files: copies elsewhere (backups, the OS page cache, blocks the file system or disk
+// has not reused yet) are not in its reach.
 //
 // Only one process may have a database open at a time (an exclusive lock on "<path>.lock";
 // a second open throws StoreError). Within the process: safe for concurrent access without
@@ -71,6 +89,8 @@ class SqliteStore final : public HistoryStore {
   void commit_pending_locked() OAP_REQUIRES(write_mu_);
   void migrate_inbox_locked() OAP_REQUIRES(write_mu_);
   void commit_if_pending() const OAP_EXCLUDES(write_mu_);
+  void scrub_locked() OAP_REQUIRES(write_mu_);
+  void truncate_wal_locked() OAP_REQUIRES(write_mu_);
   std::optional<UserEntry> user_entry(const UserId& user) const OAP_EXCLUDES(users_mu_);
   Connection& acquire_reader(std::unique_lock<std::mutex>& lock) const;
 
@@ -87,6 +107,8 @@ class SqliteStore final : public HistoryStore {
   std::vector<UserId> uncommitted_users_ OAP_GUARDED_BY(write_mu_);
   std::int64_t next_seq_ OAP_GUARDED_BY(write_mu_) = 0;
   std::int64_t next_user_id_ OAP_GUARDED_BY(write_mu_) = 1;
+  // A forget() deleted rows whose bytes may still be in the files (oap_meta 'scrub_pending').
+  bool scrub_pending_ OAP_GUARDED_BY(write_mu_) = false;
   std::atomic<std::size_t> pending_count_{0};
 
   // Lock order: write_mu_, then inbox_->mu, then users_mu_.

@@ -1,0 +1,68 @@
+#include "personalizer/training_plan.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace oap::detail {
+
+TrainingData plan_training_data(
+    const std::vector<Event>& recent, std::uint64_t last_index, const UpdatePlan& plan,
+    const UpdatePlanOptions& options,
+    const std::function<std::vector<std::int32_t>(const std::string&)>& encode) {
+  TrainingData data;
+  if (recent.empty()) return data;
+  // Index of recent[i]: last_index - (recent.size() - 1 - i).
+  const auto first_index =
+      static_cast<std::int64_t>(last_index) - static_cast<std::int64_t>(recent.size()) + 1;
+  auto index_of = [&](std::size_t i) { return first_index + static_cast<std::int64_t>(i); };
+  auto sample = [&](const Event& e, double weight) -> std::optional<TrainingSample> {
+    if (e.text.empty()) return std::nullopt;
+    auto ids = encode(e.text);
+    if (ids.size() < 2) return std::nullopt;
+    return TrainingSample{std::move(ids), weight};
+  };
+  const double weight = plan.new_context ? 1.0 : plan.weight;
+  // Trigger: newest first, then put back in time order.
+  for (std::size_t i = recent.size(); i-- > 0 && data.trigger.size() < options.trigger_samples;) {
+    const auto idx = index_of(i);
+    if (idx > static_cast<std::int64_t>(plan.event)) continue;
+    if (idx < plan.trigger_start) break;
+    if (auto s = sample(recent[i], weight)) data.trigger.push_back(std::move(*s));
+  }
+  std::reverse(data.trigger.begin(), data.trigger.end());
+  // History before the trigger, newest first: alternately held out and replayed.
+  bool hold = options.heldout_samples > 0;
+  for (std::size_t i = recent.size(); i-- > 0;) {
+    if (index_of(i) >= plan.trigger_start) continue;
+    if (data.replay.size() >= options.replay_samples &&
+        data.heldout.size() >= options.heldout_samples) {
+      break;
+    }
+    auto s = sample(recent[i], 1.0);
+    if (!s) continue;
+    const bool to_heldout = (hold && data.heldout.size() < options.heldout_samples) ||
+                            data.replay.size() >= options.replay_samples;
+    if (to_heldout && data.heldout.size() < options.heldout_samples) {
+      data.heldout.push_back(std::move(*s));
+    } else if (data.replay.size() < options.replay_samples) {
+      data.replay.push_back(std::move(*s));
+    }
+    hold = !hold;
+  }
+  // No history before the trigger (a first profile): hold out every fifth trigger sample.
+  if (data.heldout.empty() && data.replay.empty() && options.heldout_samples > 0 &&
+      data.trigger.size() >= 5) {
+    std::vector<TrainingSample> kept;
+    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
+      if (i % 5 == 4 && data.heldout.size() < options.heldout_samples) {
+        data.heldout.push_back(std::move(data.trigger[i]));
+      } else {
+        kept.push_back(std::move(data.trigger[i]));
+      }
+    }
+    data.trigger = std::move(kept);
+  }
+  return data;
+}
+
+}  // namespace oap::detail

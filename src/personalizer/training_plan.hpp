@@ -1,0 +1,38 @@
+#pragma once
+// Private: which of a user's recent events an update learns from (trigger, replay, held-out).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oap/adapt/rapid_trainer.hpp"
+#include "oap/core/event.hpp"
+#include "oap/personalizer_options.hpp"
+
+namespace oap::detail {
+
+// What one update is about: decided at the user's event `event`, learning the events from
+// trigger_start to event (inclusive) with weight `weight`.
+struct UpdatePlan {
+  std::uint64_t event = 0;
+  std::int64_t trigger_start = 0;
+  double weight = 1.0;
+  bool new_context = false;
+};
+
+// Splits `recent` (the user's latest events, oldest first; the last of them has index
+// last_index) into training data:
+//   trigger: events with index in [trigger_start, plan.event] that have text, the newest
+//            options.trigger_samples of them, each with weight plan.weight;
+//   history: events before trigger_start with text, newest first, alternately held out (up to
+//            heldout_samples) and replayed (up to replay_samples);
+//   with no history before the trigger (a first profile), every fifth trigger sample is held out
+//   instead, up to heldout_samples, so the gate still has something to judge.
+// encode turns a text into token ids; texts of fewer than 2 tokens are skipped.
+TrainingData plan_training_data(
+    const std::vector<Event>& recent, std::uint64_t last_index, const UpdatePlan& plan,
+    const UpdatePlanOptions& options,
+    const std::function<std::vector<std::int32_t>(const std::string&)>& encode);
+
+}  // namespace oap::detail

@@ -1,0 +1,284 @@
+#include "oap/personalizer.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "llm/model_test_util.hpp"
+#include "oap/core/error.hpp"
+#include "oap/llm/causal_lm.hpp"
+#include "oap/llm/model_init.hpp"
+#include "oap/llm/model_preset.hpp"
+#include "oap/llm/tokenizer.hpp"
+
+namespace oap {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+// Two ways of writing: a user's "style" is the vocabulary their texts are drawn from.
+std::string style_text(int style, std::mt19937_64& rng, int words = 10) {
+  static const std::vector<std::string> kWords[] = {
+      {"the",  "soup", "is",   "warm",   "and",    "the",    "bread", "is", "fresh", "we",
+       "cook", "rice", "with", "onions", "garlic", "butter", "in",    "a",  "pan",   "tonight"},
+      {"market",    "shares", "fell",   "as",        "bond",     "yields", "rose",
+       "investors", "sold",   "stocks", "quarterly", "earnings", "beat",   "forecasts",
+       "the",       "index",  "closed", "lower",     "today",    "banks"}};
+  std::string out;
+  for (int i = 0; i < words; ++i) {
+    out += (i ? " " : "") + kWords[style][rng() % kWords[style].size()];
+  }
+  return out;
+}
+
+// An event of user at minute i: features N(level, 1) and N(0, 1) (noise seeded by user and i,
+// so every test sees the same stream whatever ran before), and the text.
+Event make(const std::string& user, int i, double level, const std::string& text) {
+  std::mt19937_64 noise(std::hash<std::string>{}(user) * 1000 + static_cast<std::uint64_t>(i));
+  std::normal_distribution<double> g;
+  Event e;
+  e.user = user;
+  e.timestamp =
+      timestamp_from_micros(1'700'000'000'000'000 + static_cast<std::int64_t>(i) * 60'000'000);
+  e.features = {static_cast<float>(level + g(noise)), static_cast<float>(g(noise))};
+  e.text = text;
+  return e;
+}
+
+class PersonalizerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_dir_ = new TempDir();
+    init_random_model(model_preset("tiny"), model_dir_->path(), {.seed = 5, .init_std = 0.1});
+    model_ = CausalLM::load(model_dir_->path(), {.num_threads = 1}).release();
+    tokenizer_ = Tokenizer::load(model_dir_->path()).release();
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete tokenizer_;
+    delete model_dir_;
+  }
+  PersonalizerOptions options(bool wait = true) {
+    PersonalizerOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.personalizer.wait_for_updates = wait;
+    o.detect.detectors = {{"z", {{"type", "zscore"}}}};
+    o.detect.min_history = 5;
+    o.policy.initial_adapt_after = 15;
+    o.adapters.trainer.learning_rate = 5e-3;
+    o.adapters.trainer.steps = 6;
+    o.adapters.lora.rank = 4;
+    return o;
+  }
+  std::unique_ptr<Personalizer> open(const PersonalizerOptions& o, bool with_model = true) {
+    if (!with_model) return std::make_unique<Personalizer>(o);
+    return std::make_unique<Personalizer>(
+        o, std::shared_ptr<const CausalLM>(std::shared_ptr<void>(), model_),
+        std::shared_ptr<const Tokenizer>(std::shared_ptr<void>(), tokenizer_));
+  }
+
+  static TempDir* model_dir_;
+  static const CausalLM* model_;
+  static const Tokenizer* tokenizer_;
+  TempDir dir_;
+  std::mt19937_64 rng_{11};
+};
+
+TempDir* PersonalizerTest::model_dir_ = nullptr;
+const CausalLM* PersonalizerTest::model_ = nullptr;
+const Tokenizer* PersonalizerTest::tokenizer_ = nullptr;
+
+TEST_F(PersonalizerTest, ASustainedShiftAdaptsTheUserAndLowersTheirNllOnTheNewText) {
+  auto p = open(options());
+  std::vector<Personalizer::Observation> seen;
+  for (int i = 0; i < 30; ++i) seen.push_back(p->observe(make("ann", i, 0.0, style_text(0, rng_))));
+  // The profile: an accepted update after initial_adapt_after events.
+  ASSERT_EQ(seen[14].decision.action, Action::kAdapt) << seen[14].decision.reason;
+  ASSERT_TRUE(seen[14].update.has_value());
+  EXPECT_TRUE(seen[14].update->result.get().accepted) << seen[14].update->result.get().reason;
+  ASSERT_TRUE(seen[20].nll.has_value());
+  EXPECT_EQ(seen[20].features.size(), 2u + 5u);  // 2 features + surprise + 4-d embedding
+  // The shift: features and text change for good.
+  const std::string probe = style_text(1, rng_, 12);
+  const double nll_before = p->score("ann", probe).mean_nll;
+  bool new_context = false;
+  for (int i = 30; i < 60; ++i) {
+    const auto o = p->observe(make("ann", i, 8.0, style_text(1, rng_)));
+    if (o.decision.action == Action::kNewContext) {
+      new_context = true;
+      ASSERT_TRUE(o.update.has_value());
+      const auto r = o.update->result.get();
+      EXPECT_TRUE(r.accepted) << r.reason;
+      EXPECT_LT(r.trigger_loss_after, r.trigger_loss_before);
+      EXPECT_GE(o.decision.trigger_start, 30);
+    }
+  }
+  EXPECT_TRUE(new_context);
+  EXPECT_LT(p->score("ann", probe).mean_nll, nll_before);
+  const auto report = p->report("ann");
+  EXPECT_EQ(report.at("events"), 60);
+  EXPECT_EQ(report.at("nll").size(), 60u);
+  EXPECT_GE(report.at("updates").size(), 2u);
+}
+
+TEST_F(PersonalizerTest, ABlipLeavesTheDetectorsAndTheAdapterAsTheyWere) {
+  auto p = open(options());
+  for (int i = 0; i < 40; ++i) p->observe(make("bob", i, 0.0, style_text(0, rng_)));
+  const auto before = p->inspect("bob");
+  const auto blip = p->observe(make("bob", 40, 25.0, style_text(1, rng_)));
+  EXPECT_EQ(blip.decision.action, Action::kObserve) << blip.decision.reason;
+  EXPECT_FALSE(blip.detection.learned);
+  EXPECT_FALSE(blip.update.has_value());
+  for (int i = 41; i < 45; ++i) {
+    EXPECT_NE(p->observe(make("bob", i, 0.0, style_text(0, rng_))).decision.action, Action::kAdapt);
+  }
+  const auto after = p->inspect("bob");
+  EXPECT_EQ(after.at("adapter"), before.at("adapter"));
+  EXPECT_EQ(after.at("versions").size(), before.at("versions").size());
+  // The detectors took every event but the blip.
+  EXPECT_EQ(after.at("history_events"), 45);
+}
+
+TEST_F(PersonalizerTest, BadEventsAreRefusedAndChangeNothing) {
+  auto p = open(options());
+  for (int i = 0; i < 3; ++i) p->observe(make("cy", i, 0.0, style_text(0, rng_)));
+  const auto before = p->inspect("cy");
+  auto bad = make("cy", 3, 0.0, style_text(0, rng_));
+  bad.features = {1.0f, 2.0f, 3.0f};
+  EXPECT_THAT([&] { p->observe(bad); }, ::testing::ThrowsMessage<InvalidArgument>(
+                                            HasSubstr("\"cy\"'s events have 7 features")));
+  bad = make("cy", 3, 0.0, style_text(0, rng_));
+  bad.features[0] = std::nanf("");
+  EXPECT_THROW(p->observe(bad), InvalidArgument);
+  bad = make("cy", 3, 0.0, std::string(70000, 'a'));
+  EXPECT_THAT([&] { p->observe(bad); },
+              ::testing::ThrowsMessage<InvalidArgument>(HasSubstr("max_text_bytes")));
+  bad = make("cy", 3, 0.0, "caf\xc3");
+  EXPECT_THAT([&] { p->observe(bad); },
+              ::testing::ThrowsMessage<InvalidArgument>(HasSubstr("not valid UTF-8 (byte 3)")));
+  bad = make("cy", 3, 0.0, "no text signals without text");
+  bad.text.clear();
+  EXPECT_THROW(p->observe(bad), InvalidArgument);  // 2 features, the user's events have 7
+  EXPECT_EQ(p->inspect("cy"), before);
+}
+
+TEST_F(PersonalizerTest, ReopeningTheDataDirectoryRestoresEverything) {
+  nlohmann::json before;
+  {
+    auto p = open(options());
+    for (int i = 0; i < 25; ++i) p->observe(make("dee", i, 0.0, style_text(0, rng_)));
+    before = p->inspect("dee");
+    ASSERT_FALSE(before.at("adapter").is_null());
+  }
+  auto p = open(options());
+  EXPECT_EQ(p->inspect("dee"), before);
+  const auto next = p->observe(make("dee", 25, 0.0, style_text(0, rng_)));
+  EXPECT_EQ(next.event, 25u);
+  EXPECT_EQ(next.detection.user_events, 26u);
+  EXPECT_EQ(p->inspect("dee").at("decided_events"), 26);
+}
+
+TEST_F(PersonalizerTest, ForgetLeavesNoByteOfTheUserInTheDataDirectory) {
+  const std::string marker = "zebracornmarker";
+  constexpr float kMarkerFeature = 4242.4242f;
+  std::string feature_bytes(sizeof(float), '\0');
+  std::memcpy(feature_bytes.data(), &kMarkerFeature, sizeof(float));
+  {
+    auto p = open(options());
+    for (int i = 0; i < 20; ++i) {
+      auto e = make("eve", i, 0.0, style_text(0, rng_) + " " + marker);
+      e.meta = {{"note", marker}};
+      e.features[1] = kMarkerFeature;
+      p->observe(e);
+      p->observe(make("fay", i, 0.0, style_text(0, rng_)));
+    }
+    p->wait_idle();
+    EXPECT_EQ(p->forget("eve"), 20u);
+    EXPECT_EQ(p->inspect("eve").at("history_events"), 0);
+    EXPECT_EQ(p->inspect("fay").at("history_events"), 20);
+  }
+  // Every file of the data directory, byte by byte.
+  std::size_t files = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.path() / "data")) {
+    if (!f.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(bytes.find(marker), std::string::npos) << f.path();
+    EXPECT_EQ(bytes.find(feature_bytes), std::string::npos) << f.path();  // float32 (history)
+    EXPECT_EQ(bytes.find("4242.42"), std::string::npos) << f.path();      // as text (JSON state)
+  }
+  EXPECT_GT(files, 3u);
+}
+
+TEST_F(PersonalizerTest, WorksWithoutAModelOnFeaturesOnly) {
+  auto p = open(options(), /*with_model=*/false);
+  for (int i = 0; i < 30; ++i) {
+    const auto o = p->observe(make("gus", i, i < 20 ? 0.0 : 8.0, ""));
+    EXPECT_FALSE(o.nll.has_value());
+    EXPECT_FALSE(o.update.has_value());  // decided and audited only
+    EXPECT_EQ(o.features.size(), 2u);
+  }
+  EXPECT_THROW(p->generate("gus", "hello"), InvalidArgument);
+  const auto r = p->report("gus");
+  EXPECT_GE(r.at("flagged").get<int>(), 5);
+}
+
+TEST_F(PersonalizerTest, CallbacksSeeEveryDeviationAndEscalations) {
+  auto o = options();
+  o.policy.escalate_p = 1e-12;
+  auto p = open(o);
+  std::vector<Action> seen;
+  p->on_deviation([&](const Event& e, const Personalizer::Observation& obs) {
+    EXPECT_EQ(e.user, obs.user);
+    seen.push_back(obs.decision.action);
+  });
+  for (int i = 0; i < 30; ++i) p->observe(make("hal", i, 0.0, style_text(0, rng_)));
+  p->observe(make("hal", 30, 500.0, style_text(0, rng_)));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), Action::kEscalate);
+  for (auto a : seen) EXPECT_NE(a, Action::kIgnore);
+}
+
+TEST_F(PersonalizerTest, ConcurrentUsersObserveGenerateAndUpdate) {
+  auto o = options(/*wait=*/false);
+  o.adapters.worker.concurrency = 2;
+  auto p = open(o);
+  std::vector<std::thread> threads;
+  std::atomic<int> generated{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      for (int i = 0; i < 25; ++i) {
+        const std::string user = "u" + std::to_string(t);
+        p->observe(make(user, i, i < 18 ? 0.0 : 8.0, style_text(i < 18 ? 0 : 1, rng)));
+        if (i % 8 == 7) {
+          GenerationOptions g;
+          g.max_new_tokens = 3;
+          p->generate(user, "the", g);
+          ++generated;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  p->wait_idle();
+  EXPECT_EQ(generated.load(), 4 * 3);
+  for (int t = 0; t < 4; ++t) {
+    const auto j = p->inspect("u" + std::to_string(t));
+    EXPECT_EQ(j.at("decided_events"), 25);
+    EXPECT_EQ(j.at("history_events"), 25);
+    EXPECT_EQ(j.at("detector_events"), 25);
+  }
+  EXPECT_EQ(p->stats().events, 100u);
+  EXPECT_EQ(p->stats().updates_pending, 0u);
+}
+
+}  // namespace
+}  // namespace oap
