@@ -39,7 +39,6 @@
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,6 +58,7 @@
 #include <vector>
 
 #include "bench_models.hpp"
+#include "bench_util.hpp"
 #include "oap/adapt/adapter_manager.hpp"
 #include "oap/adapt/adapter_store.hpp"
 #include "oap/adapt/rapid_trainer.hpp"
@@ -72,6 +72,8 @@ namespace fs = std::filesystem;
 using oap::LoraTarget;
 using oap::bench::bench_model;
 using oap::bench::bench_threads;
+using oap::bench::percentile;
+using oap::bench::ScratchDir;
 
 constexpr std::int64_t kRank = 8;
 constexpr double kAlpha = 16.0;
@@ -149,32 +151,6 @@ void BM_RapidUpdate(benchmark::State& state, std::string preset, std::string dty
 
 // --- Adapter reload -------------------------------------------------------------------------
 
-// A fresh folder under the system temp folder, removed when destroyed.
-class ScratchDir {
- public:
-  explicit ScratchDir(const fs::path& parent = fs::temp_directory_path()) {
-    static int counter = 0;
-    path_ = parent /
-            ("oap_adapter_bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    if (!keep_) {
-      std::error_code ec;
-      fs::remove_all(path_, ec);
-    }
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-  void keep() { keep_ = true; }
-
- private:
-  fs::path path_;
-  bool keep_ = false;
-};
-
 // A trained-looking adapter for user number `seed`: PEFT's A, B ~ N(0, 0.02) (non-zero).
 oap::LoraWeights user_adapter(const oap::ModelConfig& c, std::uint64_t seed) {
   auto w = oap::LoraWeights::create(c, kRank, kAlpha, kTargets, false, seed);
@@ -206,7 +182,7 @@ std::string add_version(oap::AdapterStore& store, const oap::UserId& user,
 
 void BM_AdapterReload(benchmark::State& state, std::string preset) {
   auto m = bench_model(preset, "float32");
-  ScratchDir dir;
+  ScratchDir dir("adapter_bench");
   std::shared_ptr<oap::AdapterStore> store = oap::open_adapter_store(dir.path() / "store");
   oap::AdapterManagerOptions o;
   o.memory_budget_bytes = 1;  // only the adapter being returned stays resident
@@ -233,7 +209,7 @@ void BM_AdapterReload(benchmark::State& state, std::string preset) {
 
 void BM_AdapterStoreOpen(benchmark::State& state, std::string preset) {
   auto m = bench_model(preset, "float32");
-  ScratchDir dir;
+  ScratchDir dir("adapter_bench");
   auto store = oap::open_adapter_store(dir.path() / "store");
   const auto id = add_version(*store, "user-a", user_adapter(m->config(), 1));
   for (auto _ : state) benchmark::DoNotOptimize(store->open("user-a", id));
@@ -241,7 +217,7 @@ void BM_AdapterStoreOpen(benchmark::State& state, std::string preset) {
 
 void BM_LoadPeftAdapter(benchmark::State& state, std::string preset) {
   auto m = bench_model(preset, "float32");
-  ScratchDir dir;
+  ScratchDir dir("adapter_bench");
   oap::save_peft_adapter(dir.path(), user_adapter(m->config(), 1), peft_config());
   for (auto _ : state) {
     auto a = oap::load_peft_adapter(dir.path(), m->config());
@@ -359,13 +335,6 @@ std::pair<std::size_t, std::size_t> process_rss() {
   return {rss, hwm};
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 int many_adapters(const std::map<std::string, std::string>& args) {
   auto arg = [&](const std::string& k, const std::string& d) {
     auto it = args.find(k);
@@ -383,7 +352,8 @@ int many_adapters(const std::map<std::string, std::string>& args) {
 
   auto m = bench_model(preset, "float32");
   const auto rss_model = process_rss().first;
-  ScratchDir dir(args.count("dir") ? fs::path(arg("dir", "")) : fs::temp_directory_path());
+  ScratchDir dir("adapter_bench",
+                 args.count("dir") ? fs::path(arg("dir", "")) : fs::temp_directory_path());
   if (args.count("keep")) dir.keep();
   std::shared_ptr<oap::AdapterStore> store = oap::open_adapter_store(dir.path() / "store");
   std::vector<oap::UserId> users;

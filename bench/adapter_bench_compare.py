@@ -360,7 +360,8 @@ def main():
         raise SystemExit(f"adapter_bench_compare: no adapter_bench at {args.cxx}; build it "
                          f"(cmake --build build --target adapter_bench) or pass --cxx PATH")
     ensure_models(args)
-    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, threads {args.threads}, {args.cxx}")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, threads {args.threads}, {args.cxx}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     for part in args.parts.split(","):
         {"update": part_update, "reload": part_reload, "mixed": part_mixed,
          "many": part_many}[part](args)
