@@ -6,7 +6,7 @@
 // OAP_BENCH_DECODE_THREADS (CausalLMOptions::decode_threads; default: the option's default),
 // OAP_BENCH_MODELS (folder of the generated models, kept between runs; default
 // /tmp/oap_bench_models). A model missing there is written on first use: the preset's shape,
-// seed 1, float32, no tokenizer.
+// seed 1, float32, no tokenizer (a tokenizer too in <preset>-tokenizer, see bench_model_dir).
 //
 // Thread safety: bench_model() keeps a cache without a lock; call it from the benchmark's main
 // thread only.
@@ -29,16 +29,19 @@ inline int bench_threads() {
   return static_cast<int>(std::thread::hardware_concurrency());
 }
 
-// The folder of a preset's model, written first if missing.
-inline std::filesystem::path bench_model_dir(const std::string& preset) {
+// The folder of a preset's model, written first if missing. with_tokenizer: the model of the
+// folder <preset>-tokenizer instead: the same preset and seed, plus init_random_model's
+// tokenizer.json (for benchmarks that feed text).
+inline std::filesystem::path bench_model_dir(const std::string& preset,
+                                             bool with_tokenizer = false) {
   const char* root = std::getenv("OAP_BENCH_MODELS");
-  const std::filesystem::path dir =
-      std::filesystem::path(root ? root : "/tmp/oap_bench_models") / preset;
+  const std::filesystem::path dir = std::filesystem::path(root ? root : "/tmp/oap_bench_models") /
+                                    (with_tokenizer ? preset + "-tokenizer" : preset);
   if (!std::filesystem::exists(dir / "model.safetensors")) {
     InitModelOptions o;
     o.seed = 1;
     o.dtype = "float32";
-    o.write_tokenizer = false;
+    o.write_tokenizer = with_tokenizer;
     init_random_model(model_preset(preset), dir, o);
   }
   return dir;
