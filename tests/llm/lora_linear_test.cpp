@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <span>
+#include <vector>
 
 #include "llm/model_test_util.hpp"
 #include "oap/core/error.hpp"
@@ -95,6 +96,34 @@ TEST(LoraLinear, PerRowBf16BatchWithMixedDtypesAndRanksEqualsRowsOneByOne) {
                                .max()
                                .item<double>();
     EXPECT_GT(changed, 0.1);
+  }
+}
+
+// Every row with its own pair (as many distinct pairs as rows: no gather), with float32 pairs
+// and a float32 or a bfloat16 batch (one cast of the stacked pairs): each row gets what the
+// one-pair path gives it alone.
+TEST(LoraLinear, PerRowEveryRowItsOwnPairEqualsRowsOneByOne) {
+  torch::manual_seed(7);
+  auto w = torch::randn({7, 6});
+  auto x = torch::randn({4, 3, 6});
+  std::vector<LoraPair> pairs;
+  for (int i = 0; i < 4; ++i) {
+    pairs.push_back({torch::randn({3, 6}), torch::randn({7, 3}), 0.5 + i});
+  }
+  const LoraPair* rows[] = {&pairs[0], &pairs[1], &pairs[2], &pairs[3]};
+  torch::NoGradGuard no_grad;
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    LoraLinear lin(w.to(dtype), at::Tensor());
+    auto xd = x.to(dtype);
+    auto mixed = lin.forward(xd, rows);
+    ASSERT_EQ(mixed.scalar_type(), dtype);
+    const double tol = dtype == torch::kFloat ? 1e-5 : 0.02;
+    for (int i = 0; i < 4; ++i) {
+      auto alone = lin.forward(xd.narrow(0, i, 1), *rows[i]).to(torch::kFloat);
+      const double diff =
+          (mixed.narrow(0, i, 1).to(torch::kFloat) - alone).abs().max().item<double>();
+      EXPECT_LE(diff, tol * alone.abs().max().item<double>()) << "row " << i;
+    }
   }
 }
 
