@@ -28,8 +28,9 @@ Parts (--parts, comma-separated; default update,reload,mixed):
   mixed   BM_MixedPrefill / BM_MixedDecode with 0, 1, 8 and 64 distinct adapters in a batch of 64
           rows, C++ only: one fresh process per measurement, the adapter counts interleaved;
           throughput relative to the same batch without adapters (time_0 / time_k) from the
-          medians and from the minima. --baseline PATH runs a second adapter_bench build
-          interleaved with the first (before/after a change).
+          medians and from the minima, of wall and of process CPU time (both threads).
+          --baseline PATH runs a second adapter_bench build interleaved with the first
+          (before/after a change); --kinds prefill,decode.
   many    adapter_bench --many (10,000 adapters under a 2 GiB budget; see adapter_bench.cpp),
           once; prints its JSON as a table.
 
@@ -294,7 +295,8 @@ def part_mixed(args):
     loads, rows = [], []
     for preset in args.mixed_presets.split(","):
         for dname in args.dtypes.split(","):
-            for kind in ("Prefill", "Decode"):
+            for kind in [k.capitalize() for k in args.kinds.split(",")]:
+                # (wall, process CPU) seconds per call of each measurement
                 t = {(label, k): [] for label, _ in bins for k in ks}
                 for rep in range(args.reps):
                     order = [(label, b, k) for label, b in bins for k in ks]
@@ -304,23 +306,30 @@ def part_mixed(args):
                         e = run_cxx(args, binary,
                                     f"BM_Mixed{kind}/{CXX_PRESET[preset]}_{dname}/a{k}",
                                     (f"--benchmark_min_time={args.min_time}",))[0]
-                        t[(label, k)].append(seconds(e, "real_time"))
+                        t[(label, k)].append((seconds(e, "real_time"), seconds(e, "cpu_time")))
                 for label, _ in bins:
                     rows.append((f"{label}{kind.lower()} {preset} {dname}",
                                  [t[(label, k)] for k in ks]))
-                    print(f"# {rows[-1][0]}: ms " +
-                          "; ".join(f"a{k} {[round(x * 1e3, 1) for x in t[(label, k)]]}"
-                                    for k in ks), flush=True)
+                    print(f"# {rows[-1][0]}: wall / CPU ms " +
+                          "; ".join(f"a{k} " + ", ".join(f"{w * 1e3:.1f}/{c * 1e3:.1f}"
+                                                         for w, c in t[(label, k)])
+                                    for k in ks) + f"; load {loads[-1]:.2f}", flush=True)
     print("#", load_line(loads))
-    print("\n| batch of 64 | no adapter ms: median (min-max) | 1 adapter | 8 adapters | "
-          "64 adapters | throughput vs no adapter, medians: 1 / 8 / 64 | minima: 1 / 8 / 64 |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
-    for name, ts in rows:
-        med = [statistics.median(x) for x in ts]
-        mn = [min(x) for x in ts]
-        print(f"| {name} | " + " | ".join(cell(x, 1e3) for x in ts) + " | " +
-              " / ".join(f"{med[0] / m:.2f}" for m in med[1:]) + " | " +
-              " / ".join(f"{mn[0] / m:.2f}" for m in mn[1:]) + " |")
+    # Wall time is what a caller waits; the process's CPU time (both threads) is what the work
+    # costs, and the steadier of the two on a machine that other processes keep busy.
+    for which, i in (("wall", 0), ("CPU", 1)):
+        print(f"\n{which} time per call, ms:\n")
+        print("| batch of 64 | no adapter: median (min-max) | 1 adapter | 8 adapters | "
+              "64 adapters | throughput vs no adapter, medians: 1 / 8 / 64 | "
+              "minima: 1 / 8 / 64 |")
+        print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
+        for name, ts in rows:
+            xs = [[m[i] for m in x] for x in ts]
+            med = [statistics.median(x) for x in xs]
+            mn = [min(x) for x in xs]
+            print(f"| {name} | " + " | ".join(cell(x, 1e3) for x in xs) + " | " +
+                  " / ".join(f"{med[0] / m:.2f}" for m in med[1:]) + " | " +
+                  " / ".join(f"{mn[0] / m:.2f}" for m in mn[1:]) + " |")
 
 
 def part_many(args):
@@ -346,6 +355,7 @@ def main():
     ap.add_argument("--presets", default="tiny,small,smollm-135m", help="of the update part")
     ap.add_argument("--mixed-presets", default="small", help="of the mixed part")
     ap.add_argument("--dtypes", default="f32,bf16")
+    ap.add_argument("--kinds", default="prefill,decode", help="of the mixed part")
     ap.add_argument("--min-time", type=float, default=1.0,
                     help="seconds per mixed-batch measurement")
     ap.add_argument("--many-args", default="", help="extra flags of adapter_bench --many")

@@ -100,29 +100,33 @@ TEST(LoraLinear, PerRowBf16BatchWithMixedDtypesAndRanksEqualsRowsOneByOne) {
 }
 
 // Every row with its own pair (as many distinct pairs as rows: no gather), with float32 pairs
-// and a float32 or a bfloat16 batch (one cast of the stacked pairs): each row gets what the
-// one-pair path gives it alone.
+// and a float32 or a bfloat16 batch (one cast of the stacked pairs), the pairs' scales all
+// different or all equal (then applied as one factor): each row gets what the one-pair path
+// gives it alone.
 TEST(LoraLinear, PerRowEveryRowItsOwnPairEqualsRowsOneByOne) {
   torch::manual_seed(7);
   auto w = torch::randn({7, 6});
   auto x = torch::randn({4, 3, 6});
-  std::vector<LoraPair> pairs;
-  for (int i = 0; i < 4; ++i) {
-    pairs.push_back({torch::randn({3, 6}), torch::randn({7, 3}), 0.5 + i});
-  }
-  const LoraPair* rows[] = {&pairs[0], &pairs[1], &pairs[2], &pairs[3]};
   torch::NoGradGuard no_grad;
-  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
-    LoraLinear lin(w.to(dtype), at::Tensor());
-    auto xd = x.to(dtype);
-    auto mixed = lin.forward(xd, rows);
-    ASSERT_EQ(mixed.scalar_type(), dtype);
-    const double tol = dtype == torch::kFloat ? 1e-5 : 0.02;
+  for (bool equal_scales : {false, true}) {
+    std::vector<LoraPair> pairs;
     for (int i = 0; i < 4; ++i) {
-      auto alone = lin.forward(xd.narrow(0, i, 1), *rows[i]).to(torch::kFloat);
-      const double diff =
-          (mixed.narrow(0, i, 1).to(torch::kFloat) - alone).abs().max().item<double>();
-      EXPECT_LE(diff, tol * alone.abs().max().item<double>()) << "row " << i;
+      pairs.push_back({torch::randn({3, 6}), torch::randn({7, 3}), equal_scales ? 2.5 : 0.5 + i});
+    }
+    const LoraPair* rows[] = {&pairs[0], &pairs[1], &pairs[2], &pairs[3]};
+    for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      LoraLinear lin(w.to(dtype), at::Tensor());
+      auto xd = x.to(dtype);
+      auto mixed = lin.forward(xd, rows);
+      ASSERT_EQ(mixed.scalar_type(), dtype);
+      const double tol = dtype == torch::kFloat ? 1e-5 : 0.02;
+      for (int i = 0; i < 4; ++i) {
+        auto alone = lin.forward(xd.narrow(0, i, 1), *rows[i]).to(torch::kFloat);
+        const double diff =
+            (mixed.narrow(0, i, 1).to(torch::kFloat) - alone).abs().max().item<double>();
+        EXPECT_LE(diff, tol * alone.abs().max().item<double>())
+            << "row " << i << (equal_scales ? ", equal scales" : "");
+      }
     }
   }
 }
