@@ -3,65 +3,31 @@
 // models, same thread count) through `bench/llm_bench_compare.py --cxx PATH/llm_bench`, which
 // runs both interleaved.
 //
-// Environment: OAP_BENCH_THREADS (CausalLMOptions::num_threads; default: all cores),
-// OAP_BENCH_DECODE_THREADS (CausalLMOptions::decode_threads; default: the option's default),
-// OAP_BENCH_MODELS (folder for the generated models, kept between runs; default
-// /tmp/oap_bench_models; `llm_bench --write-models` writes them and exits). CPU time is the
-// process's (all threads, spin-waiting included).
+// Environment: OAP_BENCH_THREADS, OAP_BENCH_DECODE_THREADS, OAP_BENCH_MODELS (bench_models.hpp;
+// `llm_bench --write-models` writes the models and exits). CPU time is the process's (all
+// threads, spin-waiting included).
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
+#include "bench_models.hpp"
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/lora_weights.hpp"
-#include "oap/llm/model_init.hpp"
-#include "oap/llm/model_preset.hpp"
 
 namespace {
 
 constexpr std::int64_t kPrompt = 64;   // prefill length
 constexpr std::int64_t kContext = 64;  // cached tokens before the timed decode steps
 
-int bench_threads() {
-  if (const char* t = std::getenv("OAP_BENCH_THREADS")) return std::atoi(t);
-  return static_cast<int>(std::thread::hardware_concurrency());
-}
-
-std::filesystem::path model_dir(const std::string& preset) {
-  const char* root = std::getenv("OAP_BENCH_MODELS");
-  const std::filesystem::path dir =
-      std::filesystem::path(root ? root : "/tmp/oap_bench_models") / preset;
-  if (!std::filesystem::exists(dir / "model.safetensors")) {
-    oap::InitModelOptions o;
-    o.seed = 1;
-    o.dtype = "float32";
-    o.write_tokenizer = false;
-    oap::init_random_model(oap::model_preset(preset), dir, o);
-  }
-  return dir;
-}
+using oap::bench::bench_threads;
 
 std::shared_ptr<const oap::CausalLM> model(const std::string& preset, const std::string& dtype) {
-  static std::map<std::string, std::shared_ptr<const oap::CausalLM>> cache;
-  const std::string key = preset + "/" + dtype;
-  auto& m = cache[key];
-  if (!m) {
-    oap::CausalLMOptions o;
-    o.dtype = dtype;
-    o.num_threads = bench_threads();
-    if (const char* t = std::getenv("OAP_BENCH_DECODE_THREADS")) o.decode_threads = std::atoi(t);
-    m = oap::CausalLM::load(model_dir(preset), o);
-  }
-  return m;
+  return oap::bench::bench_model(preset, dtype);
 }
 
 void BM_Prefill(benchmark::State& state, std::string preset, std::string dtype) {
@@ -126,7 +92,8 @@ int main(int argc, char** argv) {
       {"tiny", "tiny"}, {"small", "small"}, {"smollm", "smollm-135m"}};
   // --write-models: only write the models (llm_bench_compare.py needs them before any case).
   if (argc == 2 && std::string(argv[1]) == "--write-models") {
-    for (const auto& [name, preset] : presets) std::printf("%s\n", model_dir(preset).c_str());
+    for (const auto& [name, preset] : presets)
+      std::printf("%s\n", oap::bench::bench_model_dir(preset).c_str());
     return 0;
   }
   const std::pair<const char*, const char*> dtypes[] = {{"f32", "float32"}, {"bf16", "bfloat16"}};

@@ -75,28 +75,69 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* co
       std::all_of(rows.begin(), rows.end(), [&](const LoraPair* p) { return p == unique[0]; })) {
     return forward(x, *unique[0]);
   }
+  // [B, r, in] and [B, out, r]: each row's A and B (the distinct pairs padded to the largest
+  // rank) in the input dtype, with as few copies of B rows as the case allows:
+  //   - every row its own pair (k == B, in order): the k pairs stacked, cast once if needed;
+  //   - pairs already in the input dtype: the rows' pairs stacked directly (one copy);
+  //   - otherwise the k pairs stacked, cast once (casting k small tensors one by one cost more
+  //     than the update itself in a bf16 decode step; stack promotes mixed dtypes), then
+  //     gathered per row.
+  // (Measured on the small preset's 512 -> 512 projection, 64 rows, decode: a gather after the
+  // stack in every case cost 12% more CPU with 64 distinct float32 pairs; a stack that casts
+  // while it copies, 27-58% more with float32 pairs and a bfloat16 input.)
+  const auto dtype = x.scalar_type();
   int64_t r_max = 0;
   for (const auto* p : unique) r_max = std::max(r_max, p->a.size(0));
   std::vector<at::Tensor> as, bs;
+  bool same_dtype = true;
   for (const auto* p : unique) {
     const int64_t pad = r_max - p->a.size(0);
-    auto a = p->a.to(x.scalar_type());
-    auto b = p->b.to(x.scalar_type());
+    auto a = p->a;
+    auto b = p->b;
     if (pad > 0) {
       // Zero rows of A and zero columns of B contribute nothing, so mixed ranks can share a bmm.
       a = torch::constant_pad_nd(a, {0, 0, 0, pad});
       b = torch::constant_pad_nd(b, {0, pad});
     }
+    same_dtype = same_dtype && a.scalar_type() == dtype && b.scalar_type() == dtype;
     as.push_back(a);
     bs.push_back(b);
   }
+  bool identity = unique.size() == rows.size();
+  for (std::size_t i = 0; identity && i < index.size(); ++i) {
+    identity = index[i] == static_cast<int64_t>(i);
+  }
   auto dev = x.device();
-  auto idx = torch::tensor(index, torch::kLong).to(dev);
-  auto a_rows = torch::stack(as).index_select(0, idx);  // [B, r, in]
-  auto b_rows = torch::stack(bs).index_select(0, idx);  // [B, out, r]
-  auto s = torch::tensor(scale, torch::kDouble).to(x.scalar_type()).to(dev).view({-1, 1, 1});
-  auto delta = torch::bmm(torch::bmm(x, a_rows.transpose(1, 2)), b_rows.transpose(1, 2)) * s;
-  return forward(x) + delta;
+  at::Tensor a_rows, b_rows;
+  if (same_dtype && !identity) {
+    std::vector<at::Tensor> row_as, row_bs;
+    for (const auto i : index) {
+      row_as.push_back(as[static_cast<std::size_t>(i)]);
+      row_bs.push_back(bs[static_cast<std::size_t>(i)]);
+    }
+    a_rows = torch::stack(row_as);
+    b_rows = torch::stack(row_bs);
+  } else {
+    a_rows = torch::stack(as).to(dtype);
+    b_rows = torch::stack(bs).to(dtype);
+    if (!identity) {
+      auto idx = torch::tensor(index, torch::kLong).to(dev);
+      a_rows = a_rows.index_select(0, idx);
+      b_rows = b_rows.index_select(0, idx);
+    }
+  }
+  // The update is added into the base output by baddbmm_: no [B, T, out] temporaries. One
+  // scale for every row (each row has a pair and all scales are equal: the usual case, users'
+  // adapters sharing alpha and r) is baddbmm_'s alpha; otherwise the rows' scales multiply
+  // x A^T ([B, T, r]). (The one-scale case saves five small ops per projection, which count in
+  // a decode step of a small model: `tiny`, 64 rows.)
+  auto h = torch::bmm(x, a_rows.transpose(1, 2));
+  const bool one_scale =
+      std::none_of(rows.begin(), rows.end(), [](const LoraPair* p) { return p == nullptr; }) &&
+      std::all_of(scale.begin(), scale.end(), [&](double v) { return v == scale[0]; });
+  if (one_scale) return forward(x).baddbmm_(h, b_rows.transpose(1, 2), 1.0, scale[0]);
+  auto s = torch::tensor(scale, torch::kDouble).to(dtype).to(dev).view({-1, 1, 1});
+  return forward(x).baddbmm_(h * s, b_rows.transpose(1, 2));
 }
 
 }  // namespace oap

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <span>
+#include <vector>
+
 #include "llm/model_test_util.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/causal_lm.hpp"
@@ -57,6 +60,106 @@ TEST(LoraLinear, PerRowMixedBatchEqualsRowsOneByOne) {
     EXPECT_TRUE(torch::allclose(mixed.narrow(0, i, 1), alone, 1e-5, 1e-5)) << "row " << i;
   }
   EXPECT_TRUE(torch::equal(mixed.narrow(0, 1, 1), lin.forward(x.narrow(0, 1, 1))));
+}
+
+// The per-row path stacks the distinct pairs and casts them to the input dtype once: a bf16
+// batch with float32 pairs, and with pairs of mixed dtypes and ranks, gives each row what the
+// one-pair path gives it alone, to bf16 precision (a few roundings of values up to max |y|).
+TEST(LoraLinear, PerRowBf16BatchWithMixedDtypesAndRanksEqualsRowsOneByOne) {
+  torch::manual_seed(5);
+  LoraLinear lin(torch::randn({7, 6}).to(torch::kBFloat16), torch::randn({7}).to(torch::kBFloat16));
+  auto x = torch::randn({5, 3, 6}).to(torch::kBFloat16);
+  auto pair = [](std::int64_t r, double scale) {
+    return LoraPair{torch::randn({r, 6}) * 0.5, torch::randn({7, r}) * 0.5, scale};
+  };
+  auto p1 = pair(2, 1.5), p2 = pair(4, 0.25), p3 = pair(4, 2.0);
+  LoraPair p2_bf16{p2.a.to(torch::kBFloat16), p2.b.to(torch::kBFloat16), 0.25};
+  torch::NoGradGuard no_grad;
+  const LoraPair* same_dtype[] = {&p1, &p2, nullptr, &p3, &p1};
+  const LoraPair* mixed_dtype[] = {&p1, &p2_bf16, nullptr, &p3, &p1};
+  for (auto rows : {std::span<const LoraPair* const>(same_dtype),
+                    std::span<const LoraPair* const>(mixed_dtype)}) {
+    auto mixed = lin.forward(x, rows);
+    ASSERT_EQ(mixed.scalar_type(), torch::kBFloat16);
+    for (int i = 0; i < 5; ++i) {
+      auto xi = x.narrow(0, i, 1);
+      auto alone =
+          (rows[i] != nullptr ? lin.forward(xi, *rows[i]) : lin.forward(xi)).to(torch::kFloat);
+      const double diff =
+          (mixed.narrow(0, i, 1).to(torch::kFloat) - alone).abs().max().item<double>();
+      EXPECT_LE(diff, 0.02 * alone.abs().max().item<double>()) << "row " << i;
+    }
+    // The adapters matter at this precision: a row differs from the base projection.
+    const double changed = (mixed.narrow(0, 0, 1) - lin.forward(x.narrow(0, 0, 1)))
+                               .to(torch::kFloat)
+                               .abs()
+                               .max()
+                               .item<double>();
+    EXPECT_GT(changed, 0.1);
+  }
+}
+
+// Every row with its own pair (as many distinct pairs as rows: no gather), with float32 pairs
+// and a float32 or a bfloat16 batch (one cast of the stacked pairs), the pairs' scales all
+// different or all equal (then applied as one factor): each row gets what the one-pair path
+// gives it alone.
+TEST(LoraLinear, PerRowEveryRowItsOwnPairEqualsRowsOneByOne) {
+  torch::manual_seed(7);
+  auto w = torch::randn({7, 6});
+  auto x = torch::randn({4, 3, 6});
+  torch::NoGradGuard no_grad;
+  for (bool equal_scales : {false, true}) {
+    std::vector<LoraPair> pairs;
+    for (int i = 0; i < 4; ++i) {
+      pairs.push_back({torch::randn({3, 6}), torch::randn({7, 3}), equal_scales ? 2.5 : 0.5 + i});
+    }
+    const LoraPair* rows[] = {&pairs[0], &pairs[1], &pairs[2], &pairs[3]};
+    for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      LoraLinear lin(w.to(dtype), at::Tensor());
+      auto xd = x.to(dtype);
+      auto mixed = lin.forward(xd, rows);
+      ASSERT_EQ(mixed.scalar_type(), dtype);
+      const double tol = dtype == torch::kFloat ? 1e-5 : 0.02;
+      for (int i = 0; i < 4; ++i) {
+        auto alone = lin.forward(xd.narrow(0, i, 1), *rows[i]).to(torch::kFloat);
+        const double diff =
+            (mixed.narrow(0, i, 1).to(torch::kFloat) - alone).abs().max().item<double>();
+        EXPECT_LE(diff, tol * alone.abs().max().item<double>())
+            << "row " << i << (equal_scales ? ", equal scales" : "");
+      }
+    }
+  }
+}
+
+// Gradients through the per-row path (which adds the update into the base output in place)
+// equal those of the rows computed one at a time: for the input, every pair, and with a bias.
+TEST(LoraLinear, PerRowGradientsEqualRowsOneByOne) {
+  torch::manual_seed(6);
+  LoraLinear lin(torch::randn({7, 5}), torch::randn({7}));
+  auto x = torch::randn({4, 3, 5}).set_requires_grad(true);
+  auto p1 = random_pair(2, 5, 7, 1.5);
+  auto p2 = random_pair(3, 5, 7, 0.5);
+  const LoraPair* rows[] = {&p1, &p2, nullptr, &p1};
+  auto target = torch::randn({4, 3, 7});
+  (lin.forward(x, rows) - target).pow(2).sum().backward();
+
+  auto copy = [](const LoraPair& p) {
+    return LoraPair{p.a.detach().clone().set_requires_grad(true),
+                    p.b.detach().clone().set_requires_grad(true), p.scale};
+  };
+  auto q1 = copy(p1), q2 = copy(p2);
+  const LoraPair* alone_rows[] = {&q1, &q2, nullptr, &q1};
+  auto x2 = x.detach().clone().set_requires_grad(true);
+  for (int i = 0; i < 4; ++i) {
+    auto xi = x2.narrow(0, i, 1);
+    auto y = alone_rows[i] != nullptr ? lin.forward(xi, *alone_rows[i]) : lin.forward(xi);
+    (y - target.narrow(0, i, 1)).pow(2).sum().backward();
+  }
+  EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(p1.a.grad(), q1.a.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(p1.b.grad(), q1.b.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(p2.a.grad(), q2.a.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(p2.b.grad(), q2.b.grad(), 1e-4, 1e-5));
 }
 
 TEST(LoraLinear, GradientsReachOnlySelectedAdapters) {

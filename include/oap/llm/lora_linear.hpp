@@ -30,7 +30,8 @@ inline double lora_scale(double alpha, std::int64_t rank, bool rslora) {
 
 // A linear projection y = x W^T (+ bias) whose base weight is frozen and shared, plus low-rank
 // pairs chosen per call: none, one for the whole batch, or a different one per batch row
-// (the rows' A and B are gathered with index_select and applied with batched matmul, "BGMV").
+// (each row's A and B are stacked into [B, r, in] and [B, out, r] and applied with batched
+// matmul, "BGMV").
 // Gradients reach only the pairs passed in (and never W). Adapters are cast to the input dtype.
 // Thread safety: immutable after construction; forward may run concurrently.
 class LoraLinear {
