@@ -3,10 +3,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -16,10 +12,9 @@
 #include <string>
 #include <thread>
 
+#include "child_process.hpp"
 #include "oap/adapt/adapter_store.hpp"
 #include "test_util.hpp"
-
-extern char** environ;
 
 namespace oap {
 namespace {
@@ -27,50 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A running adapt_crash_writer whose stdout the test reads.
-class Writer {
- public:
-  Writer(const fs::path& root, const char* mode) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::string exe = OAP_ADAPT_CRASH_WRITER;
-    std::string root_arg = root.string();
-    std::string mode_arg = mode;
-    char* argv[] = {exe.data(), root_arg.data(), mode_arg.data(), nullptr};
-    EXPECT_EQ(posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-  }
-  ~Writer() {
-    if (pid_ > 0) wait_for_exit();
-    if (out_) fclose(out_);
-  }
-
-  // The next line of output without its newline; nullopt at end of output.
-  std::optional<std::string> next_line() {
-    char line[512];
-    if (!std::fgets(line, sizeof line, out_)) return std::nullopt;
-    std::string s(line);
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  void kill9() { kill(pid_, SIGKILL); }
-  // The wait status.
-  int wait_for_exit() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
+// A running crash writer (its stdout is read by the test).
+struct Writer : testing::ChildProcess {
+  Writer(const fs::path& root, const char* mode)
+      : ChildProcess(OAP_ADAPT_CRASH_WRITER, {root.string(), mode}) {}
 };
 
 struct Ack {
