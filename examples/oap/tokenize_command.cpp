@@ -6,6 +6,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "jsonl_text.hpp"
 #include "oap/llm/tokenizer.hpp"
 
 namespace oap::cli {
@@ -41,17 +42,7 @@ int tokenize_jsonl(const Tokenizer& tok, const std::string& path, bool special) 
     ++line_no;
     std::vector<std::int32_t> ids;
     if (!line.empty()) {
-      const auto where = path + ":" + std::to_string(line_no);
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error(where + ": not JSON (" + e.what() + ")");
-      }
-      if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-        throw std::runtime_error(where + ": expected an object with a string \"text\" field");
-      }
-      ids = tok.encode(j["text"].get_ref<const std::string&>(), special);
+      ids = tok.encode(jsonl_text(line, path + ":" + std::to_string(line_no)), special);
     }
     std::cout << nlohmann::json(ids).dump() << "\n";
   }

@@ -7,6 +7,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "jsonl_text.hpp"
 #include "oap/llm/tokenizer.hpp"
 
 namespace oap::cli {
@@ -58,17 +59,7 @@ void read_documents(const std::string& path, std::vector<std::string>& docs) {
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
-    const auto where = path + ":" + std::to_string(line_no);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(where + ": not JSON (" + e.what() + ")");
-    }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-      throw std::runtime_error(where + ": expected an object with a string \"text\" field");
-    }
-    docs.push_back(j["text"].get<std::string>());
+    docs.push_back(jsonl_text(line, path + ":" + std::to_string(line_no)));
   }
 }
 
