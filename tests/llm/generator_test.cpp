@@ -307,7 +307,7 @@ TEST_F(GeneratorTest, ScoreMatchesLogSoftmaxAndBatchingIsTransparent) {
   auto fresh = LoraWeights::create(config_, 2, 4.0, {LoraTarget::kQ}, false, 1);
   std::vector<const LoraWeights*> ad = {&fresh, nullptr, &fresh, nullptr};
   auto with = score(*model_, seqs, ad, 4);
-  EXPECT_NEAR(with[0].mean_nll, batched[0].mean_nll, 1e-6);
+  EXPECT_NEAR(with[0].mean_nll, batched[0].mean_nll, 1e-5);  // other kernels: rounding
 }
 
 }  // namespace
