@@ -26,9 +26,9 @@
 // Cases:
 //   features           no model: events with 16 features, no text (text signals off);
 //                      16 users x 300 warm events (past the isolation forest's 256-point window)
-//   features_no_population  the same with min_history 0 (and hold_back_flagged off, see
-//                      options()): no population detectors, whose learning (warm users' points,
-//                      in batches of 64 on the observing thread) makes one call in 64 slow
+//   features_no_population  the same with min_history 0: no population detectors (whose
+//                      learning, warm users' points in batches of 64, runs on the bank's
+//                      population learner thread)
 //   text_tiny          the `tiny` preset (random weights, bench_models.hpp, with a tokenizer):
 //                      events with 16 features and a ~12-word English text; text signals on
 //                      (surprise + a 4-d embedding: 21 features reach the detectors);
@@ -108,10 +108,6 @@ oap::PersonalizerOptions options(const ScratchDir& dir, const Case& c) {
   oap::PersonalizerOptions o;
   o.data_dir = dir.path() / "data";
   o.detect.min_history = c.min_history;
-  // Without population detectors a user's own detectors score from the first point, flag
-  // nearly every early point and, holding flagged points back, never learn enough to stop:
-  // the diagnostic case learns every point.
-  o.detect.hold_back_flagged = c.min_history > 0;
   o.detect.detectors = nlohmann::json::array({{{"name", "z"}, {"type", "zscore"}},
                                               {{"name", "m"}, {"type", "mahalanobis"}},
                                               {{"name", "f"}, {"type", "isolation_forest"}}});

@@ -10,6 +10,7 @@
 #include <optional>
 #include <system_error>
 
+#include "core/log.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
@@ -124,6 +125,7 @@ void to_json(nlohmann::json& j, const DetectorBankOptions& o) {
        {"min_history", o.min_history},
        {"hold_back_flagged", o.hold_back_flagged},
        {"hold_back_window", o.hold_back_window},
+       {"hold_back_after", o.hold_back_after},
        {"max_users", o.max_users},
        {"context", o.context},
        {"state_dir", o.state_dir}};
@@ -137,6 +139,7 @@ void from_json(const nlohmann::json& j, DetectorBankOptions& o) {
   o.min_history = r.get<std::size_t>("min_history", o.min_history);
   o.hold_back_flagged = r.get<bool>("hold_back_flagged", o.hold_back_flagged);
   o.hold_back_window = r.get<std::size_t>("hold_back_window", o.hold_back_window);
+  o.hold_back_after = r.get<std::size_t>("hold_back_after", o.hold_back_after);
   o.max_users = r.get<std::size_t>("max_users", o.max_users);
   if (!r.raw("context").is_null()) o.context = r.raw("context").get<StreamContextOptions>();
   o.state_dir = r.get<std::string>("state_dir", o.state_dir);
@@ -159,11 +162,22 @@ DetectorBank::DetectorBank(DetectorBankOptions options) : options_(std::move(opt
     specs_.push_back(std::move(s.spec));
   }
   if (options_.shift_input.empty()) options_.shift_input = names_.front();
+  if (options_.min_history > 0)
+    population_learner_ = std::thread([this] { run_population_learner(); });
 }
 
-DetectorBank::~DetectorBank() = default;
+DetectorBank::~DetectorBank() {
+  if (!population_learner_.joinable()) return;
+  {
+    MutexLock lock(pending_mu_);
+    stopping_ = true;
+  }
+  pending_cv_.notify_all();
+  population_learner_.join();
+}
 
-std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim, bool with_context) const {
+std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim,
+                                                          bool with_context) const {
   const bool context = with_context && options_.context.enabled();
   auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}, std::nullopt});
   const std::size_t features = context ? options_.context.output_dim(dim) : dim;
@@ -327,6 +341,28 @@ void DetectorBank::learn_pending_batch() {
   learn_pending();
 }
 
+// The population learner: waits for a full batch, then learns everything pending. Its work is
+// off the callers' threads; a cold-start user's observe learns what is pending first anyway,
+// so when the learner runs changes no score. Unlearned points at destruction are dropped with
+// the population (it is not persisted).
+void DetectorBank::run_population_learner() {
+  for (;;) {
+    {
+      MutexLock lock(pending_mu_);
+      while (!stopping_ && pending_.dims.size() < kPopulationBatch) pending_cv_.wait(lock);
+      if (stopping_) return;
+    }
+    try {
+      learn_pending_batch();
+    } catch (const std::exception& e) {
+      // Validated points; an update can only fail for memory. The batch is lost to the
+      // population (the prior), never to a user's own detectors.
+      detail::logger()->error("detector bank: the population could not learn a batch: {}",
+                              e.what());
+    }
+  }
+}
+
 // A warm user's scored point under hold_back_flagged: learned, held back, or (on a sustained
 // shift) learned after the held-back points from the shift's start.
 void DetectorBank::learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x,
@@ -363,6 +399,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
   std::vector<double> transformed;
   Observation obs;
   bool batch_full = false;
+  bool backlog = false;
   for (;;) {
     std::shared_ptr<Slot> slot = slot_for(user, input.size());
     MutexLock lock(slot->mu);
@@ -398,7 +435,7 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
       // The user's own history starts now (under the user's lock only).
       for (auto& d : set.detectors) d->update(x);
       observe_shift();
-    } else if (options_.hold_back_flagged) {
+    } else if (options_.hold_back_flagged && slot->events >= options_.hold_back_after) {
       bool flagged = false;
       for (std::size_t i = 0; i < names_.size(); ++i) {
         auto& score = obs.scores[names_[i]];
@@ -415,20 +452,25 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
     }
     // The population keeps learning from users past their cold start too (it is the prior for
     // the next new user), in batches: a warm user's event appends x to the pending points
-    // (under pending_mu_, a copy of d values) and does not wait for the population lock, except
-    // the one in kPopulationBatch that fills the batch and learns it.
+    // (under pending_mu_, a copy of d values) and does not wait for the population lock; the
+    // population learner learns them, or this call when the learner is far behind.
     if (!obs.cold_start && options_.min_history > 0) {
       MutexLock pending_lock(pending_mu_);
       pending_.values.insert(pending_.values.end(), x.begin(), x.end());
       pending_.dims.push_back(x.size());
-      batch_full = pending_.dims.size() >= kPopulationBatch;
+      batch_full = pending_.dims.size() % kPopulationBatch == 0;
+      backlog = pending_.dims.size() >= kPopulationBatch * kPopulationBacklog;
     }
     obs.held_back = set.held.size();
     obs.user_events = ++slot->events;
     break;
   }
   // Outside the user's lock: the user's next event need not wait for the population.
-  if (batch_full) learn_pending_batch();
+  if (backlog) {
+    learn_pending_batch();
+  } else if (batch_full) {
+    pending_cv_.notify_one();
+  }
   return obs;
 }
 

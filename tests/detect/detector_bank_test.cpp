@@ -89,6 +89,45 @@ TEST(DetectorBank, ConcurrentUsersMatchSequentialRuns) {
   EXPECT_EQ(shared.users_in_memory(), static_cast<std::size_t>(users + 1));
 }
 
+// With a population (min_history > 0), warm users' points go to the population learner's
+// thread (or, when it is behind, to the caller): under 4 threads of users it must lose none and
+// leave each user's own scores alone. The population's Mahalanobis (forgetting 1 and a refit on
+// every update: the same statistics in any order, up to rounding) then scores a newcomer as in a
+// sequential run.
+TEST(DetectorBank, PopulationLearnerLosesNoPointUnderConcurrentUsers) {
+  const int users = 8, events = 400;
+  auto o = bank_options(5);
+  o.hold_back_flagged = false;  // a user's own detectors then depend on its events only
+  o.detectors["m"]["options"] = {{"refit_interval", 1}};  // its covariance is always current
+  auto run_user = [](DetectorBank& bank, int u, std::vector<double>* out) {
+    std::mt19937_64 rng(300 + u);
+    for (int i = 0; i < events; ++i) {
+      Observation ob = bank.observe("user" + std::to_string(u), event(rng));
+      if (!ob.cold_start) out->push_back(ob.scores.at("m").score + ob.scores.at("f").score);
+    }
+  };
+  const std::vector<double> newcomer = {2.0, -1.0, 3.0};
+  std::vector<std::vector<double>> expected(users), got(users);
+  double expected_newcomer = 0;
+  {
+    DetectorBank sequential(o);
+    for (int u = 0; u < users; ++u) run_user(sequential, u, &expected[u]);
+    expected_newcomer = sequential.observe("new", newcomer).scores.at("m").score;
+  }
+  DetectorBank shared(o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int u = t; u < users; u += 4) run_user(shared, u, &got[u]);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int u = 0; u < users; ++u) EXPECT_EQ(got[u], expected[u]) << u;
+  const Observation first = shared.observe("new", newcomer);
+  ASSERT_TRUE(first.cold_start);
+  EXPECT_NEAR(first.scores.at("m").score, expected_newcomer, 1e-9 * (1 + expected_newcomer));
+}
+
 TEST(DetectorBank, PersistsAndRestoresExactly) {
   testing::TempDir tmp;
   const auto& dir = tmp.path();
@@ -352,6 +391,33 @@ TEST(DetectorBank, HoldsBackABlipAndLearnsASustainedShift) {
   const auto next = restored.observe("u", event(rng, 12.0));
   EXPECT_GE(next.held_back, far.held_back);  // restored (and maybe this one too)
   EXPECT_EQ(next.user_events, far.user_events + 1);
+}
+
+// Without a population (min_history 0) a user's own detectors judge from its first events;
+// holding back what they flag then, they would never learn the user. hold_back_after lets them
+// warm up first. The failure it prevents is shown with hold_back_after 0.
+TEST(DetectorBank, HoldBackStartsAfterTheUsersDetectorsWarmedUp) {
+  auto flagged_late = [](std::size_t hold_back_after) {
+    DetectorBankOptions o;
+    o.detectors = {{"z", {{"type", "zscore"}}}, {"m", {{"type", "mahalanobis"}}}};
+    o.min_history = 0;
+    o.hold_back_after = hold_back_after;
+    DetectorBank bank(o);
+    std::mt19937_64 rng(8);
+    std::normal_distribution<double> g;
+    int flagged = 0;
+    for (int i = 0; i < 300; ++i) {
+      std::vector<double> x(16);
+      for (auto& v : x) v = g(rng);
+      const auto obs = bank.observe("u", x);
+      const bool any = obs.scores.at("z").flagged || obs.scores.at("m").flagged;
+      if (i < static_cast<int>(hold_back_after)) EXPECT_TRUE(obs.learned) << i;
+      if (i >= 200) flagged += any ? 1 : 0;
+    }
+    return flagged;
+  };
+  EXPECT_LT(flagged_late(20), 15);  // of 100 ordinary points; two detectors at alpha 0.01
+  EXPECT_GT(flagged_late(0), 50);   // the runaway: held back, never learned, flagged forever
 }
 
 TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {

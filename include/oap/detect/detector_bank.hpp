@@ -1,6 +1,7 @@
 #pragma once
 // DetectorBank: one set of detectors and a shift monitor per user, built from a JSON config.
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <list>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -55,6 +57,12 @@ struct DetectorBankOptions {
   // The most events a point is held back for, and so the most points held per user. Default: 32.
   // Requires >= 1.
   std::size_t hold_back_window = 32;
+  // A user's first hold_back_after events are learned whether flagged or not (cold-start events
+  // always are): the user's own detectors warm up on them. With only a few points learned,
+  // detectors flag most points (at d = 16, z-score and Mahalanobis flagged 80-100% after two),
+  // and holding those back they would never learn the user. Matters when min_history is below
+  // it (0: no population). 0 = hold back from the first warm event. Default: 20.
+  std::size_t hold_back_after = 20;
   // Feature transforms applied per user before the detectors (differences, rates, lags,
   // seasonal residuals, time of day/week: StreamContextOptions). The detectors then see
   // context.output_dim(d) features. Default: the identity.
@@ -87,8 +95,10 @@ void to_json(nlohmann::json& j, const Observation& o);
 // Holds per-user detector sets. Safe for concurrent use without external synchronization:
 // a map mutex guards the user table (held for a lookup, never for detector work or file I/O),
 // each user has its own mutex (events of one user are processed in call order, different users
-// in parallel), the population sets have theirs (taken during a user's cold start, and once
-// per kPopulationBatch events of warm users, whose points the population learns in batches).
+// in parallel), the population sets have theirs (taken during a user's cold start, and by the
+// bank's population learner: a thread of its own, started when min_history > 0, that learns the
+// points of warm users in batches of kPopulationBatch; a warm user's observe only appends its
+// point, unless the learner is kPopulationBacklog batches behind, when the caller learns them).
 //
 // Eviction: users beyond max_users are dropped least recently used first (an O(1) list).
 // With state_dir, the evicting call writes the user's state file; until it has, a returning
@@ -146,6 +156,9 @@ class DetectorBank {
   // population's scores are the same as if it learned every point at its event: it learns the
   // pending points, in order, before it scores a cold-start user.
   static constexpr std::size_t kPopulationBatch = 64;
+  // Batches waiting for the population learner beyond which a warm user's observe learns them
+  // itself (bounds the memory and the work a cold-start user may have to wait for).
+  static constexpr std::size_t kPopulationBacklog = 8;
 
  private:
   struct Set;
@@ -174,6 +187,7 @@ class DetectorBank {
   Set& population_set(std::size_t dim) OAP_REQUIRES(population_mu_);
   void learn_pending() OAP_REQUIRES(population_mu_) OAP_EXCLUDES(pending_mu_);
   void learn_pending_batch() OAP_EXCLUDES(population_mu_, pending_mu_);
+  void run_population_learner() OAP_EXCLUDES(population_mu_, pending_mu_);
 
   DetectorBankOptions options_;
   std::vector<std::string> names_;     // detector names, in options order
@@ -189,6 +203,9 @@ class DetectorBank {
   PendingPoints draining_ OAP_GUARDED_BY(population_mu_);
   Mutex pending_mu_ OAP_ACQUIRED_AFTER(population_mu_);
   PendingPoints pending_ OAP_GUARDED_BY(pending_mu_);
+  bool stopping_ OAP_GUARDED_BY(pending_mu_) = false;
+  std::condition_variable_any pending_cv_;  // a batch is full, or stopping_
+  std::thread population_learner_;          // last: started when everything else exists
 };
 
 }  // namespace oap
