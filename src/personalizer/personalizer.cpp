@@ -184,7 +184,8 @@ struct Personalizer::Impl {
         }
         if (done) continue;
         Job plan{d.event, d.decision.trigger_start, d.decision.sample_weight,
-                 d.decision.action == Action::kNewContext};
+                 d.decision.action == Action::kNewContext,
+                 d.decision.action == Action::kNewContext || d.decision.follow_up};
         worker->submit(user, {plan, state_of(user)->epoch.load()});
       }
     }
@@ -232,6 +233,8 @@ Personalizer::Personalizer(PersonalizerOptions options, std::shared_ptr<const Ca
         pending.plan.event = std::max(pending.plan.event, incoming.plan.event);
         pending.plan.weight = std::max(pending.plan.weight, incoming.plan.weight);
         pending.plan.new_context = pending.plan.new_context || incoming.plan.new_context;
+        pending.plan.judge_on_trigger =
+            pending.plan.judge_on_trigger || incoming.plan.judge_on_trigger;
       },
       o.adapters.worker);
   if (m.adapters) {
@@ -367,7 +370,8 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   if (m.adapters) {
     if (decision.action == Action::kAdapt || decision.action == Action::kNewContext) {
       Impl::Job plan{out.event, decision.trigger_start, decision.sample_weight,
-                     decision.action == Action::kNewContext};
+                     decision.action == Action::kNewContext,
+                     decision.action == Action::kNewContext || decision.follow_up};
       out.update = m.worker->submit(event.user, {plan, st->epoch.load()});
       if (po.wait_for_updates) out.update->result.wait();
     } else if (decision.action == Action::kRollback) {

@@ -32,7 +32,7 @@ TrainingData plan_training_data(
   std::reverse(data.trigger.begin(), data.trigger.end());
   // A new context is judged on the new behaviour: every fourth trigger sample is held out (the
   // history it replaces would only say that learning the new behaviour unlearns the old).
-  const bool hold_new = plan.new_context && options.heldout_samples > 0 &&
+  const bool hold_new = plan.judge_on_trigger && options.heldout_samples > 0 &&
                         data.trigger.size() >= kNewContextMinTrigger;
   if (hold_new) {
     std::vector<TrainingSample> kept;

@@ -19,6 +19,9 @@ struct UpdatePlan {
   std::int64_t trigger_start = 0;
   double weight = 1.0;
   bool new_context = false;
+  // Judged on held-out events of the trigger (the new behaviour), not on the history before it:
+  // a new context and its follow-ups (Decision::follow_up).
+  bool judge_on_trigger = false;
 };
 
 // Splits `recent` (the user's latest events, oldest first; the last of them has index
@@ -29,7 +32,7 @@ struct UpdatePlan {
 //            heldout_samples) and replayed (up to replay_samples);
 //   with no history before the trigger (a first profile), every fifth trigger sample is held out
 //   instead, up to heldout_samples, so the gate still has something to judge;
-//   for a new context with at least kNewContextMinTrigger trigger samples, every fourth trigger
+//   for plan.judge_on_trigger with at least kNewContextMinTrigger trigger samples, every fourth trigger
 //   sample is held out instead (up to heldout_samples) and the history is only replayed: the
 //   gate judges the update on the new behaviour, not on the history it replaces (the
 //   evaluation saw 4 of 6 big shifts' new-context updates rejected for unlearning the old one).

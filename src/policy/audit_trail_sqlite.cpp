@@ -19,7 +19,8 @@ namespace oap::detail {
 namespace {
 
 constexpr const char* kFormat = "oap.audit_trail";
-constexpr int kSchemaVersion = 1;
+// 2 added decisions.follow_up (Decision::follow_up); a version 1 file is migrated on open.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS decisions(
   shift_state TEXT NOT NULL,
   nll REAL,
   learned INTEGER NOT NULL,
-  scores TEXT NOT NULL);
+  scores TEXT NOT NULL,
+  follow_up INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_by_user ON decisions(user_id, event);
 CREATE TABLE IF NOT EXISTS updates(
   id INTEGER PRIMARY KEY,
@@ -51,7 +53,7 @@ CREATE TABLE IF NOT EXISTS updates(
 CREATE INDEX IF NOT EXISTS updates_by_user ON updates(user_id, id);
 CREATE TABLE IF NOT EXISTS progress(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO audit_meta(key, value) VALUES('format', 'oap.audit_trail');
-INSERT OR IGNORE INTO audit_meta(key, value) VALUES('schema', '1');
+INSERT OR IGNORE INTO audit_meta(key, value) VALUES('schema', '2');
 )sql";
 
 // Checkpoint after this many log pages (SQLite's default is 1000). Each checkpoint syncs the log
@@ -175,7 +177,16 @@ void SqliteAuditTrail::open_database() {
   const std::string format = w.query_text("SELECT value FROM audit_meta WHERE key = 'format'");
   OAP_CHECK(format == kFormat, StoreError,
             where_ + ": audit_meta names format \"" + format + "\", expected \"" + kFormat + "\"");
-  const std::string version = w.query_text("SELECT value FROM audit_meta WHERE key = 'schema'");
+  std::string version = w.query_text("SELECT value FROM audit_meta WHERE key = 'schema'");
+  if (version == "1") {
+    // Version 1 had no decisions.follow_up: every decision it holds was not a follow-up.
+    w.exec("BEGIN IMMEDIATE");
+    w.exec("ALTER TABLE decisions ADD COLUMN follow_up INTEGER NOT NULL DEFAULT 0");
+    w.exec("UPDATE audit_meta SET value = '2' WHERE key = 'schema'");
+    w.exec("COMMIT");
+    logger()->info("{}: migrated from schema version 1 to 2", where_);
+    version = "2";
+  }
   int number = 0;
   const auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), number);
   const bool numeric = ec == std::errc() && end == version.data() + version.size();
@@ -210,8 +221,8 @@ void SqliteAuditTrail::open_database() {
   ws_.update_state = w.prepare("UPDATE users SET state = ?2 WHERE id = ?1");
   ws_.insert_decision = w.prepare(
       "INSERT INTO decisions(user_id, event, time, action, sample_weight, trigger_start, reason, "
-      "p_value, detector, shift_state, nll, learned, scores) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+      "p_value, detector, shift_state, nll, learned, scores, follow_up) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   ws_.set_progress = w.prepare(
       "INSERT INTO progress(key, value) VALUES(?1, ?2) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -229,7 +240,7 @@ void SqliteAuditTrail::open_database() {
     c.exec("PRAGMA query_only = 1");
     r->decisions = c.prepare(
         "SELECT event, time, action, sample_weight, trigger_start, reason, p_value, detector, "
-        "shift_state, nll, learned, scores FROM decisions "
+        "shift_state, nll, learned, scores, follow_up FROM decisions "
         "WHERE user_id = ?1 AND event >= ?2 ORDER BY event LIMIT ?3");
     r->updates = c.prepare("SELECT event, report FROM updates WHERE user_id = ?1 ORDER BY id");
     r->state = c.prepare("SELECT state FROM users WHERE name = ?1");
@@ -346,6 +357,7 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
       }
       sqlite3_bind_int(st, 12, r.learned ? 1 : 0);
       bind_text(st, 13, scores);
+      sqlite3_bind_int(st, 14, r.decision.follow_up ? 1 : 0);
       w.step_done(st, "insert decision");
     }
     for (const auto& [key, value] : progress) {
@@ -431,6 +443,7 @@ std::vector<AuditRecord> SqliteAuditTrail::decisions(const UserId& user, std::ui
       } catch (const nlohmann::json::exception& e) {
         corrupt(std::string("scores are not JSON: ") + e.what());
       }
+      r.decision.follow_up = sqlite3_column_int(st, 12) != 0;
       out.push_back(std::move(r));
     }
     reader.conn->check(rc, "read decisions of user \"" + user + "\"");

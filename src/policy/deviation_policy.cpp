@@ -31,6 +31,7 @@ void DeviationPolicyOptions::validate() const {
   OAP_CHECK(adapt_min_flagged >= 1 && adapt_min_flagged <= adapt_window, ConfigError,
             p + "adapt_min_flagged must be in [1, adapt_window = " + std::to_string(adapt_window) +
                 "], got " + std::to_string(adapt_min_flagged));
+  OAP_CHECK(follow_up_every >= 1, ConfigError, p + "follow_up_every must be >= 1, got 0");
   OAP_CHECK(std::isfinite(rate_window_seconds) && rate_window_seconds > 0, ConfigError,
             p + "rate_window_seconds must be > 0, got " + num(rate_window_seconds));
   OAP_CHECK(escalate_p >= 0 && escalate_p < 1, ConfigError,
@@ -51,6 +52,8 @@ void to_json(nlohmann::json& j, const DeviationPolicyOptions& o) {
        {"new_context_on_sustained", o.new_context_on_sustained},
        {"initial_adapt_after", o.initial_adapt_after},
        {"consolidate_every", o.consolidate_every},
+       {"follow_up_updates", o.follow_up_updates},
+       {"follow_up_every", o.follow_up_every},
        {"cooldown_events", o.cooldown_events},
        {"max_updates", o.max_updates},
        {"rate_window_seconds", o.rate_window_seconds},
@@ -73,6 +76,8 @@ void from_json(const nlohmann::json& j, DeviationPolicyOptions& o) {
   o.new_context_on_sustained = r.get<bool>("new_context_on_sustained", o.new_context_on_sustained);
   o.initial_adapt_after = r.get<std::size_t>("initial_adapt_after", o.initial_adapt_after);
   o.consolidate_every = r.get<std::size_t>("consolidate_every", o.consolidate_every);
+  o.follow_up_updates = r.get<std::size_t>("follow_up_updates", o.follow_up_updates);
+  o.follow_up_every = r.get<std::size_t>("follow_up_every", o.follow_up_every);
   o.cooldown_events = r.get<std::size_t>("cooldown_events", o.cooldown_events);
   o.max_updates = r.get<std::size_t>("max_updates", o.max_updates);
   o.rate_window_seconds = r.get<double>("rate_window_seconds", o.rate_window_seconds);
@@ -184,6 +189,8 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
                               num(o.rollback_margin) + ")";
       if (rate_ok) {
         end_probation();
+        s.context_start = -1;
+        s.follow_ups_left = 0;
         update(Action::kRollback, 0.0, -1, "rollback: " + why);
         return {d, s};
       }
@@ -220,6 +227,8 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     update(Action::kNewContext, 1.0, start, "new context: " + why);
     s.recent_flags.clear();
     s.run_start = -1;
+    s.context_start = start;
+    s.follow_ups_left = static_cast<std::uint32_t>(o.follow_up_updates);
     if (o.rollback_window > 0) {
       s.probation_start = idx;
       s.probation_end = idx + 1 + static_cast<std::int64_t>(o.rollback_window);
@@ -229,7 +238,20 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     return {d, s};
   }
 
-  // 4-5. A deviation: adapt once it repeats, else observe.
+  // 4. A follow-up of the last new context, on the events since its shift.
+  if (s.follow_ups_left > 0 && idx - s.last_update >= static_cast<std::int64_t>(o.follow_up_every) &&
+      rate_ok) {
+    const auto k = o.follow_up_updates - s.follow_ups_left + 1;
+    update(Action::kAdapt, 1.0, s.context_start,
+           "adapt: follow-up " + std::to_string(k) + " of " + std::to_string(o.follow_up_updates) +
+               " of the new context since event " + std::to_string(s.context_start) + " (" +
+               std::to_string(idx - s.context_start + 1) + " events)");
+    d.follow_up = true;
+    --s.follow_ups_left;
+    return {d, s};
+  }
+
+  // 5-6. A deviation: adapt once it repeats, else observe.
   if (flagged) {
     const auto n = static_cast<std::size_t>(
         std::count(s.recent_flags.begin(), s.recent_flags.end(), std::uint8_t{1}));
@@ -251,7 +273,7 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     return {d, s};
   }
 
-  // 6. The user's profile: first update, then optional consolidation.
+  // 7. The user's profile: first update, then optional consolidation.
   if (o.initial_adapt_after > 0 && s.last_update < 0 &&
       idx + 1 >= static_cast<std::int64_t>(o.initial_adapt_after)) {
     if (rate_ok) {
@@ -269,7 +291,7 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     return {d, s};
   }
 
-  // 7. Nothing to do.
+  // 8. Nothing to do.
   d.action = Action::kIgnore;
   d.reason = in.cold_start ? "cold start: too little history to judge" : "normal (" + p_text + ")";
   return {d, s};

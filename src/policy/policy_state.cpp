@@ -16,7 +16,9 @@ void to_json(nlohmann::json& j, const PolicyState& s) {
        {"probation_start", s.probation_start},
        {"probation_end", s.probation_end},
        {"probation_excess", s.probation_excess},
-       {"probation_count", s.probation_count}};
+       {"probation_count", s.probation_count},
+       {"context_start", s.context_start},
+       {"follow_ups_left", s.follow_ups_left}};
 }
 
 void from_json(const nlohmann::json& j, PolicyState& s) {
@@ -31,6 +33,8 @@ void from_json(const nlohmann::json& j, PolicyState& s) {
   s.probation_end = r.get<std::int64_t>("probation_end", s.probation_end);
   s.probation_excess = r.get<double>("probation_excess", s.probation_excess);
   s.probation_count = r.get<std::uint32_t>("probation_count", s.probation_count);
+  s.context_start = r.get<std::int64_t>("context_start", s.context_start);
+  s.follow_ups_left = r.get<std::uint32_t>("follow_ups_left", s.follow_ups_left);
   r.finish();
 }
 

@@ -50,7 +50,8 @@ TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
   o.trigger_samples = 8;
   o.replay_samples = 3;
   o.heldout_samples = 4;
-  detail::UpdatePlan plan{.event = 29, .trigger_start = 22, .weight = 0.5, .new_context = true};
+  detail::UpdatePlan plan{
+      .event = 29, .trigger_start = 22, .weight = 0.5, .new_context = true, .judge_on_trigger = true};
   const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
   // Every fourth of the shift's events is held out; the old history is only replayed.
   EXPECT_EQ(indices(data.heldout), (std::vector<int>{25, 29}));
@@ -63,6 +64,22 @@ TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
   const auto few = detail::plan_training_data(events(30), 29, plan, o, encode);
   EXPECT_EQ(indices(few.trigger), (std::vector<int>{27, 28, 29}));
   EXPECT_EQ(indices(few.heldout), (std::vector<int>{26, 24, 22, 20}));
+}
+
+// A follow-up of a new context: judged on its own events as the new context is, but with the
+// adapt's weight (its events are the new behaviour, learned as usual).
+TEST(TrainingPlan, AFollowUpIsJudgedOnItsOwnEventsWithTheAdaptsWeight) {
+  UpdatePlanOptions o;
+  o.trigger_samples = 8;
+  o.replay_samples = 3;
+  o.heldout_samples = 4;
+  detail::UpdatePlan plan{
+      .event = 29, .trigger_start = 22, .weight = 0.5, .new_context = false, .judge_on_trigger = true};
+  const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
+  EXPECT_EQ(indices(data.heldout), (std::vector<int>{25, 29}));
+  EXPECT_EQ(indices(data.trigger), (std::vector<int>{22, 23, 24, 26, 27, 28}));
+  for (const auto& s : data.trigger) EXPECT_EQ(s.weight, 0.5);
+  EXPECT_EQ(indices(data.replay), (std::vector<int>{21, 20, 19}));
 }
 
 }  // namespace

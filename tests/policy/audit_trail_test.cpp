@@ -35,6 +35,7 @@ AuditRecord make_record(const UserId& user, std::uint64_t event, const std::stri
   r.decision.action = static_cast<Action>(k % 6);
   r.decision.sample_weight = (k % 6 == 2 || k % 6 == 3) ? 0.125 * (1 + k % 8) : 0.0;
   r.decision.trigger_start = (k % 6 == 2 || k % 6 == 3) ? k / 2 : -1;
+  r.decision.follow_up = k % 12 == 8;  // an adapt
   r.decision.reason = "rule " + std::to_string(k % 7) + " for " + user + " at " +
                       std::to_string(event) + " " + marker;
   r.p_value = 1.0 / (2.0 + k);
@@ -165,6 +166,33 @@ TEST(AuditTrail, EveryFieldRoundTripsAndSurvivesReopen) {
   // Recording goes on where it stopped.
   trail->record(make_record("alice", 13), make_state("alice", 13));
   EXPECT_EQ(trail->events("alice"), 14u);
+}
+
+// Schema 1 (before Decision::follow_up) is migrated on open: its decisions read back as they
+// were written, none a follow-up, and new ones keep the flag.
+TEST(AuditTrail, ASchemaVersion1FileIsMigrated) {
+  testing::TempDir dir;
+  const fs::path db = dir / "audit.db";
+  std::vector<AuditRecord> alice;
+  {
+    auto trail = open_audit_trail(db);
+    for (std::uint64_t e = 0; e < 8; ++e) {  // no follow-up among them
+      alice.push_back(make_record("alice", e));
+      trail->record(alice.back(), make_state("alice", e));
+    }
+  }
+  exec_sql(db,
+           "ALTER TABLE decisions DROP COLUMN follow_up; "
+           "UPDATE audit_meta SET value = '1' WHERE key = 'schema'");
+  {
+    auto trail = open_audit_trail(db);
+    EXPECT_EQ(trail->decisions("alice"), alice);
+    alice.push_back(make_record("alice", 8));
+    ASSERT_TRUE(alice.back().decision.follow_up);
+    trail->record(alice.back(), make_state("alice", 8));
+  }
+  auto trail = open_audit_trail(db);
+  EXPECT_EQ(trail->decisions("alice"), alice);
 }
 
 TEST(AuditTrail, RecordsConvertToJsonAndBack) {
@@ -402,9 +430,9 @@ TEST(AuditTrail, FilesThatAreNotAuditTrailsAreRefused) {
   refused(dir / "history.db", "is an SQLite database but not an oap audit trail");
 
   { open_audit_trail(dir / "newer.db"); }
-  exec_sql(dir / "newer.db", "UPDATE audit_meta SET value = '2' WHERE key = 'schema'");
+  exec_sql(dir / "newer.db", "UPDATE audit_meta SET value = '3' WHERE key = 'schema'");
   refused(dir / "newer.db",
-          "has schema version \"2\", this build reads version 1 (written by a newer oap");
+          "has schema version \"3\", this build reads version 2 (written by a newer oap");
 
   { open_audit_trail(dir / "other.db"); }
   exec_sql(dir / "other.db", "UPDATE audit_meta SET value = 'x.y' WHERE key = 'format'");

@@ -171,6 +171,59 @@ TEST(DeviationPolicy, RollsBackWhenTheNewContextAdapterHurts) {
   EXPECT_EQ(t.state_.probation_start, -1);
 }
 
+// After a new context the policy follows up: the adapter learns the new behaviour's events as
+// they arrive (follow_up_updates of them, one every follow_up_every events, each from the
+// shift's start), flagged or not; a rollback ends them.
+TEST(DeviationPolicy, ANewContextIsFollowedUpOnTheEventsSinceTheShift) {
+  Stream s;
+  s.normal_until(40);
+  ASSERT_EQ(s.next(1e-4, ShiftState::kSustained, 35).action, Action::kNewContext);  // event 40
+  std::vector<std::int64_t> at;
+  for (int i = 41; i < 80; ++i) {
+    const auto d = s.next(i == 45 ? 1e-4 : 0.5);  // a flagged event does not stop a follow-up
+    if (d.action == Action::kAdapt) {
+      EXPECT_TRUE(d.follow_up);
+      EXPECT_EQ(d.trigger_start, 35);
+      EXPECT_DOUBLE_EQ(d.sample_weight, 1.0);
+      EXPECT_THAT(d.reason, HasSubstr("follow-up " + std::to_string(at.size() + 1) +
+                                      " of 3 of the new context since event 35"));
+      at.push_back(i);
+    } else {
+      EXPECT_FALSE(d.follow_up);
+    }
+  }
+  EXPECT_EQ(at, (std::vector<std::int64_t>{45, 50, 55}));
+  EXPECT_EQ(s.state_.follow_ups_left, 0u);
+  // Off with follow_up_updates 0; ended by a rollback.
+  DeviationPolicyOptions none;
+  none.follow_up_updates = 0;
+  Stream t(none);
+  t.normal_until(40);
+  t.next(1e-4, ShiftState::kSustained, 35);
+  for (int i = 41; i < 80; ++i) EXPECT_EQ(t.next(0.5).action, Action::kIgnore) << i;
+  Stream r;
+  r.normal_until(40);
+  r.next(1e-4, ShiftState::kSustained, 35);
+  r.surprise_ = 3.5;
+  r.surprise_previous_ = 3.0;
+  r.next(0.5);
+  r.next(0.5);
+  ASSERT_EQ(r.next(0.5).action, Action::kRollback);  // event 43
+  r.surprise_.reset();
+  r.surprise_previous_.reset();
+  for (int i = 44; i < 80; ++i) EXPECT_EQ(r.next(0.5).action, Action::kIgnore) << i;
+  // The follow-up state survives a restart (JSON round trip).
+  Stream u;
+  u.normal_until(40);
+  u.next(1e-4, ShiftState::kSustained, 35);
+  const auto back = nlohmann::json(u.state_).get<PolicyState>();
+  EXPECT_EQ(back, u.state_);
+  EXPECT_EQ(back.context_start, 35);
+  EXPECT_EQ(back.follow_ups_left, 3u);
+  Decision f{Action::kAdapt, 1.0, 35, "why", true};
+  EXPECT_EQ(nlohmann::json(f).get<Decision>(), f);
+}
+
 TEST(DeviationPolicy, ColdStartAndConsolidation) {
   DeviationPolicyOptions o;
   o.consolidate_every = 10;

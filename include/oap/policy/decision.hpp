@@ -35,6 +35,10 @@ struct Decision {
   // Human-readable: the rule that decided and the numbers it saw ("sustained shift since event
   // 41 (CUSUM 9.2 > 8)").
   std::string reason;
+  // kAdapt only: a follow-up of the last new context (DeviationPolicyOptions::follow_up_*): it
+  // learns the events since the shift, and is judged, as the new context is, on held-out events
+  // of the new behaviour rather than on the history it replaces.
+  bool follow_up = false;
 
   friend bool operator==(const Decision&, const Decision&) = default;
 };

@@ -41,6 +41,13 @@ struct DeviationPolicyOptions {
   // Consolidation: kAdapt on recent normal history every this many events since the last
   // update; 0 = never. Default: 0.
   std::size_t consolidate_every = 0;
+  // Follow-ups of a new context: after a kNewContext, up to follow_up_updates more kAdapt
+  // (Decision::follow_up), one every follow_up_every events, each on the user's events since
+  // the shift's start, so the adapter keeps up while the new behaviour's events arrive (the
+  // new context itself had only the few events that confirmed the shift). A rollback ends
+  // them. 0 updates = none. Defaults: 3 every 5 events. follow_up_every requires >= 1.
+  std::size_t follow_up_updates = 3;
+  std::size_t follow_up_every = 5;
   // After any update, kAdapt is held back (kObserve) for this many events. A sustained shift
   // (kNewContext) is not. Default: 5.
   std::size_t cooldown_events = 5;
@@ -91,11 +98,12 @@ struct PolicyInput {
 //   2. escalate: p < escalate_p, or a sustained shift with escalate_on_sustained (with its
 //      cooldown);
 //   3. new context: a sustained shift (rate limit applies, cooldown does not);
-//   4. adapt: flagged (p < alpha) with enough flagged events in the recent window (cooldown and
+//   4. adapt: a follow-up of the last new context that is due (rate limit applies);
+//   5. adapt: flagged (p < alpha) with enough flagged events in the recent window (cooldown and
 //      rate limit apply; otherwise observe);
-//   5. observe: flagged, not enough yet (or the user's detectors are still cold);
-//   6. adapt: the initial profile, or consolidation (cooldown and rate limit apply);
-//   7. ignore.
+//   6. observe: flagged, not enough yet (or the user's detectors are still cold);
+//   7. adapt: the initial profile, or consolidation (cooldown and rate limit apply);
+//   8. ignore.
 // Thread safety: const and stateless: safe concurrently. Ownership: plain values in and out.
 class DeviationPolicy {
  public:

@@ -24,6 +24,9 @@ struct PolicyState {
   std::int64_t probation_end = -1;
   double probation_excess = 0.0;  // sum over probation events of surprise - surprise_previous
   std::uint32_t probation_count = 0;
+  // Follow-ups of the last new context: its shift's first event index, and how many are left.
+  std::int64_t context_start = -1;
+  std::uint32_t follow_ups_left = 0;
 
   friend bool operator==(const PolicyState&, const PolicyState&) = default;
 };
