@@ -24,6 +24,21 @@ struct NamedSpec {
   nlohmann::json spec;
 };
 
+// Whether a detector spec is, or contains (an ensemble's member, a likelihood's inner), a
+// likelihood detector.
+bool has_likelihood(const nlohmann::json& spec) {
+  if (spec.is_object()) {
+    auto type = spec.find("type");
+    if (type != spec.end() && *type == "likelihood") return true;
+  }
+  if (spec.is_structured()) {
+    for (const auto& item : spec) {
+      if (has_likelihood(item)) return true;
+    }
+  }
+  return false;
+}
+
 std::string detector_context(const NamedSpec& d, std::size_t index) {
   return "bank.detectors: detector \"" + d.name + "\" (index " + std::to_string(index) + ")";
 }
@@ -107,6 +122,11 @@ void DetectorBankOptions::validate() const {
       // e.what() already ends with the location of the check that failed; keep that one.
       throw ConfigError(detector_context(specs[i], i) + ": " + e.what());
     }
+    OAP_CHECK(!hold_back_flagged || !has_likelihood(specs[i].spec), ConfigError,
+              detector_context(specs[i], i) +
+                  ": a likelihood detector needs bank.hold_back_flagged false (a held-back point "
+                  "never reaches its windows: after its first flag it would judge every point "
+                  "against a frozen past)");
   }
   bool found = shift_input.empty();
   for (const auto& s : specs) found = found || s.name == shift_input;

@@ -491,6 +491,17 @@ TEST(DetectorBank, ValidateChecksEachDetectorSpec) {
   EXPECT_THAT(message_of(nlohmann::json::object()), HasSubstr("at least one detector"));
   EXPECT_THAT(message_of("zscore"), HasSubstr("expected an object {name: spec} or an array"));
   EXPECT_EQ(message_of({{"a", ok}}), "(no error)");
+  // A likelihood detector, also inside an ensemble, needs hold_back_flagged off.
+  const nlohmann::json likelihood = {{"type", "likelihood"}, {"inner", ok}};
+  EXPECT_THAT(message_of({{"a", ok}, {"l", likelihood}}),
+              AllOf(HasSubstr("detector \"l\" (index 1)"),
+                    HasSubstr("needs bank.hold_back_flagged false")));
+  EXPECT_THAT(message_of({{"e", {{"type", "ensemble"}, {"members", {ok, likelihood}}}}}),
+              HasSubstr("detector \"e\" (index 0): a likelihood detector needs"));
+  DetectorBankOptions o;
+  o.detectors = {{"l", likelihood}};
+  o.hold_back_flagged = false;
+  EXPECT_NO_THROW(o.validate());
 }
 
 // The names of the files in dir whose bytes contain needle.
