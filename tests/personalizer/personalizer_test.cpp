@@ -163,6 +163,7 @@ TEST_F(PersonalizerTest, ASustainedShiftAdaptsTheUserAndLowersTheirNllOnTheNewTe
   const std::string probe = style_text(1, rng_, 12);
   const double nll_before = p->score("ann", probe).mean_nll;
   bool new_context = false;
+  int follow_ups = 0;
   for (int i = 30; i < 60; ++i) {
     const auto o = p->observe(make("ann", i, 8.0, style_text(1, rng_)));
     if (o.decision.action == Action::kNewContext) {
@@ -173,8 +174,21 @@ TEST_F(PersonalizerTest, ASustainedShiftAdaptsTheUserAndLowersTheirNllOnTheNewTe
       EXPECT_LT(r.trigger_loss_after, r.trigger_loss_before);
       EXPECT_GE(o.decision.trigger_start, 30);
     }
+    // Follow-ups learn the events since the shift and are judged on held-out ones of them
+    // (every fourth), not on the history before it: trigger + held-out = the events.
+    if (o.decision.follow_up) {
+      ++follow_ups;
+      ASSERT_TRUE(new_context);
+      ASSERT_TRUE(o.update.has_value());
+      const auto r = o.update->result.get();
+      const auto events = std::min<std::size_t>(
+          o.event - static_cast<std::uint64_t>(o.decision.trigger_start) + 1, 16);
+      EXPECT_GT(r.heldout_samples, 0u);
+      EXPECT_EQ(r.trigger_samples + r.heldout_samples, events) << r.reason;
+    }
   }
   EXPECT_TRUE(new_context);
+  EXPECT_GE(follow_ups, 1);
   EXPECT_LT(p->score("ann", probe).mean_nll, nll_before);
   const auto report = p->report("ann");
   EXPECT_EQ(report.at("events"), 60);
