@@ -73,10 +73,13 @@ TEST(DeviationPolicy, ARepeatedDeviationAdaptsWithAWeightFromItsStrength) {
   s.normal_until(40);
   EXPECT_EQ(s.next(1e-3).action, Action::kObserve);  // event 40
   EXPECT_EQ(s.next(0.5).action, Action::kIgnore);
-  const auto d = s.next(1e-4);  // event 42: 2 of the last 6
+  const auto two = s.next(1e-3);  // event 42: 2 of the last 6, a blip of two is watched
+  EXPECT_EQ(two.action, Action::kObserve);
+  EXPECT_THAT(two.reason, HasSubstr("2 of the last 6 events flagged): watching"));
+  const auto d = s.next(1e-4);  // event 43: 3 of the last 6
   EXPECT_EQ(d.action, Action::kAdapt);
   EXPECT_EQ(d.trigger_start, 40);
-  EXPECT_THAT(d.reason, HasSubstr("2 of the last 6 events flagged"));
+  EXPECT_THAT(d.reason, HasSubstr("3 of the last 6 events flagged"));
   // Weight: log-linear between min_weight at alpha = 0.01 and 1 at 1e-6.
   EXPECT_NEAR(d.sample_weight, 0.25 + 0.75 * 2.0 / 4.0, 1e-12);
   const DeviationPolicy p;
@@ -88,7 +91,8 @@ TEST(DeviationPolicy, CooldownHoldsBackAdaptationButNotANewContext) {
   Stream s;
   s.normal_until(40);
   s.next(1e-4);
-  ASSERT_EQ(s.next(1e-4).action, Action::kAdapt);  // event 41
+  s.next(1e-4);
+  ASSERT_EQ(s.next(1e-4).action, Action::kAdapt);  // event 42
   for (int i = 0; i < 5; ++i) {
     const auto d = s.next(1e-4);
     EXPECT_EQ(d.action, Action::kObserve) << i;
@@ -124,6 +128,7 @@ TEST(DeviationPolicy, RateLimitCapsUpdatesOfANoisyUser) {
   // A sustained shift under the limit waits too.
   o.max_updates = 1;
   Stream t(o);
+  t.next(1e-4);
   t.next(1e-4);
   ASSERT_EQ(t.next(1e-4).action, Action::kAdapt);
   const auto held = t.next(1e-4, ShiftState::kSustained, 0);

@@ -29,10 +29,11 @@ struct DeviationPolicyOptions {
   double min_weight = 0.25;
   double full_weight_p = 1e-6;
   // kAdapt needs at least adapt_min_flagged flagged events among the last adapt_window (this
-  // one included): a lone blip is observed, not learned. Defaults: 2 of 6. Requires
-  // 1 <= adapt_min_flagged <= adapt_window.
+  // one included): a blip is observed, not learned. Defaults: 3 of 6 (on the evaluation's
+  // tuning streams, 2 of 6 learned from blips of 2-3 events: 14x the damage on the user's normal
+  // text, docs/evaluation.md "Tuning"). Requires 1 <= adapt_min_flagged <= adapt_window.
   std::size_t adapt_window = 6;
-  std::size_t adapt_min_flagged = 2;
+  std::size_t adapt_min_flagged = 3;
   // A sustained shift (the shift monitor's alarm) gives kNewContext. Default: true.
   bool new_context_on_sustained = true;
   // The first update: kAdapt on the user's history once it has this many events (the user's
