@@ -148,8 +148,10 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
             "has none");
   const std::size_t d = dim_;
   out.resize(output_dim());
-  // The level: the value, or its residual from the slot's (or overall) running mean.
-  std::vector<double> level(x.begin(), x.end());
+  // The level: the value, or its residual from the slot's (or overall) running mean. level_ is
+  // reused from point to point (no allocation per point once the lags are full).
+  std::vector<double>& level = level_;
+  level.assign(x.begin(), x.end());
   std::size_t slot = 0;
   if (options_.season != StreamContextOptions::Season::kNone) {
     slot = slot_of(*t);
@@ -204,8 +206,13 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
     ++slot_visits_[slot];
   }
   if (options_.lags > 0) {
-    levels_.push_front(std::move(level));
-    if (levels_.size() > options_.lags) levels_.pop_back();
+    std::vector<double> newest;
+    if (levels_.size() >= options_.lags) {  // recycle the oldest lag's storage
+      newest = std::move(levels_.back());
+      levels_.pop_back();
+    }
+    newest.assign(level.begin(), level.end());
+    levels_.push_front(std::move(newest));
   }
   previous_.assign(x.begin(), x.end());
   if (t) previous_time_ = *t;

@@ -101,6 +101,7 @@ class StreamContext {
   std::vector<double> overall_mean_;        // running mean of every point
   std::vector<double> slot_mean_;           // [slot * dim + i]
   std::vector<std::uint64_t> slot_visits_;  // per slot
+  std::vector<double> level_;               // scratch of apply(): this point's level
 };
 
 }  // namespace oap
