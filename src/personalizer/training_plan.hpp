@@ -32,9 +32,9 @@ struct UpdatePlan {
 //            heldout_samples) and replayed (up to replay_samples);
 //   with no history before the trigger (a first profile), every fifth trigger sample is held out
 //   instead, up to heldout_samples, so the gate still has something to judge;
-//   for plan.judge_on_trigger with at least kNewContextMinTrigger trigger samples, every fourth trigger
-//   sample is held out instead (up to heldout_samples) and the history is only replayed: the
-//   gate judges the update on the new behaviour, not on the history it replaces (the
+//   for plan.judge_on_trigger with at least kNewContextMinTrigger trigger samples, every fourth
+//   trigger sample is held out instead (up to heldout_samples) and the history is only replayed:
+//   the gate judges the update on the new behaviour, not on the history it replaces (the
 //   evaluation saw 4 of 6 big shifts' new-context updates rejected for unlearning the old one).
 inline constexpr std::size_t kNewContextMinTrigger = 4;
 // encode turns a text into token ids; texts of fewer than 2 tokens are skipped.

@@ -239,8 +239,8 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
   }
 
   // 4. A follow-up of the last new context, on the events since its shift.
-  if (s.follow_ups_left > 0 && idx - s.last_update >= static_cast<std::int64_t>(o.follow_up_every) &&
-      rate_ok) {
+  const auto follow_up_every = static_cast<std::int64_t>(o.follow_up_every);
+  if (s.follow_ups_left > 0 && idx - s.last_update >= follow_up_every && rate_ok) {
     const auto k = o.follow_up_updates - s.follow_ups_left + 1;
     update(Action::kAdapt, 1.0, s.context_start,
            "adapt: follow-up " + std::to_string(k) + " of " + std::to_string(o.follow_up_updates) +

@@ -418,6 +418,11 @@ TEST(DetectorBank, HoldBackStartsAfterTheUsersDetectorsWarmedUp) {
   };
   EXPECT_LT(flagged_late(20), 15);  // of 100 ordinary points; two detectors at alpha 0.01
   EXPECT_GT(flagged_late(0), 50);   // the runaway: held back, never learned, flagged forever
+  // The key in the config file, and back.
+  const auto o = nlohmann::json({{"hold_back_after", 7}}).get<DetectorBankOptions>();
+  EXPECT_EQ(o.hold_back_after, 7u);
+  EXPECT_EQ(nlohmann::json(o).get<DetectorBankOptions>().hold_back_after, 7u);
+  EXPECT_EQ(DetectorBankOptions{}.hold_back_after, 20u);
 }
 
 TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {

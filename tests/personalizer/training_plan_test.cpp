@@ -50,8 +50,11 @@ TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
   o.trigger_samples = 8;
   o.replay_samples = 3;
   o.heldout_samples = 4;
-  detail::UpdatePlan plan{
-      .event = 29, .trigger_start = 22, .weight = 0.5, .new_context = true, .judge_on_trigger = true};
+  detail::UpdatePlan plan{.event = 29,
+                          .trigger_start = 22,
+                          .weight = 0.5,
+                          .new_context = true,
+                          .judge_on_trigger = true};
   const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
   // Every fourth of the shift's events is held out; the old history is only replayed.
   EXPECT_EQ(indices(data.heldout), (std::vector<int>{25, 29}));
@@ -73,8 +76,11 @@ TEST(TrainingPlan, AFollowUpIsJudgedOnItsOwnEventsWithTheAdaptsWeight) {
   o.trigger_samples = 8;
   o.replay_samples = 3;
   o.heldout_samples = 4;
-  detail::UpdatePlan plan{
-      .event = 29, .trigger_start = 22, .weight = 0.5, .new_context = false, .judge_on_trigger = true};
+  detail::UpdatePlan plan{.event = 29,
+                          .trigger_start = 22,
+                          .weight = 0.5,
+                          .new_context = false,
+                          .judge_on_trigger = true};
   const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
   EXPECT_EQ(indices(data.heldout), (std::vector<int>{25, 29}));
   EXPECT_EQ(indices(data.trigger), (std::vector<int>{22, 23, 24, 26, 27, 28}));

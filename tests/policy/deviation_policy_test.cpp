@@ -278,6 +278,19 @@ TEST(DeviationPolicy, OptionsAndStateRoundTripThroughJson) {
     EXPECT_THAT(e.what(), HasSubstr("policy.alpha must be in (0, 1), got 2"));
   }
   EXPECT_THROW((void)nlohmann::json({{"alhpa", 0.1}}).get<DeviationPolicyOptions>(), ConfigError);
+  const auto f = nlohmann::json({{"follow_up_updates", 2}, {"follow_up_every", 7}})
+                     .get<DeviationPolicyOptions>();
+  EXPECT_EQ(f.follow_up_updates, 2u);
+  EXPECT_EQ(f.follow_up_every, 7u);
+  const auto back_f = nlohmann::json(f).get<DeviationPolicyOptions>();
+  EXPECT_EQ(back_f.follow_up_updates, 2u);
+  EXPECT_EQ(back_f.follow_up_every, 7u);
+  try {
+    (void)nlohmann::json({{"follow_up_every", 0}}).get<DeviationPolicyOptions>();
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("policy.follow_up_every must be >= 1, got 0"));
+  }
   Stream s;
   s.normal_until(25);
   s.next(1e-4);
