@@ -1,18 +1,14 @@
 // kill -9 of a process in the middle of an ingest loses no acknowledged event.
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "child_process.hpp"
 #include "oap/store/sqlite_store.hpp"
 #include "test_util.hpp"
-
-extern char** environ;
 
 namespace oap {
 namespace {
@@ -20,36 +16,21 @@ namespace {
 // Starts the writer on db, waits until it has acknowledged at least min_acked events, kills it
 // with SIGKILL and returns the last acknowledgement it read.
 long long run_and_kill(const std::string& db, const char* mode, long long min_acked) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::string exe = OAP_CRASH_WRITER;
-  std::string mode_arg = mode;
-  std::string db_arg = db;
-  char* argv[] = {exe.data(), db_arg.data(), mode_arg.data(), nullptr};
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  FILE* out = fdopen(fds[0], "r");
+  testing::ChildProcess writer(OAP_CRASH_WRITER, {db, mode});
   long long acked = 0;
-  char line[128];
-  while (acked < min_acked && std::fgets(line, sizeof line, out)) {
+  auto read_ack = [&](const std::string& line) {
     long long n;
-    if (std::sscanf(line, "acked %lld", &n) == 1) acked = n;
+    if (std::sscanf(line.c_str(), "acked %lld", &n) == 1) acked = n;
+  };
+  while (acked < min_acked) {
+    const auto line = writer.next_line();
+    if (!line) break;
+    read_ack(*line);
   }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  writer.kill9();
+  const int status = writer.wait_for_exit();
   // Anything still in the pipe was acknowledged before the kill too.
-  while (std::fgets(line, sizeof line, out)) {
-    long long n;
-    if (std::sscanf(line, "acked %lld", &n) == 1) acked = n;
-  }
-  fclose(out);
+  while (const auto line = writer.next_line()) read_ack(*line);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "writer was not killed";
   return acked;
 }
