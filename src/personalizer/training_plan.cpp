@@ -5,6 +5,24 @@
 
 namespace oap::detail {
 
+namespace {
+
+// Moves every n-th trigger sample (the n-th, 2n-th, ...) to the held-out samples, up to `most`
+// held out in all; the rest stay in order.
+void hold_out_every(std::size_t n, std::size_t most, TrainingData& data) {
+  std::vector<TrainingSample> kept;
+  for (std::size_t i = 0; i < data.trigger.size(); ++i) {
+    if (i % n == n - 1 && data.heldout.size() < most) {
+      data.heldout.push_back(std::move(data.trigger[i]));
+    } else {
+      kept.push_back(std::move(data.trigger[i]));
+    }
+  }
+  data.trigger = std::move(kept);
+}
+
+}  // namespace
+
 TrainingData plan_training_data(
     const std::vector<Event>& recent, std::uint64_t last_index, const UpdatePlan& plan,
     const UpdatePlanOptions& options,
@@ -34,17 +52,7 @@ TrainingData plan_training_data(
   // history it replaces would only say that learning the new behaviour unlearns the old).
   const bool hold_new = plan.judge_on_trigger && options.heldout_samples > 0 &&
                         data.trigger.size() >= kNewContextMinTrigger;
-  if (hold_new) {
-    std::vector<TrainingSample> kept;
-    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
-      if (i % 4 == 3 && data.heldout.size() < options.heldout_samples) {
-        data.heldout.push_back(std::move(data.trigger[i]));
-      } else {
-        kept.push_back(std::move(data.trigger[i]));
-      }
-    }
-    data.trigger = std::move(kept);
-  }
+  if (hold_new) hold_out_every(4, options.heldout_samples, data);
   // History before the trigger, newest first: alternately held out and replayed (only
   // replayed for a new context judged on its own events).
   bool hold = options.heldout_samples > 0 && !hold_new;
@@ -68,15 +76,7 @@ TrainingData plan_training_data(
   // No history before the trigger (a first profile): hold out every fifth trigger sample.
   if (data.heldout.empty() && data.replay.empty() && options.heldout_samples > 0 &&
       data.trigger.size() >= 5) {
-    std::vector<TrainingSample> kept;
-    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
-      if (i % 5 == 4 && data.heldout.size() < options.heldout_samples) {
-        data.heldout.push_back(std::move(data.trigger[i]));
-      } else {
-        kept.push_back(std::move(data.trigger[i]));
-      }
-    }
-    data.trigger = std::move(kept);
+    hold_out_every(5, options.heldout_samples, data);
   }
   return data;
 }
