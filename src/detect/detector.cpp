@@ -47,6 +47,8 @@ void Detector::score_and_update(std::span<const double> x, Score& out) {
   update(x);
 }
 
+void Detector::update_scored(std::span<const double> x, const Score& /*scored*/) { update(x); }
+
 std::vector<Score> Detector::score_batch(std::span<const double> rows) const {
   const std::size_t d = dim();
   OAP_CHECK(d > 0 && rows.size() % d == 0, InvalidArgument,

@@ -408,7 +408,10 @@ void DetectorBank::learn_or_hold(Set& set, std::uint64_t index, std::span<const 
     set.held.emplace_back(index, std::vector<double>(x.begin(), x.end()));
     obs.learned = false;
   } else {
-    learn(x);
+    // Nothing learned since x was scored: detectors may reuse their score of x.
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      set.detectors[i]->update_scored(x, obs.scores[names_[i]]);
+    }
     obs.learned = true;
   }
 }

@@ -101,6 +101,7 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
 
   Tree tree;
   tree.norm = isolation_path_length(static_cast<double>(psi));
+  tree.nodes.reserve(2 * psi - 1);  // a binary tree over psi points has at most this many
   const int max_depth = static_cast<int>(std::ceil(std::log2(static_cast<double>(psi))));
   struct Task {
     std::size_t node, begin, end;
@@ -108,33 +109,35 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
   };
   tree.nodes.emplace_back();
   std::vector<Task> stack = {{0, 0, psi, 0}};
-  std::vector<double> lo(dim_), hi(dim_);
-  std::vector<std::size_t> candidates;
+  std::vector<std::size_t> order(dim_);
   while (!stack.empty()) {
     Task t = stack.back();
     stack.pop_back();
     const std::size_t count = t.end - t.begin;
     tree.nodes[t.node].link = static_cast<std::int32_t>(count);  // a leaf, unless split below
     if (count <= 1 || t.depth >= max_depth) continue;
-    std::fill(lo.begin(), lo.end(), INFINITY);
-    std::fill(hi.begin(), hi.end(), -INFINITY);
-    for (std::size_t k = t.begin; k < t.end; ++k) {
-      const double* p = &window_[rows[k] * dim_];
-      for (std::size_t f = 0; f < dim_; ++f) {
-        lo[f] = std::min(lo[f], p[f]);
-        hi[f] = std::max(hi[f], p[f]);
-      }
-    }
-    // Only features that vary in this node can split it; none left means a leaf of
+    // The split feature is uniform among the features that vary in this node: features in a
+    // random order (a partial Fisher-Yates), the first that varies. One feature's range costs
+    // O(count); all d ranges first made the build d times slower. None varies: a leaf of
     // duplicates (its c(size) still counts in the path length).
-    candidates.clear();
-    for (std::size_t f = 0; f < dim_; ++f)
-      if (hi[f] > lo[f]) candidates.push_back(f);
-    if (candidates.empty()) continue;
-    std::size_t f =
-        candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng_)];
-    double split = std::uniform_real_distribution<double>(lo[f], hi[f])(rng_);
-    if (!(split > lo[f])) split = hi[f];  // keep both sides non-empty
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::size_t f = dim_;
+    double lo = 0, hi = 0;
+    for (std::size_t k = 0; k < dim_ && f == dim_; ++k) {
+      std::swap(order[k], order[std::uniform_int_distribution<std::size_t>(k, dim_ - 1)(rng_)]);
+      const std::size_t c = order[k];
+      lo = INFINITY;
+      hi = -INFINITY;
+      for (std::size_t i = t.begin; i < t.end; ++i) {
+        const double v = window_[rows[i] * dim_ + c];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+      if (hi > lo) f = c;
+    }
+    if (f == dim_) continue;
+    double split = std::uniform_real_distribution<double>(lo, hi)(rng_);
+    if (!(split > lo)) split = hi;  // keep both sides non-empty
     auto mid = std::partition(rows.begin() + t.begin, rows.begin() + t.end,
                               [&](std::uint32_t r) { return window_[r * dim_ + f] < split; });
     std::size_t m = static_cast<std::size_t>(mid - rows.begin());
@@ -248,14 +251,21 @@ double IsolationForestDetector::raw_score(std::span<const double> x,
 }
 
 Score IsolationForestDetector::score(std::span<const double> x) const {
-  check_point(x, dim_, "isolation_forest");
   Score s;
+  score_into(x, s);
+  return s;
+}
+
+void IsolationForestDetector::score_into(std::span<const double> x, Score& s) const {
+  check_point(x, dim_, "isolation_forest");
   s.contributions.assign(dim_, 0.0);
-  if (trees_.empty()) return s;
+  s.score = 0.0;
+  s.p_value = 1.0;
+  s.flagged = false;
+  if (trees_.empty()) return;
   s.score = raw_score(x, &s.contributions);
   if (calibrator_.ready()) s.p_value = calibrator_.p_value(s.score);
   s.flagged = s.p_value < options_.alpha;
-  return s;
 }
 
 std::vector<Score> IsolationForestDetector::score_batch(std::span<const double> rows) const {
@@ -327,7 +337,21 @@ std::vector<Score> IsolationForestDetector::score_batch(std::span<const double> 
 void IsolationForestDetector::update(std::span<const double> x) {
   check_point(x, dim_, "isolation_forest");
   // Score before learning, so the calibrator sees scores of unseen points as score() makes.
-  if (!trees_.empty()) calibrator_.add(raw_score(x, nullptr));
+  learn(x, trees_.empty() ? 0.0 : raw_score(x, nullptr));
+}
+
+void IsolationForestDetector::score_and_update(std::span<const double> x, Score& out) {
+  score_into(x, out);  // checks x
+  learn(x, out.score);
+}
+
+void IsolationForestDetector::update_scored(std::span<const double> x, const Score& scored) {
+  check_point(x, dim_, "isolation_forest");
+  learn(x, scored.score);
+}
+
+void IsolationForestDetector::learn(std::span<const double> x, double raw) {
+  if (!trees_.empty()) calibrator_.add(raw);
   std::copy(x.begin(), x.end(), window_.begin() + window_next_ * dim_);
   window_next_ = (window_next_ + 1) % options_.window;
   window_rows_ = std::min(window_rows_ + 1, options_.window);

@@ -151,6 +151,56 @@ TEST(IsolationForestDetector, BatchEqualsSingleAndRoundTripIsExact) {
   EXPECT_EQ(a.save(), b.save());
 }
 
+TEST(IsolationForestDetector, SplitsOnlyOnFeaturesThatVary) {
+  // Features 1 and 3 are constant: every split (so every contribution) is on 0 and 2, and both
+  // are used (the split feature is uniform among the varying ones).
+  IsolationForestDetector d(4);
+  auto rows = gaussian_rows(300, 4, 8);
+  for (std::size_t i = 0; i < 300; ++i) {
+    rows[i * 4 + 1] = 5.0;
+    rows[i * 4 + 3] = -1.0;
+    d.update(std::span<const double>(rows).subspan(i * 4, 4));
+  }
+  Score s = d.score(std::vector<double>{0.3, 5.0, -0.2, -1.0});
+  EXPECT_EQ(s.contributions[1], 0.0);
+  EXPECT_EQ(s.contributions[3], 0.0);
+  EXPECT_GT(s.contributions[0], 0.25);
+  EXPECT_GT(s.contributions[2], 0.25);
+  EXPECT_NEAR(s.contributions[0] + s.contributions[2], 1.0, 1e-12);
+}
+
+TEST(IsolationForestDetector, StreamingStepsLearnAsScoreThenUpdate) {
+  // score() then update(); score_and_update(); score_into() then update_scored() with one
+  // reused Score: the same scores, p-values and contributions, and the same state at the end
+  // (the calibrator learned the same raw scores).
+  IsolationForestOptions o;
+  o.n_trees = 20;
+  o.window = 64;
+  o.sample_size = 32;
+  o.calibration.min_scores = 10;
+  IsolationForestDetector a(3, o), b(3, o), c(3, o);
+  auto rows = gaussian_rows(200, 3, 9);
+  Score reused;
+  for (std::size_t i = 0; i < 200; ++i) {
+    auto x = std::span<const double>(rows).subspan(i * 3, 3);
+    Score sa = a.score(x), sb;
+    a.update(x);
+    b.score_and_update(x, sb);
+    c.score_into(x, reused);
+    c.update_scored(x, reused);
+    EXPECT_EQ(sa.score, sb.score);
+    EXPECT_EQ(sa.score, reused.score);
+    EXPECT_EQ(sa.p_value, sb.p_value);
+    EXPECT_EQ(sa.p_value, reused.p_value);
+    EXPECT_EQ(sa.contributions, reused.contributions);
+  }
+  EXPECT_EQ(a.save(), b.save());
+  EXPECT_EQ(a.save(), c.save());
+  // A bad point: an error, nothing learned.
+  EXPECT_THROW(c.update_scored(std::vector<double>{1, NAN, 0}, reused), InvalidArgument);
+  EXPECT_EQ(a.save(), c.save());
+}
+
 TEST(IsolationForestDetector, ErrorsAndNeutralColdStart) {
   IsolationForestDetector d(2);
   Score s = d.score(std::vector<double>{1, 2});

@@ -47,6 +47,12 @@ class Detector {
   // with a hot path override it to check x once and share the work. Throws as score() does,
   // and then nothing is learned.
   virtual void score_and_update(std::span<const double> x, Score& out);
+  // Learns x, which score_into(x, scored) has just judged on this same state (nothing learned
+  // in between): for a caller that decides from the score whether to learn (DetectorBank's
+  // hold-back). Detectors that learn from their own score of x reuse it; the default calls
+  // update(x). Given the score of another point or an older state, what is learned is wrong:
+  // use update() then.
+  virtual void update_scored(std::span<const double> x, const Score& scored);
 
   // Scores n points stored row-major in rows (size n * dim()), as score() would one by one.
   // Detectors override it where a batch is cheaper than n single calls.

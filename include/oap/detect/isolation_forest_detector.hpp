@@ -62,7 +62,11 @@ class IsolationForestDetector final : public Detector {
   std::size_t dim() const override { return dim_; }
   std::uint64_t n_seen() const override { return n_; }
   Score score(std::span<const double> x) const override;
+  void score_into(std::span<const double> x, Score& out) const override;
   void update(std::span<const double> x) override;
+  // Both learn from x's raw score (the calibrator's history) without walking the trees again.
+  void score_and_update(std::span<const double> x, Score& out) override;
+  void update_scored(std::span<const double> x, const Score& scored) override;
   std::vector<Score> score_batch(std::span<const double> rows) const override;
   void reset() override;
   nlohmann::json save() const override;
@@ -91,6 +95,9 @@ class IsolationForestDetector final : public Detector {
   };
 
   Tree build_tree();
+  // Learns x (checked), whose raw score on the current trees is raw (unused before the first
+  // trees): the calibrator, the window, the tree replacement.
+  void learn(std::span<const double> x, double raw);
   // Path length of x in tree t; when contributions (size dim_) is non-null, adds 1/depth to
   // the entry of each split's feature on the path.
   double path_length(const Tree& t, const double* x, double* contributions) const;
