@@ -356,7 +356,8 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   record.shift_state = out.detection.shift.state;
   record.nll = out.nll;
   record.learned = out.detection.learned;
-  record.scores = nlohmann::json(out.detection).at("scores");
+  record.scores = nlohmann::json::object();  // the detectors' scores, not the whole observation
+  for (const auto& [name, s] : out.detection.scores) record.scores[name] = s;
   st->policy = next_policy;
   m.audit->record(record, user_state_json(*st), progress);  // the commit point
   ++st->events;
