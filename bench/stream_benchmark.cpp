@@ -25,8 +25,9 @@
 // policy reads it), and classical baselines written here: a windowed Gaussian (the point
 // against the mean and sd of the previous 1000 points), a k-NN conformal detector (shingles of
 // 8 values; mean distance to the 5 nearest of the previous 1000 shingles; conformal p-value
-// among the last 500 such scores) and a sliding-window isolation forest over the same shingles
-// (oap's IsolationForestDetector; random-cut forests are a streaming relative of it).
+// among the last 500 such scores), a sliding-window isolation forest over the same shingles
+// (oap's IsolationForestDetector) and a robust random cut forest on them (random_cut_forest.hpp,
+// the same conformal p-value).
 //
 //   stream_benchmark [--tune N] [--report N] [--example FILE] [--json FILE]
 //   --example: the shipped example configuration (default examples/data/detectors.json,
@@ -50,6 +51,7 @@
 #include "oap/detect/detector_bank.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
+#include "random_cut_forest.hpp"
 
 namespace {
 
@@ -247,10 +249,32 @@ std::vector<std::vector<double>> shingles(const Stream& s, std::size_t l) {
   return out;
 }
 
+// A conformal p-value: the share of the last `window` scores at least as large as this one
+// (1 until 30 scores have been seen); each score then joins the window.
+class ConformalP {
+ public:
+  explicit ConformalP(std::size_t window) : window_(window) {}
+  double operator()(double score) {
+    std::size_t at_least = 0;
+    for (double r : recent_) at_least += r >= score;
+    const double p = recent_.size() < 30 ? 1.0
+                                         : static_cast<double>(1 + at_least) /
+                                               static_cast<double>(1 + recent_.size());
+    recent_.push_back(score);
+    if (recent_.size() > window_) recent_.pop_front();
+    return p;
+  }
+
+ private:
+  std::size_t window_;
+  std::deque<double> recent_;
+};
+
 std::vector<double> knn_conformal(const Stream& s) {
-  const std::size_t l = 8, w = 1000, k = 5, calibration = 500;
+  const std::size_t l = 8, w = 1000, k = 5;
   const auto sh = shingles(s, l);
-  std::vector<double> p, recent_scores;
+  ConformalP conformal(500);
+  std::vector<double> p;
   std::vector<double> d;
   for (std::size_t i = 0; i < sh.size(); ++i) {
     const std::size_t from = i > w ? i - w : 0;
@@ -267,13 +291,21 @@ std::vector<double> knn_conformal(const Stream& s) {
     std::nth_element(d.begin(), d.begin() + (k - 1), d.end());
     double score = 0;
     for (std::size_t q = 0; q < k; ++q) score += d[q];
-    std::size_t at_least = 0;
-    for (double r : recent_scores) at_least += r >= score;
-    p.push_back(recent_scores.size() < 30 ? 1.0
-                                          : static_cast<double>(1 + at_least) /
-                                                static_cast<double>(1 + recent_scores.size()));
-    recent_scores.push_back(score);
-    if (recent_scores.size() > calibration) recent_scores.erase(recent_scores.begin());
+    p.push_back(conformal(score));
+  }
+  return p;
+}
+
+// Shingles of 8 values, 50 trees of the last 256 shingles, CoDisp averaged over the trees
+// (the configuration of the paper's and the rrcf package's examples), conformal p as k-NN's.
+std::vector<double> random_cut_forest(const Stream& s) {
+  oap_bench::RandomCutForest forest(8, 50, 256, 11);
+  ConformalP conformal(500);
+  std::vector<double> p;
+  std::size_t i = 0;
+  for (const auto& sh : shingles(s, 8)) {
+    const double score = forest.score_and_update(sh);
+    p.push_back(i++ < 50 ? 1.0 : conformal(score));
   }
   return p;
 }
@@ -369,6 +401,7 @@ int main(int argc, char** argv) {
       {"baseline: windowed Gaussian", windowed_gaussian},
       {"baseline: k-NN conformal", knn_conformal},
       {"baseline: isolation forest on shingles", forest_shingles},
+      {"baseline: random cut forest on shingles", random_cut_forest},
   };
   const std::vector<double> thresholds = {1e-2, 3e-3, 1e-3, 3e-4,  1e-4,  3e-5, 1e-5,
                                           1e-6, 1e-7, 1e-8, 1e-10, 1e-13, 1e-16};
