@@ -100,7 +100,9 @@ class Personalizer {
   std::size_t forget(const UserId& user);
 
   // What the pipeline holds about the user: history size, decided events, policy state,
-  // adapter versions, recent decisions and updates (JSON; docs/file-formats.md).
+  // adapter versions, recent decisions and updates (JSON; docs/file-formats.md). Loads the
+  // user first, as observe() does: detectors a crash left behind the history are brought
+  // level with it, so detector_events is what the next event will be judged by.
   nlohmann::json inspect(const UserId& user, std::size_t recent_decisions = 20);
 
   // Every user the audit trail has decisions for, sorted.

@@ -439,6 +439,11 @@ std::size_t Personalizer::forget(const UserId& user) {
 nlohmann::json Personalizer::inspect(const UserId& user, std::size_t recent_decisions) {
   auto& m = *impl_;
   validate_user_id(user);
+  {
+    auto st = m.state_of(user);
+    std::lock_guard user_lock(st->mu);
+    m.load(user, *st);
+  }
   nlohmann::json j;
   j["user"] = user;
   j["history_events"] = m.store->count(user);
