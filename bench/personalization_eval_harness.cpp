@@ -141,7 +141,7 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
       std::vector<double> x(e.features.begin(), e.features.end());
       // As the Personalizer stores them (float) and feeds them to its bank.
       for (double v : tf.values) x.push_back(static_cast<float>(v));
-      flagged = flagged_by(deviation, bank->observe(e.user, x), index, e.timestamp);
+      flagged = flagged_by(deviation, bank->observe(e.user, x, e.timestamp), index, e.timestamp);
       u.flagged += flagged ? 1 : 0;
     }
     h.tokens.push_back(tokenizer->encode(e.text, /*add_special=*/true));
