@@ -63,7 +63,10 @@ void apply_config(const nlohmann::json& j, oap::eval::HarnessOptions& o) {
     }
   }
   auto& p = o.personalizer;
-  if (j.contains("detect")) p.detect = j.at("detect").get<oap::DetectorBankOptions>();
+  if (j.contains("detect")) {  // over the Personalizer's defaults, as oap run reads it
+    p.detect = oap::personalizer_detect_defaults();
+    j.at("detect").get_to(p.detect);
+  }
   if (j.contains("policy")) p.policy = j.at("policy").get<oap::DeviationPolicyOptions>();
   if (j.contains("adapters")) p.adapters = j.at("adapters").get<oap::AdapterManagerOptions>();
   if (j.contains("text_features")) {

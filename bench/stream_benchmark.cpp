@@ -1,12 +1,12 @@
-// stream_benchmark: detectors on realistic labelled metric streams, scored with labelled-window
+// stream_benchmark: detectors on realistic labelled streams, scored with labelled-window
 // rules (early detection rewarded, false alarms charged, one threshold for the whole corpus).
 //
-// Streams (seeded, univariate, one point per 5 minutes for 14 days = 4032 points): a base
-// level with a business-hours daily bump, quieter weekends, a slow trend, Gaussian or bursty
-// (Student-t, 3 degrees of freedom) noise at three levels, and one or two labelled anomalies
-// after the first 15% (the probation period, not scored): a spike, a level shift, a variance
-// change (x4 for a day), a slow drift (ramp of 6 sds over ~2 days, then stays), a seasonal
-// break (one working day without its daily bump) or a flatline (a stuck sensor for ~17 hours).
+// Streams (labelled_streams.hpp, seeded): univariate metrics (one point per 5 minutes for 14
+// days: daily and weekly rhythm, trend, noise at three levels; spikes, level shifts, variance
+// changes, slow drifts, seasonal breaks, flatlines) and multivariate user behaviour (one user's
+// events at irregular times for 28 days, four features with daily and weekly rhythm; spikes,
+// level shifts, variance changes, slow drifts, seasonal breaks, bots). One or two labelled
+// anomalies per stream after the first 15% (the probation period, not scored).
 //
 // Scoring (the rules of the Numenta Anomaly Benchmark's standard profile, written from its
 // paper): each anomaly gets a window of 10% of the stream's length divided by the number of
@@ -29,7 +29,10 @@
 // (oap's IsolationForestDetector) and a robust random cut forest on them (random_cut_forest.hpp,
 // the same conformal p-value).
 //
-//   stream_benchmark [--tune N] [--report N] [--example FILE] [--json FILE]
+//   stream_benchmark [--tune N] [--report N] [--corpus metric|behaviour|both] [--example FILE]
+//                    [--json FILE]
+//   --corpus: the univariate metric streams, the multivariate behaviour streams
+//             (labelled_streams.hpp), or both (the default)
 //   --example: the shipped example configuration (default examples/data/detectors.json,
 //              relative to the working folder), evaluated as "oap example ensemble"
 
@@ -51,89 +54,13 @@
 #include "oap/detect/detector_bank.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
+#include "labelled_streams.hpp"
 #include "random_cut_forest.hpp"
 
 namespace {
 
-constexpr std::int64_t kStep = 300;  // seconds between points
-constexpr std::size_t kLength = 14 * 288;
-constexpr double kProbation = 0.15;
-const char* kKinds[] = {"spike", "level_shift", "variance", "drift", "seasonal_break", "flatline"};
-
-struct Stream {
-  std::vector<oap::Timestamp> time;
-  std::vector<double> value;
-  std::vector<std::size_t> anomalies;  // start index of each labelled anomaly
-  std::vector<std::string> kinds;
-  std::string noise;
-};
-
-double student_t3(std::mt19937_64& rng) {
-  std::normal_distribution<double> g;
-  std::chi_squared_distribution<double> c(3);
-  return g(rng) / std::sqrt(c(rng) / 3) / std::sqrt(3.0);  // unit variance
-}
-
-Stream make_stream(std::uint64_t seed) {
-  std::mt19937_64 rng(seed * 7919 + 17);
-  std::uniform_real_distribution<double> u(0, 1);
-  Stream s;
-  const double base = 20 + 80 * u(rng);
-  const double daily = 0.2 + 0.8 * u(rng);  // the bump's height, times base
-  const double weekend = 0.3 + 0.6 * u(rng);
-  const double trend = (u(rng) - 0.5) * 0.2 * base / kLength;
-  const int noise_level = static_cast<int>(seed % 3);
-  const double sd = base * (noise_level == 0 ? 0.02 : noise_level == 1 ? 0.06 : 0.15);
-  const bool bursty = (seed / 3) % 2 == 1;
-  s.noise = std::string(noise_level == 0   ? "low"
-                        : noise_level == 1 ? "mid"
-                                           : "high") +
-            (bursty ? "/bursty" : "/gaussian");
-  const std::int64_t start = 1'767'571'200;  // Monday 2026-01-05 00:00 UTC
-  // Anomalies: one or two, their kinds cycling with the seed.
-  const std::size_t n_anomalies = 1 + (seed % 2);
-  const std::size_t first = static_cast<std::size_t>(kProbation * kLength) + 100;
-  for (std::size_t a = 0; a < n_anomalies; ++a) {
-    const std::size_t span = (kLength - first - 300) / n_anomalies;
-    s.anomalies.push_back(first + a * span + static_cast<std::size_t>(u(rng) * (span - 600)));
-    s.kinds.push_back(kKinds[(seed + a * 5) % 6]);
-  }
-  // A seasonal break needs a working day: move it to the next Monday-Friday 06:00.
-  for (std::size_t a = 0; a < n_anomalies; ++a) {
-    if (s.kinds[a] != "seasonal_break") continue;
-    std::size_t i = s.anomalies[a] / 288 * 288 + 72;
-    while ((i / 288) % 7 >= 5) i += 288;
-    s.anomalies[a] = std::min(i, kLength - 300);
-  }
-  double stuck = 0;
-  for (std::size_t i = 0; i < kLength; ++i) {
-    const double hour = static_cast<double>(i % 288) / 12.0;
-    const bool weekday = (i / 288) % 7 < 5;
-    double bump = hour > 7 && hour < 19 ? std::sin(std::numbers::pi * (hour - 7) / 12) : 0.0;
-    double level = base * (1 + daily * bump * (weekday ? 1.0 : weekend)) + trend * i;
-    double noise = (bursty ? student_t3(rng) : std::normal_distribution<double>()(rng)) * sd;
-    double v = level + noise;
-    for (std::size_t a = 0; a < n_anomalies; ++a) {
-      const std::size_t at = s.anomalies[a];
-      if (i < at) continue;
-      const std::string& k = s.kinds[a];
-      const double sign = (seed + a) % 2 ? 1.0 : -1.0;
-      if (k == "spike" && i == at) v += sign * (8 + 4 * u(rng)) * sd;
-      if (k == "level_shift") v += sign * 4 * sd;
-      if (k == "variance" && i < at + 288) v += 3 * noise;
-      if (k == "drift") v += sign * 6 * sd * std::min(1.0, static_cast<double>(i - at) / 576);
-      if (k == "seasonal_break" && i < at + 156) v = base + trend * i + noise;
-      if (k == "flatline" && i < at + 200) {
-        if (i == at) stuck = v;
-        v = stuck;
-      }
-    }
-    s.time.push_back(
-        oap::timestamp_from_micros((start + static_cast<std::int64_t>(i) * kStep) * 1'000'000));
-    s.value.push_back(v);
-  }
-  return s;
-}
+using Stream = oap_bench::LabelledStream;
+using oap_bench::kProbation;
 
 // ---- scoring ----
 
@@ -147,8 +74,9 @@ struct Outcome {
 
 void score_stream(const Stream& s, const std::vector<double>& p, double threshold, Outcome& o) {
   const double a_tp = 1, a_fn = 1, a_fp = 0.11;
-  const std::size_t probation = static_cast<std::size_t>(kProbation * kLength);
-  const double width = 0.1 * kLength / s.anomalies.size();
+  const double length = static_cast<double>(p.size());
+  const std::size_t probation = static_cast<std::size_t>(kProbation * length);
+  const double width = 0.1 * length / static_cast<double>(s.anomalies.size());
   struct Window {
     double begin, end;
     bool hit = false;
@@ -205,10 +133,9 @@ Runner bank_runner(const nlohmann::json& detect_section) {
     auto options = detect_section.get<oap::DetectorBankOptions>();
     oap::DetectorBank bank(options);
     std::vector<double> p;
-    p.reserve(s.value.size());
-    for (std::size_t i = 0; i < s.value.size(); ++i) {
-      const double x[] = {s.value[i]};
-      const auto obs = bank.observe("stream", x, s.time[i]);
+    p.reserve(s.x.size());
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      const auto obs = bank.observe("stream", s.x[i], s.time[i]);
       double smallest = 1;
       for (const auto& [name, score] : obs.scores) smallest = std::min(smallest, score.p_value);
       p.push_back(std::min(1.0, smallest * static_cast<double>(obs.scores.size())));
@@ -217,33 +144,53 @@ Runner bank_runner(const nlohmann::json& detect_section) {
   };
 }
 
+// Each feature against the mean and sd of its previous 1000 values; the smallest two-sided
+// p-value times the number of features (Bonferroni).
 std::vector<double> windowed_gaussian(const Stream& s) {
-  const std::size_t w = 1000;
-  std::vector<double> p;
-  double sum = 0, sum2 = 0;
-  for (std::size_t i = 0; i < s.value.size(); ++i) {
+  const std::size_t w = 1000, d = s.x[0].size();
+  std::vector<double> p, sum(d, 0.0), sum2(d, 0.0);
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
     const std::size_t n = std::min(i, w);
-    if (n < 30) {
-      p.push_back(1);
-    } else {
-      const double mean = sum / n, var = std::max(sum2 / n - mean * mean, 1e-12);
-      p.push_back(oap::normal_two_sided_p((s.value[i] - mean) / std::sqrt(var)));
+    double smallest = 1;
+    for (std::size_t f = 0; f < d && n >= 30; ++f) {
+      const double mean = sum[f] / n, var = std::max(sum2[f] / n - mean * mean, 1e-12);
+      smallest = std::min(smallest, oap::normal_two_sided_p((s.x[i][f] - mean) / std::sqrt(var)));
     }
-    sum += s.value[i];
-    sum2 += s.value[i] * s.value[i];
-    if (i >= w) {
-      sum -= s.value[i - w];
-      sum2 -= s.value[i - w] * s.value[i - w];
+    p.push_back(std::min(1.0, smallest * static_cast<double>(d)));
+    for (std::size_t f = 0; f < d; ++f) {
+      sum[f] += s.x[i][f];
+      sum2[f] += s.x[i][f] * s.x[i][f];
+      if (i >= w) {
+        sum[f] -= s.x[i - w][f];
+        sum2[f] -= s.x[i - w][f] * s.x[i - w][f];
+      }
     }
   }
   return p;
 }
 
-std::vector<std::vector<double>> shingles(const Stream& s, std::size_t l) {
+// Shingles for the distance and tree baselines: the newest 8 / d points concatenated (8 values
+// of a univariate stream, 2 vectors of 4 features), newest first. Multivariate features are
+// first standardized by their mean and sd over the probation (their scales differ).
+std::vector<std::vector<double>> shingles(const Stream& s) {
+  const std::size_t d = s.x[0].size(), l = std::max<std::size_t>(1, 8 / d);
+  std::vector<double> mean(d, 0.0), sd(d, 1.0);
+  if (d > 1) {
+    const std::size_t n = static_cast<std::size_t>(kProbation * static_cast<double>(s.x.size()));
+    for (std::size_t f = 0; f < d; ++f) {
+      double sum = 0, sum2 = 0;
+      for (std::size_t i = 0; i < n; ++i) sum += s.x[i][f], sum2 += s.x[i][f] * s.x[i][f];
+      mean[f] = sum / n;
+      sd[f] = std::sqrt(std::max(sum2 / n - mean[f] * mean[f], 1e-12));
+    }
+  }
   std::vector<std::vector<double>> out;
-  for (std::size_t i = 0; i < s.value.size(); ++i) {
-    std::vector<double> sh(l);
-    for (std::size_t k = 0; k < l; ++k) sh[k] = i >= k ? s.value[i - k] : s.value[0];
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    std::vector<double> sh(l * d);
+    for (std::size_t k = 0; k < l; ++k) {
+      const auto& x = s.x[i >= k ? i - k : 0];
+      for (std::size_t f = 0; f < d; ++f) sh[k * d + f] = (x[f] - mean[f]) / sd[f];
+    }
     out.push_back(std::move(sh));
   }
   return out;
@@ -271,8 +218,9 @@ class ConformalP {
 };
 
 std::vector<double> knn_conformal(const Stream& s) {
-  const std::size_t l = 8, w = 1000, k = 5;
-  const auto sh = shingles(s, l);
+  const std::size_t w = 1000, k = 5;
+  const auto sh = shingles(s);
+  const std::size_t l = sh[0].size();
   ConformalP conformal(500);
   std::vector<double> p;
   std::vector<double> d;
@@ -299,11 +247,12 @@ std::vector<double> knn_conformal(const Stream& s) {
 // Shingles of 8 values, 50 trees of the last 256 shingles, CoDisp averaged over the trees
 // (the configuration of the paper's and the rrcf package's examples), conformal p as k-NN's.
 std::vector<double> random_cut_forest(const Stream& s) {
-  oap_bench::RandomCutForest forest(8, 50, 256, 11);
+  const auto all = shingles(s);
+  oap_bench::RandomCutForest forest(all[0].size(), 50, 256, 11);
   ConformalP conformal(500);
   std::vector<double> p;
   std::size_t i = 0;
-  for (const auto& sh : shingles(s, 8)) {
+  for (const auto& sh : all) {
     const double score = forest.score_and_update(sh);
     p.push_back(i++ < 50 ? 1.0 : conformal(score));
   }
@@ -311,11 +260,13 @@ std::vector<double> random_cut_forest(const Stream& s) {
 }
 
 std::vector<double> forest_shingles(const Stream& s) {
+  const auto all = shingles(s);
   auto forest = oap::make_detector(
-      {{"type", "isolation_forest"}, {"options", {{"window", 512}, {"seed", 3}}}}, 8);
+      {{"type", "isolation_forest"}, {"options", {{"window", 512}, {"seed", 3}}}},
+      all[0].size());
   std::vector<double> p;
   oap::Score score;
-  for (const auto& sh : shingles(s, 8)) {
+  for (const auto& sh : all) {
     forest->score_and_update(sh, score);
     p.push_back(score.p_value);
   }
@@ -327,11 +278,78 @@ struct Candidate {
   Runner run;
 };
 
+const std::vector<double> kThresholds = {1e-1, 3e-2, 1e-2, 3e-3, 1e-3,  3e-4,  1e-4, 3e-5,
+                                         1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-13, 1e-16};
+
+// Runs every candidate on streams 1..tune (threshold chosen there) and tune+1..tune+report
+// (scored at that threshold); prints a Markdown table and returns the same as JSON.
+nlohmann::json evaluate(const std::string& corpus, Stream (*make)(std::uint64_t),
+                        const std::vector<std::string>& kinds,
+                        const std::vector<Candidate>& candidates, std::size_t tune,
+                        std::size_t report) {
+  std::vector<Stream> streams;
+  std::size_t points = 0;
+  for (std::size_t seed = 1; seed <= tune + report; ++seed) {
+    streams.push_back(make(seed));
+    points += streams.back().x.size();
+  }
+  nlohmann::json out = {{"points", points}, {"detectors", nlohmann::json::array()}};
+  std::printf("\n%s streams: %zu points in %zu streams\n\n", corpus.c_str(), points,
+              streams.size());
+  std::printf(
+      "| detector | threshold (tuned) | score, tuning | score, held out | TP / FN / FP (held out) "
+      "| ");
+  for (const auto& k : kinds) std::printf("%s | ", k.c_str());
+  std::printf("us / point |\n|---|---|---|---|---|");
+  for (std::size_t k = 0; k < kinds.size(); ++k) std::printf("---|");
+  std::printf("---|\n");
+  for (const auto& c : candidates) {
+    std::vector<std::vector<double>> p;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& s : streams) p.push_back(c.run(s));
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        static_cast<double>(points);
+    auto outcome = [&](double thr, std::size_t from, std::size_t to) {
+      Outcome o;
+      for (std::size_t i = from; i < to; ++i) score_stream(streams[i], p[i], thr, o);
+      return o;
+    };
+    double best = kThresholds[0], best_score = -1e300;
+    for (double thr : kThresholds) {
+      const double sc = normalized(outcome(thr, 0, tune));
+      if (sc > best_score) best_score = sc, best = thr;
+    }
+    const Outcome held = outcome(best, tune, tune + report);
+    std::printf("| %s | %.0e | %.1f | %.1f | %d / %d / %d | ", c.name.c_str(), best, best_score,
+                normalized(held), held.tp, held.fn, held.fp);
+    nlohmann::json by_kind = nlohmann::json::object();
+    for (const auto& k : kinds) {
+      auto it = held.by_kind.find(k);
+      const auto [d, t] = it == held.by_kind.end() ? std::pair<int, int>{0, 0} : it->second;
+      std::printf("%d/%d | ", d, t);
+      by_kind[k] = {{"detected", d}, {"total", t}};
+    }
+    std::printf("%.2f |\n", us);
+    std::fflush(stdout);
+    out["detectors"].push_back({{"name", c.name},
+                                {"threshold", best},
+                                {"score_tuning", best_score},
+                                {"score_heldout", normalized(held)},
+                                {"tp", held.tp},
+                                {"fn", held.fn},
+                                {"fp", held.fp},
+                                {"by_kind", by_kind},
+                                {"us_per_point", us}});
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t tune = 20, report = 40;
-  std::string example_path = "examples/data/detectors.json", json_path;
+  std::string example_path = "examples/data/detectors.json", json_path, corpus = "both";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -349,10 +367,17 @@ int main(int argc, char** argv) {
       example_path = next();
     } else if (a == "--json") {
       json_path = next();
+    } else if (a == "--corpus") {
+      corpus = next();
+      if (corpus != "metric" && corpus != "behaviour" && corpus != "both") {
+        std::fprintf(stderr, "--corpus: %s is not metric, behaviour or both\n", corpus.c_str());
+        return 2;
+      }
     } else {
       std::fprintf(
           stderr,
-          "usage: stream_benchmark [--tune N] [--report N] [--example FILE] [--json FILE]\n");
+          "usage: stream_benchmark [--tune N] [--report N] [--corpus metric|behaviour|both]\n"
+          "                        [--example FILE] [--json FILE]\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -364,24 +389,31 @@ int main(int argc, char** argv) {
   };
   const auto season = nlohmann::json::parse(
       R"({"context": {"season": "day", "season_half_life": 24, "season_min_visits": 12}})");
+  const auto mahalanobis =
+      nlohmann::json::parse(R"({"detectors": {"m": {"type": "mahalanobis"}}})");
   // The likelihood must see every point (a held-back point would freeze its windows).
   const auto likelihood = nlohmann::json::parse(
-      R"({"detectors": {"l": {"type": "likelihood", "inner": {"type": "zscore"}}}, "hold_back_flagged": false})");
+      R"({"detectors": {"l": {"type": "likelihood", "inner": {"type": "zscore"}}},
+          "hold_back_flagged": false})");
+  const auto ewma = nlohmann::json::parse(
+      R"({"detectors": {"z": {"type": "zscore", "options": {"mode": "ewma", "half_life": 288}}}})");
+  const auto sum_squares = nlohmann::json::parse(
+      R"({"detectors": {"z": {"type": "zscore", "options": {"combine": "sum_squares"}}}})");
+  // The identity context (the default's season is the daily one).
+  const auto none = nlohmann::json::parse(R"({"context": {"season": "none"}})");
   std::vector<Candidate> candidates = {
-      {"oap default (zscore)", bank_runner(nlohmann::json::object())},
-      {"oap example ensemble", bank_runner(example)},
-      {"zscore ewma (half-life 1 day)",
-       bank_runner(nlohmann::json::parse(
-           R"({"detectors": {"z": {"type": "zscore", "options": {"mode": "ewma", "half_life": 288}}}})"))},
-      {"zscore, no hold-back", bank_runner(with(zscore, {{"hold_back_flagged", false}}))},
-      {"zscore + daily season", bank_runner(with(zscore, season))},
+      {"oap default (zscore, daily season)", bank_runner(nlohmann::json::object())},
+      {"zscore, no context (the default before)", bank_runner(with(zscore, none))},
+      {"oap example ensemble (daily season)", bank_runner(example)},
+      {"oap example ensemble, no context", bank_runner(with(example, none))},
+      {"zscore ewma (half-life 1 day), no context",
+       bank_runner(with(ewma, none))},
+      {"zscore, no hold-back, no context",
+       bank_runner(with(with(zscore, none), {{"hold_back_flagged", false}}))},
       {"zscore + daily season, no hold-back",
        bank_runner(with(with(zscore, season), {{"hold_back_flagged", false}}))},
       {"zscore ewma + daily season",
-       bank_runner(with(
-           nlohmann::json::parse(
-               R"({"detectors": {"z": {"type": "zscore", "options": {"mode": "ewma", "half_life": 288}}}})"),
-           season))},
+       bank_runner(with(ewma, season))},
       {"zscore + daily season, 15-min slots",
        bank_runner(with(zscore, {{"context",
                                   {{"season", "day"},
@@ -396,67 +428,30 @@ int main(int argc, char** argv) {
                                    {"season_min_visits", 2}}}}))},
       {"zscore + daily season + diff",
        bank_runner(with(with(zscore, season), {{"context", {{"diff", true}}}}))},
-      {"likelihood(zscore)", bank_runner(likelihood)},
+      {"likelihood(zscore), no context", bank_runner(with(likelihood, none))},
       {"likelihood(zscore) + daily season", bank_runner(with(likelihood, season))},
+      {"mahalanobis, no context", bank_runner(with(mahalanobis, none))},
+      {"mahalanobis + daily season", bank_runner(with(mahalanobis, season))},
+      {"zscore sum_squares + daily season",
+       bank_runner(with(sum_squares, season))},
+      {"zscore + daily season, 4 visits",
+       bank_runner(with(zscore, {{"context",
+                                  {{"season", "day"},
+                                   {"season_half_life", 8},
+                                   {"season_min_visits", 4}}}}))},
       {"baseline: windowed Gaussian", windowed_gaussian},
       {"baseline: k-NN conformal", knn_conformal},
       {"baseline: isolation forest on shingles", forest_shingles},
       {"baseline: random cut forest on shingles", random_cut_forest},
   };
-  const std::vector<double> thresholds = {1e-2, 3e-3, 1e-3, 3e-4,  1e-4,  3e-5, 1e-5,
-                                          1e-6, 1e-7, 1e-8, 1e-10, 1e-13, 1e-16};
-  std::vector<Stream> streams;
-  for (std::size_t seed = 1; seed <= tune + report; ++seed) streams.push_back(make_stream(seed));
-
-  nlohmann::json out = {{"tune_streams", tune},
-                        {"report_streams", report},
-                        {"points", kLength},
-                        {"detectors", nlohmann::json::array()}};
-  std::printf(
-      "| detector | threshold (tuned) | score, tuning | score, held out | TP / FN / FP (held out) "
-      "| ");
-  for (const char* k : kKinds) std::printf("%s | ", k);
-  std::printf("us / point |\n|---|---|---|---|---|");
-  for (std::size_t k = 0; k < 6; ++k) std::printf("---|");
-  std::printf("---|\n");
-  for (const auto& c : candidates) {
-    std::vector<std::vector<double>> p;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (const auto& s : streams) p.push_back(c.run(s));
-    const double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
-        static_cast<double>(streams.size() * kLength);
-    auto outcome = [&](double thr, std::size_t from, std::size_t to) {
-      Outcome o;
-      for (std::size_t i = from; i < to; ++i) score_stream(streams[i], p[i], thr, o);
-      return o;
-    };
-    double best = thresholds[0], best_score = -1e300;
-    for (double thr : thresholds) {
-      const double sc = normalized(outcome(thr, 0, tune));
-      if (sc > best_score) best_score = sc, best = thr;
-    }
-    const Outcome held = outcome(best, tune, tune + report);
-    std::printf("| %s | %.0e | %.1f | %.1f | %d / %d / %d | ", c.name.c_str(), best, best_score,
-                normalized(held), held.tp, held.fn, held.fp);
-    nlohmann::json kinds = nlohmann::json::object();
-    for (const char* k : kKinds) {
-      auto it = held.by_kind.find(k);
-      const auto [d, t] = it == held.by_kind.end() ? std::pair<int, int>{0, 0} : it->second;
-      std::printf("%d/%d | ", d, t);
-      kinds[k] = {{"detected", d}, {"total", t}};
-    }
-    std::printf("%.2f |\n", us);
-    std::fflush(stdout);
-    out["detectors"].push_back({{"name", c.name},
-                                {"threshold", best},
-                                {"score_tuning", best_score},
-                                {"score_heldout", normalized(held)},
-                                {"tp", held.tp},
-                                {"fn", held.fn},
-                                {"fp", held.fp},
-                                {"by_kind", kinds},
-                                {"us_per_point", us}});
+  nlohmann::json out = {{"tune_streams", tune}, {"report_streams", report}};
+  if (corpus == "metric" || corpus == "both") {
+    out["metric"] = evaluate("metric", oap_bench::make_metric_stream, oap_bench::metric_kinds(),
+                             candidates, tune, report);
+  }
+  if (corpus == "behaviour" || corpus == "both") {
+    out["behaviour"] = evaluate("behaviour", oap_bench::make_behaviour_stream,
+                                oap_bench::behaviour_kinds(), candidates, tune, report);
   }
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(1) << "\n";
   return 0;

@@ -49,7 +49,7 @@ std::unique_ptr<Personalizer> open_personalizer(const Args& args, bool require_m
   PersonalizerOptions o;
   o.data_dir = data_dir;
   o.store = config.get<StoreOptions>("store");
-  o.detect = config.get<DetectorBankOptions>("detect");
+  o.detect = config.get<DetectorBankOptions>("detect", personalizer_detect_defaults());
   o.policy = config.get<DeviationPolicyOptions>("policy");
   o.adapters = config.get<AdapterManagerOptions>("adapters");
   o.text_features = config.get<TextFeatureOptions>("text_features");

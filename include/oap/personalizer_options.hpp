@@ -51,6 +51,14 @@ struct UpdatePlanOptions {
 void to_json(nlohmann::json& j, const UpdatePlanOptions& o);
 void from_json(const nlohmann::json& j, UpdatePlanOptions& o);
 
+// The detectors' defaults of a Personalizer: DetectorBankOptions' defaults without the stream
+// context (`"context": {"season": "none"}`). On the personalization evaluation's tune streams
+// the daily season slowed the recovery after a shift (11.0 against 8.2 events to half the
+// reference adapter's gain, docs/evaluation.md): a user's context learns every event, so its
+// running mean absorbs a shift that the detectors hold back. A config file's "detect" section
+// is read over these (a "context" key given there starts from StreamContextOptions' defaults).
+DetectorBankOptions personalizer_detect_defaults();
+
 // Everything a Personalizer is built from. Its data directory holds, by default:
 //   history.db        the history store (sqlite), unless store_uri says otherwise
 //   detectors/        per-user detector state (DetectorBankOptions::state_dir is set to it)
@@ -60,7 +68,7 @@ struct PersonalizerOptions {
   std::filesystem::path data_dir;  // required
   std::string store_uri;           // "" = "sqlite://<data_dir>/history.db"
   StoreOptions store;
-  DetectorBankOptions detect;
+  DetectorBankOptions detect = personalizer_detect_defaults();
   DeviationPolicyOptions policy;
   AdapterManagerOptions adapters;
   TextFeatureOptions text_features;

@@ -336,7 +336,7 @@ void DetectorBank::ensure_set(Slot& slot) OAP_REQUIRES(slot.mu) {
 
 DetectorBank::Set& DetectorBank::population_set(std::size_t dim) {
   auto& pop = population_[dim];
-  if (!pop) pop = make_set(dim, /*with_context=*/false);  // dim: the detectors' features
+  if (!pop) pop = make_set(dim, /*with_context=*/false);  // dim: the events' features
   return *pop;
 }
 
@@ -450,9 +450,11 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
       {
         MutexLock pop_lock(population_mu_);
         learn_pending();
-        Set& pop = population_set(x.size());
+        // The population compares the event itself with every user's (a new user's stream
+        // context has nothing to tell yet: no previous point, no slot, its own mean only).
+        Set& pop = population_set(input.size());
         for (std::size_t i = 0; i < names_.size(); ++i) {
-          pop.detectors[i]->score_and_update(x, obs.scores[names_[i]]);
+          pop.detectors[i]->score_and_update(input, obs.scores[names_[i]]);
         }
       }
       // The user's own history starts now (under the user's lock only).
@@ -479,8 +481,8 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
     // population learner learns them, or this call when the learner is far behind.
     if (!obs.cold_start && options_.min_history > 0) {
       MutexLock pending_lock(pending_mu_);
-      pending_.values.insert(pending_.values.end(), x.begin(), x.end());
-      pending_.dims.push_back(x.size());
+      pending_.values.insert(pending_.values.end(), input.begin(), input.end());
+      pending_.dims.push_back(input.size());
       batch_full = pending_.dims.size() % kPopulationBatch == 0;
       backlog = pending_.dims.size() >= kPopulationBatch * kPopulationBacklog;
     }

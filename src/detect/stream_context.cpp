@@ -55,7 +55,7 @@ bool StreamContextOptions::enabled() const {
 }
 
 bool StreamContextOptions::needs_time() const {
-  return rate || season != Season::kNone || time_features;
+  return rate || time_features;
 }
 
 std::size_t StreamContextOptions::output_dim(std::size_t d) const {
@@ -144,18 +144,20 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
                           std::vector<double>& out) {
   check_point(x, dim_, "stream context");
   OAP_CHECK(t || !options_.needs_time(), InvalidArgument,
-            "stream context: rate, season and time_features need each event's time; this point "
-            "has none");
+            "stream context: rate and time_features need each event's time; this point has "
+            "none");
   const std::size_t d = dim_;
   out.resize(output_dim());
   // The level: the value, or its residual from the slot's (or overall) running mean. level_ is
   // reused from point to point (no allocation per point once the lags are full).
   std::vector<double>& level = level_;
   level.assign(x.begin(), x.end());
+  // A point without a time has no slot: it is judged against the mean of all points.
+  const bool seasonal = options_.season != StreamContextOptions::Season::kNone && t.has_value();
   std::size_t slot = 0;
   if (options_.season != StreamContextOptions::Season::kNone) {
-    slot = slot_of(*t);
-    const bool known = slot_visits_[slot] >= options_.season_min_visits;
+    if (seasonal) slot = slot_of(*t);
+    const bool known = seasonal && slot_visits_[slot] >= options_.season_min_visits;
     for (std::size_t i = 0; i < d; ++i) {
       level[i] -= known ? slot_mean_[slot * d + i] : (n_ > 0 ? overall_mean_[i] : x[i]);
     }
@@ -197,7 +199,7 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
   for (std::size_t i = 0; i < d; ++i) {
     overall_mean_[i] += (x[i] - overall_mean_[i]) / static_cast<double>(n_);
   }
-  if (options_.season != StreamContextOptions::Season::kNone) {
+  if (seasonal) {
     const double keep = std::exp2(-1.0 / options_.season_half_life);
     for (std::size_t i = 0; i < d; ++i) {
       double& m = slot_mean_[slot * d + i];

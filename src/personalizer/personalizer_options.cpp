@@ -7,6 +7,12 @@
 
 namespace oap {
 
+DetectorBankOptions personalizer_detect_defaults() {
+  DetectorBankOptions o;
+  o.context.season = StreamContextOptions::Season::kNone;
+  return o;
+}
+
 void UpdatePlanOptions::validate() const {
   const std::string p = "personalizer.";
   OAP_CHECK(trigger_samples >= 1, ConfigError, p + "trigger_samples must be >= 1, got 0");

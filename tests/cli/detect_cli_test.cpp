@@ -31,9 +31,10 @@ std::vector<nlohmann::json> lines_of(const std::string& output) {
 }
 
 // One Welford z-score detector, no cold start: scores are plain z-scores of the user's history.
+// Without a stream context, so that the scores are z-scores of the raw values.
 constexpr const char* kZOnly =
     R"({"detect": {"detectors": {"z": {"type": "zscore"}}, "min_history": 0,
-                   "shift": {"warmup": 2}}})";
+                   "context": {"season": "none"}, "shift": {"warmup": 2}}})";
 
 TEST(DetectCli, HelpExplainsFormats) {
   auto r = run_cli("detect --help");

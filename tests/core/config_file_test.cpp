@@ -29,6 +29,17 @@ TEST(ConfigFile, ReadsSectionsAndDefaultsAbsentOnes) {
   EXPECT_EQ(ConfigFile().get<LogOptions>("log").level, "info");
 }
 
+TEST(ConfigFile, ReadsASectionOverTheCallersDefaults) {
+  CsvEventOptions defaults;
+  defaults.timestamp_column = "when";
+  defaults.user = "alice";
+  const ConfigFile config(nlohmann::json::parse(R"({"csv": {"user": "bob"}})"), "c.json");
+  const auto o = config.get<CsvEventOptions>("csv", defaults);
+  EXPECT_EQ(o.user, "bob");               // from the section
+  EXPECT_EQ(o.timestamp_column, "when");  // left out there: the caller's default
+  EXPECT_EQ(ConfigFile().get<CsvEventOptions>("csv", defaults).user, "alice");
+}
+
 TEST(ConfigFile, UnknownSectionsAreErrors) {
   EXPECT_THAT(
       [] {

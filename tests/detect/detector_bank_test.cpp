@@ -256,6 +256,7 @@ TEST(DetectorBank, ScoresMatchAReferenceOfThePopulationLearningEveryEvent) {
   const std::size_t min_history = 5;
   auto o = bank_options(min_history);
   o.hold_back_flagged = false;  // the reference learns every event
+  o.context.season = StreamContextOptions::Season::kNone;  // the reference sees the events
   DetectorBank bank(o);
   const auto& specs = o.detectors;  // object form: by name
   using Set = std::vector<std::unique_ptr<Detector>>;

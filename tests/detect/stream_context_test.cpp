@@ -28,17 +28,44 @@ std::vector<double> apply(StreamContext& c, std::vector<double> x, std::optional
   return out;
 }
 
-TEST(StreamContext, DefaultIsTheIdentity) {
+TEST(StreamContext, DefaultIsTheDailySeason) {
   StreamContextOptions o;
-  EXPECT_FALSE(o.enabled());
-  EXPECT_FALSE(o.needs_time());
+  EXPECT_EQ(o.season, StreamContextOptions::Season::kDay);
+  EXPECT_EQ(o.season_half_life, 24.0);
+  EXPECT_EQ(o.season_min_visits, 12u);
+  EXPECT_TRUE(o.enabled());
+  EXPECT_FALSE(o.needs_time());  // a point without a time is judged against the overall mean
   EXPECT_EQ(o.output_dim(3), 3u);
+  StreamContext c(2, o);
+  // An unvisited hour: the residual from the mean of the points before (none: the point).
+  EXPECT_THAT(apply(c, {1.5, -2}, at(kMonday)), ElementsAre(0, 0));
+  EXPECT_THAT(apply(c, {2.5, 0}, at(kMonday + 60)), ElementsAre(1, 2));
+}
+
+TEST(StreamContext, WithoutASeasonItIsTheIdentity) {
+  StreamContextOptions o;
+  o.season = StreamContextOptions::Season::kNone;
+  EXPECT_FALSE(o.enabled());
   StreamContext c(2, o);
   EXPECT_THAT(apply(c, {1.5, -2}, std::nullopt), ElementsAre(1.5, -2));
 }
 
+TEST(StreamContext, APointWithoutATimeMovesNoSlot) {
+  StreamContextOptions o;
+  o.season_min_visits = 1;
+  o.season_half_life = 1;
+  StreamContext timed(1, o), mixed(1, o);
+  apply(timed, {10}, at(kMonday + 3600));  // 01:00 learns 10
+  apply(mixed, {10}, at(kMonday + 3600));
+  // Untimed: judged against the mean of all points (10), and 01:00 keeps its mean.
+  EXPECT_THAT(apply(mixed, {4}, std::nullopt), ElementsAre(-6));
+  EXPECT_THAT(apply(mixed, {13}, at(kMonday + 86400 + 3600)), ElementsAre(3));
+  EXPECT_THAT(apply(timed, {13}, at(kMonday + 86400 + 3600)), ElementsAre(3));
+}
+
 TEST(StreamContext, DiffRateAndLagsInTheirLayout) {
   StreamContextOptions o;
+  o.season = StreamContextOptions::Season::kNone;
   o.diff = true;
   o.rate = true;
   o.lags = 2;
@@ -149,6 +176,7 @@ TEST(StreamContext, SaveLoadIsExactAndRefusesOtherOptions) {
 
 TEST(StreamContext, BadInputAndOptionsAreNamed) {
   StreamContextOptions o;
+  o.season = StreamContextOptions::Season::kNone;
   o.rate = true;
   StreamContext c(1, o);
   try {
@@ -203,7 +231,11 @@ TEST(DetectorBankContext, SeasonalContextSeesWhatTheRawValuesHide) {
     DetectorBankOptions o;
     o.min_history = 0;
     o.hold_back_flagged = false;
-    if (seasonal) o.context.season = StreamContextOptions::Season::kDay;
+    if (!seasonal) o.context.season = StreamContextOptions::Season::kNone;
+    // Hourly points: a slot is known after 2 visits, its mean follows the last few days (the
+    // defaults, 12 visits and a half-life of 24, suit denser streams).
+    o.context.season_min_visits = 2;
+    o.context.season_half_life = 4;
     DetectorBank bank(o);
     std::vector<double> p;
     for (const auto& [t, v] : stream) {
@@ -227,7 +259,8 @@ TEST(DetectorBankContext, StateWithTheContextRestoresExactlyAndTimesAreRequired)
   testing::TempDir tmp;
   DetectorBankOptions o;
   o.context.diff = true;
-  o.context.season = StreamContextOptions::Season::kDay;
+  o.context.rate = true;  // needs every point's time
+  o.context.season_min_visits = 2;
   o.state_dir = tmp.path().string();
   o.min_history = 5;
   const auto stream = daily_stream(5, 3);
@@ -250,6 +283,7 @@ TEST(DetectorBankContext, StateWithTheContextRestoresExactlyAndTimesAreRequired)
 
   // A state saved with a context is refused by a bank without one, naming the file.
   DetectorBankOptions plain;
+  plain.context.season = StreamContextOptions::Season::kNone;
   plain.state_dir = o.state_dir;
   DetectorBank c(plain);
   try {

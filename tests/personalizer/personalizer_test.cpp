@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "llm/model_test_util.hpp"
+#include "oap/core/config_file.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/causal_lm.hpp"
 #include "oap/llm/model_init.hpp"
@@ -251,6 +252,36 @@ TEST_F(PersonalizerTest, ReopeningTheDataDirectoryRestoresEverything) {
   EXPECT_EQ(next.event, 25u);
   EXPECT_EQ(next.detection.user_events, 26u);
   EXPECT_EQ(p->inspect("dee").at("decided_events"), 26);
+}
+
+TEST(PersonalizerOptions, DetectorsDefaultToNoStreamContext) {
+  EXPECT_EQ(PersonalizerOptions{}.detect.context.season, StreamContextOptions::Season::kNone);
+  EXPECT_FALSE(PersonalizerOptions{}.detect.context.enabled());
+  // DetectorBank's own default is the daily season (docs/detectors.md).
+  EXPECT_EQ(DetectorBankOptions{}.context.season, StreamContextOptions::Season::kDay);
+  // A detect section is read over the Personalizer's defaults.
+  const ConfigFile config(nlohmann::json::parse(R"({"detect": {"min_history": 7}})"), "c.json");
+  const auto d = config.get<DetectorBankOptions>("detect", personalizer_detect_defaults());
+  EXPECT_EQ(d.min_history, 7u);
+  EXPECT_FALSE(d.context.enabled());
+}
+
+// A crash after the history and the audit trail committed events but before the detectors'
+// state was written: inspect reports the detectors as the next event will find them, replayed.
+TEST_F(PersonalizerTest, InspectReplaysWhatACrashKeptOutOfTheDetectors) {
+  {
+    auto p = open(options(), /*with_model=*/false);
+    for (int i = 0; i < 25; ++i) p->observe(make("dot", i, 0.0, ""));
+  }
+  const auto detectors = dir_.path() / "data" / "detectors";
+  ASSERT_TRUE(std::filesystem::exists(detectors));
+  std::filesystem::remove_all(detectors);  // as if the process died before saving them
+  auto p = open(options(), /*with_model=*/false);
+  const auto j = p->inspect("dot");
+  EXPECT_EQ(j.at("history_events"), 25);
+  EXPECT_EQ(j.at("decided_events"), 25);
+  EXPECT_EQ(j.at("detector_events"), 25);
+  EXPECT_EQ(p->observe(make("dot", 25, 0.0, "")).detection.user_events, 26u);
 }
 
 TEST_F(PersonalizerTest, ForgetLeavesNoByteOfTheUserInTheDataDirectory) {

@@ -45,6 +45,15 @@ class ConfigFile {
     if (it == json_.end()) return T{};
     return it->template get<T>();
   }
+  // The same, read over `defaults` (the keys the section leaves out keep their values there),
+  // or defaults when the section is absent.
+  template <typename T>
+  T get(const std::string& section, T defaults) const {
+    check_name(section);
+    auto it = json_.find(section);
+    if (it != json_.end()) it->get_to(defaults);
+    return defaults;
+  }
 
   const std::string& source() const { return source_; }
 

@@ -40,8 +40,8 @@ struct DetectorBankOptions {
   ShiftMonitorOptions shift{};
   // While a user has fewer events than this, scores come from population detectors (all users
   // of the same dimension pooled) and Observation.cold_start is true. The population learns
-  // every event of every user (it is the prior for the next new user). 0 disables.
-  // Default: 20.
+  // every event of every user (it is the prior for the next new user), as given: without the
+  // stream context, which is the user's own. 0 disables. Default: 20.
   std::size_t min_history = 20;
   // Users held in memory; beyond it the least recently used is saved (if state_dir is set)
   // and dropped. Requires >= 1. Default: 100000.
@@ -177,7 +177,7 @@ class DetectorBank {
   static bool drop(std::shared_ptr<Slot> slot);
   void adopt_predecessor(Slot& slot);
   // A user's set for input dimension dim (with the stream context, when enabled), or a
-  // population set whose detectors take dim features (without).
+  // population set whose detectors take the dim features of the events (without).
   std::unique_ptr<Set> make_set(std::size_t dim, bool with_context) const;
   void learn_or_hold(Set& set, std::uint64_t index, std::span<const double> x, bool flagged,
                      Observation& obs) const;

@@ -15,8 +15,12 @@
 namespace oap {
 
 // The feature transforms a DetectorBank applies per user before its detectors (JSON: the
-// "context" object of the bank's options). The default is the identity: detectors see the
-// event's features as they are. Plain value type.
+// "context" object of the bank's options). The default is the daily season: detectors see each
+// feature's residual from its running mean at the same hour of the day (from the mean of all
+// the user's points until that hour has been seen 12 times), which measured best on both
+// univariate metric streams and multivariate behaviour streams (docs/detectors.md). The
+// identity (`season` none, the rest as default) shows detectors the features as they are.
+// Plain value type.
 struct StreamContextOptions {
   enum class Season {
     kNone,  // the level is the value itself
@@ -34,18 +38,19 @@ struct StreamContextOptions {
   // Shingle: appends the previous `lags` levels of each feature, newest first (0 until there
   // are so many). Requires <= 64. Default: 0.
   std::size_t lags = 0;
-  // "none" | "day" | "week". Needs event times. Default: none.
-  Season season = Season::kNone;
+  // "none" | "day" | "week". Uses each point's time; a point given without one is judged
+  // against the running mean of all points and moves no slot. Default: day.
+  Season season = Season::kDay;
   // A slot's running mean is exponentially weighted: a visit's weight halves after this many
-  // later visits of the slot. Requires > 0. Default: 4.
-  double season_half_life = 4.0;
+  // later visits of the slot. Requires > 0. Default: 24.
+  double season_half_life = 24.0;
   // The length of a season's slot in minutes: it must divide a day (1440). Default: 60 (the
   // hour of the day or of the week). Shorter slots follow a fast daily shape more closely and
   // need more days to learn.
   std::size_t season_slot_minutes = 60;
   // Until a slot has been visited this often, the residual is taken from the running mean of
-  // all points instead. Requires >= 1. Default: 2.
-  std::size_t season_min_visits = 2;
+  // all points instead. Requires >= 1. Default: 12.
+  std::size_t season_min_visits = 12;
   // Appends sin and cos of the hour of the day (period 24 h) and of the day of the week
   // (period 7 days): 4 features. Needs event times. Default: false.
   bool time_features = false;
@@ -55,7 +60,7 @@ struct StreamContextOptions {
 
   // True unless the options are the identity.
   bool enabled() const;
-  // True when rate, season or time features need each point's time.
+  // True when rate or time features need each point's time (a season uses it when given).
   bool needs_time() const;
   // Features the detectors see for input dimension d.
   std::size_t output_dim(std::size_t d) const;
