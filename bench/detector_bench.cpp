@@ -111,21 +111,30 @@ OAP_DETECTOR_BENCH(Ensemble, "ensemble")
 constexpr int kBankUsers = 8;
 constexpr std::size_t kBankDim = 16;
 
-std::unique_ptr<oap::DetectorBank> warm_bank(const nlohmann::json& detectors) {
+// Events 5 minutes apart, so that the default stream context (the daily season) visits its
+// hourly slots as a metric stream would.
+oap::Timestamp event_time(std::size_t i) {
+  return oap::timestamp_from_micros(static_cast<std::int64_t>(i) * 300'000'000);
+}
+
+std::unique_ptr<oap::DetectorBank> warm_bank(const nlohmann::json& detectors, bool context) {
   oap::DetectorBankOptions options;
   options.detectors = detectors;
+  if (!context) options.context.season = oap::StreamContextOptions::Season::kNone;
   auto bank = std::make_unique<oap::DetectorBank>(options);
   auto rows = normal_rows(kTrainRows, kBankDim, 7);
   for (std::size_t i = 0; i < kTrainRows; ++i) {
-    for (int u = 0; u < kBankUsers; ++u)
-      bank->observe("user" + std::to_string(u), {rows.data() + i * kBankDim, kBankDim});
+    for (int u = 0; u < kBankUsers; ++u) {
+      bank->observe("user" + std::to_string(u), {rows.data() + i * kBankDim, kBankDim},
+                    event_time(i));
+    }
   }
   return bank;
 }
 
-void bank_warm(benchmark::State& state, const nlohmann::json& detectors) {
+void bank_warm(benchmark::State& state, const nlohmann::json& detectors, bool context = true) {
   static std::unique_ptr<oap::DetectorBank> bank;
-  if (state.thread_index() == 0) bank = warm_bank(detectors);
+  if (state.thread_index() == 0) bank = warm_bank(detectors, context);
   const int threads = state.threads();
   const int t = state.thread_index();
   std::vector<std::string> users;
@@ -133,8 +142,9 @@ void bank_warm(benchmark::State& state, const nlohmann::json& detectors) {
   auto rows = normal_rows(kStreamRows, kBankDim, 11 + t);
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        bank->observe(users[i % users.size()], {rows.data() + i * kBankDim, kBankDim}));
+    benchmark::DoNotOptimize(bank->observe(users[i % users.size()],
+                                           {rows.data() + i * kBankDim, kBankDim},
+                                           event_time(kTrainRows + i)));
     if (++i == kStreamRows) i = 0;
   }
   state.SetItemsProcessed(state.iterations());
@@ -142,12 +152,17 @@ void bank_warm(benchmark::State& state, const nlohmann::json& detectors) {
 }
 
 void BM_BankWarm_ZScore(benchmark::State& s) { bank_warm(s, {{"z", spec_of("zscore")}}); }
+// The same without the stream context (the default before the daily season).
+void BM_BankWarm_ZScoreNoContext(benchmark::State& s) {
+  bank_warm(s, {{"z", spec_of("zscore")}}, /*context=*/false);
+}
 void BM_BankWarm_Three(benchmark::State& s) {
   bank_warm(s, {{"z", spec_of("zscore")},
                 {"m", spec_of("mahalanobis")},
                 {"f", spec_of("isolation_forest")}});
 }
 BENCHMARK(BM_BankWarm_ZScore)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_BankWarm_ZScoreNoContext)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_BankWarm_Three)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
