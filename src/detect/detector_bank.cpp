@@ -89,8 +89,10 @@ struct DetectorBank::Set {
   ShiftMonitor shift;
   // Flagged points not learned (yet), oldest first: the user's event index and the point.
   std::deque<std::pair<std::uint64_t, std::vector<double>>> held;
-  // The user's stream context (DetectorBankOptions::context), when it is not the identity.
+  // The user's stream context (DetectorBankOptions::context), when it is not the identity,
+  // and what it made of the current point (reused from event to event: no allocation).
   std::optional<StreamContext> context;
+  std::vector<double> context_out;
 };
 
 // A user's entry. The bank keeps at most one resident Slot per user; an evicted one lives on
@@ -419,7 +421,6 @@ void DetectorBank::learn_or_hold(Set& set, std::uint64_t index, std::span<const 
 Observation DetectorBank::observe(const UserId& user, std::span<const double> input,
                                   std::optional<Timestamp> time) {
   validate_user_id(user);
-  std::vector<double> transformed;
   Observation obs;
   bool batch_full = false;
   bool backlog = false;
@@ -436,8 +437,8 @@ Observation DetectorBank::observe(const UserId& user, std::span<const double> in
     // What the detectors see: the input, or its stream context (which learns the point now).
     std::span<const double> x = input;
     if (set.context) {
-      set.context->apply(input, time, transformed);
-      x = transformed;
+      set.context->apply(input, time, set.context_out);
+      x = set.context_out;
     }
     obs.cold_start = slot->events < options_.min_history;
     // The monitor gets the normal quantile of the shift input's p-value, N(0, 1) while the user
