@@ -40,10 +40,7 @@ class ConfigFile {
   // (InvalidArgument otherwise: a programming error).
   template <typename T>
   T get(const std::string& section) const {
-    check_name(section);
-    auto it = json_.find(section);
-    if (it == json_.end()) return T{};
-    return it->template get<T>();
+    return get<T>(section, T{});
   }
   // The same, read over `defaults` (the keys the section leaves out keep their values there),
   // or defaults when the section is absent.
