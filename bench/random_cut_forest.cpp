@@ -23,12 +23,12 @@ int RandomCutTree::new_node() {
   return static_cast<int>(nodes_.size()) - 1;
 }
 
-int RandomCutTree::find_leaf(std::int64_t key) const {
+RandomCutTree::LeafIndex::const_iterator RandomCutTree::entry(std::int64_t key) const {
   auto it = std::lower_bound(leaf_of_.begin(), leaf_of_.end(), std::make_pair(key, -1));
   if (it == leaf_of_.end() || it->first != key) {
     throw std::logic_error("RandomCutTree: no point under key " + std::to_string(key));
   }
-  return it->second;
+  return it;
 }
 
 void RandomCutTree::refresh_box(int n) {
@@ -48,7 +48,6 @@ void RandomCutTree::insert(std::int64_t key, const std::vector<double>& point) {
   auto make_leaf = [&] {
     const int n = new_node();
     nodes_[n].count = 1;
-    nodes_[n].key = key;
     std::copy(point.begin(), point.end(), nodes_[n].lo.begin());
     std::copy(point.begin(), point.end(), nodes_[n].hi.begin());
     return n;
@@ -122,10 +121,7 @@ void RandomCutTree::insert(std::int64_t key, const std::vector<double>& point) {
 }
 
 void RandomCutTree::remove(std::int64_t key) {
-  auto it = std::lower_bound(leaf_of_.begin(), leaf_of_.end(), std::make_pair(key, -1));
-  if (it == leaf_of_.end() || it->first != key) {
-    throw std::logic_error("RandomCutTree: no point under key " + std::to_string(key));
-  }
+  const auto it = entry(key);
   const int leaf_node = it->second;
   leaf_of_.erase(it);
   for (int a = leaf_node; a >= 0; a = nodes_[a].parent) --nodes_[a].count;
@@ -149,7 +145,7 @@ void RandomCutTree::remove(std::int64_t key) {
 }
 
 double RandomCutTree::codisp(std::int64_t key) const {
-  int n = find_leaf(key);
+  int n = entry(key)->second;
   double most = 0;
   for (int p = nodes_[n].parent; p >= 0; n = p, p = nodes_[p].parent) {
     const int sibling = nodes_[p].left == n ? nodes_[p].right : nodes_[p].left;

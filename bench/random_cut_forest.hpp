@@ -25,13 +25,13 @@ class RandomCutTree {
  public:
   RandomCutTree(std::size_t dim, std::uint64_t seed);
 
-  // Inserts `point` (size dim) under the caller's key; keys are unique among held points.
+  // Inserts `point` (size dim) under the caller's key, larger than every earlier key.
   void insert(std::int64_t key, const std::vector<double>& point);
   // Removes the point inserted under `key`.
   void remove(std::int64_t key);
   // CoDisp of the held point `key`.
   double codisp(std::int64_t key) const;
-  std::size_t size() const { return nodes_.empty() || root_ < 0 ? 0 : nodes_[root_].count; }
+  std::size_t size() const { return root_ < 0 ? 0 : nodes_[root_].count; }
   // Verifies counts, parents and bounding boxes; throws std::logic_error when one is wrong.
   void check() const;
 
@@ -42,19 +42,20 @@ class RandomCutTree {
     int cut_dim = 0;
     double cut = 0;
     std::vector<double> lo, hi;  // bounding box; a leaf's is its point
-    std::int64_t key = -1;       // a leaf's first key
   };
+  using LeafIndex = std::vector<std::pair<std::int64_t, int>>;
   int new_node();
   bool leaf(int n) const { return nodes_[n].left < 0; }
   void refresh_box(int n);
-  int find_leaf(std::int64_t key) const;
+  // The entry of key in leaf_of_; std::logic_error when no point is held under it.
+  LeafIndex::const_iterator entry(std::int64_t key) const;
 
   std::size_t dim_;
   std::mt19937_64 rng_;
   std::vector<Node> nodes_;
   std::vector<int> free_;
   int root_ = -1;
-  std::vector<std::pair<std::int64_t, int>> leaf_of_;  // key -> leaf, sorted by key
+  LeafIndex leaf_of_;  // key -> leaf, sorted by key
 };
 
 class RandomCutForest {

@@ -399,6 +399,14 @@ int main(int argc, char** argv) {
       R"({"detectors": {"z": {"type": "zscore", "options": {"mode": "ewma", "half_life": 288}}}})");
   const auto sum_squares = nlohmann::json::parse(
       R"({"detectors": {"z": {"type": "zscore", "options": {"combine": "sum_squares"}}}})");
+  // Daily slots of a few minutes (a few visits a day each): known after 2 visits.
+  auto short_slots = [](int minutes) {
+    return nlohmann::json{{"context",
+                           {{"season", "day"},
+                            {"season_slot_minutes", minutes},
+                            {"season_half_life", 3},
+                            {"season_min_visits", 2}}}};
+  };
   // The identity context (the default's season is the daily one).
   const auto none = nlohmann::json::parse(R"({"context": {"season": "none"}})");
   std::vector<Candidate> candidates = {
@@ -415,25 +423,15 @@ int main(int argc, char** argv) {
       {"zscore ewma + daily season",
        bank_runner(with(ewma, season))},
       {"zscore + daily season, 15-min slots",
-       bank_runner(with(zscore, {{"context",
-                                  {{"season", "day"},
-                                   {"season_slot_minutes", 15},
-                                   {"season_half_life", 3},
-                                   {"season_min_visits", 2}}}}))},
-      {"zscore + daily season, 5-min slots",
-       bank_runner(with(zscore, {{"context",
-                                  {{"season", "day"},
-                                   {"season_slot_minutes", 5},
-                                   {"season_half_life", 3},
-                                   {"season_min_visits", 2}}}}))},
+       bank_runner(with(zscore, short_slots(15)))},
+      {"zscore + daily season, 5-min slots", bank_runner(with(zscore, short_slots(5)))},
       {"zscore + daily season + diff",
        bank_runner(with(with(zscore, season), {{"context", {{"diff", true}}}}))},
       {"likelihood(zscore), no context", bank_runner(with(likelihood, none))},
       {"likelihood(zscore) + daily season", bank_runner(with(likelihood, season))},
       {"mahalanobis, no context", bank_runner(with(mahalanobis, none))},
       {"mahalanobis + daily season", bank_runner(with(mahalanobis, season))},
-      {"zscore sum_squares + daily season",
-       bank_runner(with(sum_squares, season))},
+      {"zscore sum_squares + daily season", bank_runner(with(sum_squares, season))},
       {"zscore + daily season, 4 visits",
        bank_runner(with(zscore, {{"context",
                                   {{"season", "day"},
