@@ -5,6 +5,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +37,9 @@ constexpr const char* kUsage =
     "                    heldout_every, static_after, reference_steps, delay_tolerance,\n"
     "                    blip_horizon)\n"
     "  --work-dir DIR    scratch data directories (default: a new folder in the temp dir)\n"
+    "  --policies LIST   comma-separated policies to run (default: static,periodic,\n"
+    "                    noise_filtered,outlier_aware); \"oracle\" is a diagnostic that is\n"
+    "                    told each shift user's shift and updates from its first new event\n"
     "  --dump FILE       also write every run event by event (NLL, probe NLLs, updates)\n"
     "  --quiet           no progress lines\n";
 
@@ -99,6 +103,24 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   std::filesystem::rename(tmp, path);
 }
 
+// "a,b,c" -> the policies of those names, in that order.
+std::vector<oap::eval::Policy> policies_arg(const std::string& list) {
+  std::vector<oap::eval::Policy> out;
+  std::size_t from = 0;
+  while (from <= list.size()) {
+    const auto to = std::min(list.find(',', from), list.size());
+    const auto name = list.substr(from, to - from);
+    const auto p = oap::eval::policy_named(name);
+    if (!p) usage_error("--policies: unknown policy \"" + name + "\"");
+    if (std::find(out.begin(), out.end(), *p) != out.end()) {
+      usage_error("--policies: \"" + name + "\" given twice");
+    }
+    out.push_back(*p);
+    from = to + 1;
+  }
+  return out;
+}
+
 // --quick: the first user of each kind.
 void keep_one_per_kind(oap::eval::Stream& s) {
   std::map<std::string, oap::UserId> first;
@@ -120,6 +142,8 @@ int main(int argc, char** argv) {
   int threads = 2;
   bool quick = false;
   std::vector<std::filesystem::path> streams;
+  std::vector<oap::eval::Policy> policies(std::begin(oap::eval::kPolicies),
+                                          std::end(oap::eval::kPolicies));
   oap::eval::HarnessOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -142,6 +166,8 @@ int main(int argc, char** argv) {
       work_dir = value();
     } else if (a == "--dump") {
       dump_path = value();
+    } else if (a == "--policies") {
+      policies = policies_arg(value());
     } else if (a == "--quick") {
       quick = true;
     } else if (a == "--quiet") {
@@ -194,7 +220,7 @@ int main(int argc, char** argv) {
       }
       const auto refs = oap::eval::train_references(stream, model, tokenizer, options);
       nlohmann::json metrics = nlohmann::json::object(), curve = nlohmann::json::object();
-      for (auto policy : oap::eval::kPolicies) {
+      for (auto policy : policies) {
         const auto run = oap::eval::run_policy(policy, stream, model, tokenizer, options);
         metrics[oap::eval::policy_name(policy)] =
             oap::eval::stream_metrics(run, stream, refs, options);
@@ -222,15 +248,18 @@ int main(int argc, char** argv) {
       per_stream.push_back(metrics);
       curves.push_back(curve);
     }
-    auto report = oap::eval::aggregate(per_stream, curves,
-                                       std::filesystem::path(model_dir).filename().string());
+    auto report = oap::eval::aggregate(
+        per_stream, curves, std::filesystem::path(model_dir).filename().string(), policies);
     nlohmann::json per_seed = nlohmann::json::array();
     for (std::size_t i = 0; i < per_stream.size(); ++i) {
       per_seed.push_back({{"stream", names[i]}, {"metrics", per_stream[i]}});
     }
     report["per_seed"] = per_seed;
+    nlohmann::json policy_names = nlohmann::json::array();
+    for (auto policy : policies) policy_names.push_back(oap::eval::policy_name(policy));
     report["setup"] = {
         {"quick", quick},
+        {"policies", policy_names},
         {"threads", threads},
         {"streams", names},
         {"static_after", options.static_after},
@@ -248,7 +277,7 @@ int main(int argc, char** argv) {
     if (own_work_dir) std::filesystem::remove_all(options.work_dir);
     std::printf("%-16s %10s %10s %10s %10s %10s %8s\n", "policy", "delay", "blip", "false_upd",
                 "steps", "mean_nll", "wall_s");
-    for (auto policy : oap::eval::kPolicies) {
+    for (auto policy : policies) {
       const auto& p = report.at("policies").at(oap::eval::policy_name(policy));
       auto num = [](const nlohmann::json& j) { return j.is_number() ? j.get<double>() : NAN; };
       std::printf("%-16s %10.2f %10.3f %10.2f %10.1f %10.4f %8.1f\n",

@@ -87,8 +87,49 @@ void log_progress(const HarnessOptions& options, const Stream& stream, Policy po
             << " s\n";
 }
 
-// Static, periodic and noise-filtered: the same pieces as the Personalizer (adapter manager,
-// trainer options, text signals, detector bank), with their own update schedule.
+// Oracle: an update after the 1st, 2nd and 3rd event of the new behaviour, then one every
+// `every` events (the Personalizer's follow_up_every).
+bool oracle_due(std::size_t seen, std::size_t every) {
+  return seen <= 3 || (seen - 3) % std::max<std::size_t>(every, 1) == 0;
+}
+
+// Oracle: the training data of a new context and its follow-ups as the Personalizer plans them
+// (src/personalizer/training_plan.cpp), the shift's true start as trigger_start: the newest
+// trigger_samples events since the shift; from 4 of them on, every fourth held out and the
+// history before the shift only replayed; before, that history alternately held out and
+// replayed.
+TrainingData oracle_data(const std::vector<Tokens>& tokens, std::size_t shift,
+                         const UpdatePlanOptions& o) {
+  TrainingData data;
+  const std::size_t n = tokens.size();
+  const std::size_t first = n - std::min(n - shift, o.trigger_samples);
+  for (std::size_t i = first; i < n; ++i) {
+    if (tokens[i].size() >= 2) data.trigger.push_back({tokens[i], 1.0});
+  }
+  const bool hold_new = o.heldout_samples > 0 && data.trigger.size() >= 4;
+  if (hold_new) {
+    std::vector<TrainingSample> kept;
+    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
+      auto& to = i % 4 == 3 && data.heldout.size() < o.heldout_samples ? data.heldout : kept;
+      to.push_back(std::move(data.trigger[i]));
+    }
+    data.trigger = std::move(kept);
+  }
+  bool hold = !hold_new;
+  for (std::size_t i = shift; i-- > 0;) {
+    if (tokens[i].size() < 2) continue;
+    const bool room_heldout = !hold_new && data.heldout.size() < o.heldout_samples;
+    const bool room_replay = data.replay.size() < o.replay_samples;
+    if (!room_heldout && !room_replay) break;
+    ((hold && room_heldout) || !room_replay ? data.heldout : data.replay)
+        .push_back({tokens[i], 1.0});
+    hold = !hold;
+  }
+  return data;
+}
+
+// Static, periodic and noise-filtered (and the oracle): the same pieces as the Personalizer
+// (adapter manager, trainer options, text signals, detector bank), with their own update schedule.
 PolicyRun run_baseline(Policy policy, const Stream& stream,
                        const std::shared_ptr<const CausalLM>& model,
                        const std::shared_ptr<const Tokenizer>& tokenizer,
@@ -149,11 +190,25 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
 
     const std::size_t n = h.tokens.size();
     TrainingData data;
+    auto trainer = po.adapters.trainer;
     bool due = false;
-    if (policy == Policy::kStatic && n == options.static_after) {
+    const bool profile = policy == Policy::kStatic || policy == Policy::kOracle;
+    const auto& truth = stream.users.at(e.user);
+    if (profile && n == options.static_after) {
       due = true;
       for (std::size_t i = 0; i < n; ++i) {  // every fifth held out, as for a first profile
         (i % 5 == 4 ? data.heldout : data.trigger).push_back({h.tokens[i], 1.0});
+      }
+    } else if (policy == Policy::kOracle) {
+      if (truth.is_shift() && index >= *truth.shift_event) {
+        const auto shift = static_cast<std::size_t>(*truth.shift_event);
+        due = oracle_due(n - shift, po.policy.follow_up_every);
+        if (due) data = oracle_data(h.tokens, shift, po.personalizer);
+        if (n - shift == 1) {  // the new context, as the Personalizer trains one
+          trainer.steps = std::max(
+              1, static_cast<int>(trainer.steps * po.personalizer.new_context_steps_factor + 0.5));
+          trainer.replay_ratio *= po.personalizer.new_context_replay_factor;
+        }
       }
     } else if (policy != Policy::kStatic && n % options.period == 0) {
       due = true;
@@ -167,7 +222,7 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
     }
     bool changed = false;
     if (due && !data.trigger.empty()) {
-      const auto r = adapters.update(e.user, data, po.adapters.trainer);
+      const auto r = adapters.update(e.user, data, trainer);
       u.update_events.push_back(static_cast<int>(index));
       u.update_accepted.push_back(r.accepted);
       u.update_steps.push_back(r.steps);
@@ -264,8 +319,18 @@ const char* policy_name(Policy p) {
       return "noise_filtered";
     case Policy::kOutlierAware:
       return "outlier_aware";
+    case Policy::kOracle:
+      return "oracle";
   }
   return "?";
+}
+
+std::optional<Policy> policy_named(const std::string& name) {
+  for (Policy p : {Policy::kStatic, Policy::kPeriodic, Policy::kNoiseFiltered,
+                   Policy::kOutlierAware, Policy::kOracle}) {
+    if (name == policy_name(p)) return p;
+  }
+  return std::nullopt;
 }
 
 Stream load_stream(const std::filesystem::path& events_file) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,17 @@ struct Stream {
 // IoError naming the file.
 Stream load_stream(const std::filesystem::path& events_file);
 
-// The four policies, in report order.
-enum class Policy { kStatic, kPeriodic, kNoiseFiltered, kOutlierAware };
+// The four policies, in report order, and a diagnostic one that is not in the report unless
+// asked for: kOracle is told the truth (a shift user's shift event) and updates on the new
+// behaviour from its first event, as a detector-driven policy would with a perfect detector,
+// so it bounds how fast the trainer can recover (docs/evaluation.md).
+enum class Policy { kStatic, kPeriodic, kNoiseFiltered, kOutlierAware, kOracle };
 inline constexpr Policy kPolicies[] = {Policy::kStatic, Policy::kPeriodic, Policy::kNoiseFiltered,
                                        Policy::kOutlierAware};
-// "static", "periodic", "noise_filtered", "outlier_aware".
+// "static", "periodic", "noise_filtered", "outlier_aware", "oracle".
 const char* policy_name(Policy p);
+// The policy of that name; nullopt if none.
+std::optional<Policy> policy_named(const std::string& name);
 
 // How the harness runs the policies and measures them. Plain value type.
 struct HarnessOptions {
@@ -146,7 +152,9 @@ nlohmann::json stream_curves(const PolicyRun& run, const Stream& stream,
 // The report: {"policies": {name: {adaptation_delay, blip_damage, false_updates, update_steps,
 // mean_nll, spread, ...}}, "seeds": N, "model": model, ...} from per-stream metrics
 // (per_stream[i][policy name]) and curves.
+// Policies: those that ran (each a key of every per_stream[i] and curves[i]).
 nlohmann::json aggregate(const std::vector<nlohmann::json>& per_stream,
-                         const std::vector<nlohmann::json>& curves, const std::string& model);
+                         const std::vector<nlohmann::json>& curves, const std::string& model,
+                         std::span<const Policy> policies = kPolicies);
 
 }  // namespace oap::eval

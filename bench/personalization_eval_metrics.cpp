@@ -236,11 +236,12 @@ double as_double(const nlohmann::json& j) { return j.is_number() ? j.get<double>
 }  // namespace
 
 nlohmann::json aggregate(const std::vector<nlohmann::json>& per_stream,
-                         const std::vector<nlohmann::json>& curves, const std::string& model) {
+                         const std::vector<nlohmann::json>& curves, const std::string& model,
+                         std::span<const Policy> ran) {
   static const char* kHeadline[] = {"adaptation_delay", "blip_damage", "false_updates",
                                     "update_steps", "mean_nll"};
   nlohmann::json policies = nlohmann::json::object();
-  for (Policy p : kPolicies) {
+  for (Policy p : ran) {
     const std::string name = policy_name(p);
     nlohmann::json out = nlohmann::json::object();
     nlohmann::json spreads = nlohmann::json::object();
@@ -272,7 +273,7 @@ nlohmann::json aggregate(const std::vector<nlohmann::json>& per_stream,
   }
   // Curves: every user of every stream, averaged position by position.
   nlohmann::json curve_out = nlohmann::json::object();
-  for (Policy p : kPolicies) {
+  for (Policy p : ran) {
     const std::string name = policy_name(p);
     std::vector<const nlohmann::json*> nll, probe, bnll, bprobe;
     std::vector<std::string> kind;

@@ -215,6 +215,24 @@ TEST(PersonalizationEvalHarness, ATinyStreamRunsThroughAllFourPolicies) {
   EXPECT_EQ(j.at("policies").at("static").at("extra").at("updates").at("mean").get<int>(), 3);
   EXPECT_EQ(j.at("policies").at("periodic").at("extra").at("updates").at("mean").get<int>(), 12);
   EXPECT_FALSE(std::filesystem::exists(o.work_dir / "tiny-outlier_aware"));
+
+  // The oracle (a diagnostic, not in kPolicies): every user's profile after 8 events (index 7),
+  // then the shift user's updates after the 1st, 2nd and 3rd event of its new behaviour (the
+  // shift is at 12) and every follow_up_every (5) events after; nothing on a blip.
+  const auto oracle = run_policy(Policy::kOracle, s, model, tokenizer, o);
+  EXPECT_EQ(oracle.users.at("shift").update_events, (std::vector<int>{7, 12, 13, 14, 19}));
+  EXPECT_EQ(oracle.users.at("blip").update_events, std::vector<int>{7});
+  EXPECT_EQ(oracle.users.at("stable").update_events, std::vector<int>{7});
+  // The new context trains new_context_steps_factor (2) times the trainer's steps (2).
+  EXPECT_LE(oracle.users.at("shift").update_steps[1], 4);
+  const Policy only[] = {Policy::kOracle};
+  const auto oj = aggregate({{{"oracle", stream_metrics(oracle, s, refs, o)}}},
+                            {{{"oracle", stream_curves(oracle, s, refs)}}}, "random-tiny", only);
+  ASSERT_EQ(oj.at("policies").size(), 1u);
+  EXPECT_EQ(oj.at("policies").at("oracle").at("extra").at("updates").at("mean").get<int>(), 7);
+  for (Policy p : kPolicies) EXPECT_EQ(policy_named(policy_name(p)), p);
+  EXPECT_EQ(policy_named("oracle"), Policy::kOracle);
+  EXPECT_FALSE(policy_named("perfect").has_value());
 }
 
 }  // namespace
