@@ -5,8 +5,9 @@
 // days: daily and weekly rhythm, trend, noise at three levels; spikes, level shifts, variance
 // changes, slow drifts, seasonal breaks, flatlines) and multivariate user behaviour (one user's
 // events at irregular times for 28 days, four features with daily and weekly rhythm; spikes,
-// level shifts, variance changes, slow drifts, seasonal breaks, bots). One or two labelled
-// anomalies per stream after the first 15% (the probation period, not scored).
+// level shifts, variance changes, slow drifts, seasonal breaks, bots), and real hourly series
+// (departures of one airport, January-March 2001) with the metric kinds injected. One or two
+// labelled anomalies per stream after the first 15% (the probation period, not scored).
 //
 // Scoring (the rules of the Numenta Anomaly Benchmark's standard profile, written from its
 // paper): each anomaly gets a window of 10% of the stream's length divided by the number of
@@ -29,10 +30,13 @@
 // (oap's IsolationForestDetector) and a robust random cut forest on them (random_cut_forest.hpp,
 // the same conformal p-value).
 //
-//   stream_benchmark [--tune N] [--report N] [--corpus metric|behaviour|both] [--example FILE]
-//                    [--json FILE]
-//   --corpus: the univariate metric streams, the multivariate behaviour streams
-//             (labelled_streams.hpp), or both (the default)
+//   stream_benchmark [--tune N] [--report N] [--corpus metric|behaviour|flights|both|all]
+//                    [--series FILE] [--example FILE] [--json FILE]
+//   --corpus: the univariate metric streams, the multivariate behaviour streams, the real
+//             hourly flight series (labelled_streams.hpp), metric and behaviour (both, the
+//             default) or all three
+//   --series: flights-3m.csv (default .cache/series/flights-3m.csv, relative to the working
+//             folder; scripts/fetch_series.sh fetches it)
 //   --example: the shipped example configuration (default examples/data/detectors.json,
 //              relative to the working folder), evaluated as "oap example ensemble"
 
@@ -50,11 +54,11 @@
 #include <string>
 #include <vector>
 
+#include "labelled_streams.hpp"
 #include "oap/core/json_config.hpp"
 #include "oap/detect/detector_bank.hpp"
 #include "oap/detect/detector_factory.hpp"
 #include "oap/detect/distributions.hpp"
-#include "labelled_streams.hpp"
 #include "random_cut_forest.hpp"
 
 namespace {
@@ -262,8 +266,7 @@ std::vector<double> random_cut_forest(const Stream& s) {
 std::vector<double> forest_shingles(const Stream& s) {
   const auto all = shingles(s);
   auto forest = oap::make_detector(
-      {{"type", "isolation_forest"}, {"options", {{"window", 512}, {"seed", 3}}}},
-      all[0].size());
+      {{"type", "isolation_forest"}, {"options", {{"window", 512}, {"seed", 3}}}}, all[0].size());
   std::vector<double> p;
   oap::Score score;
   for (const auto& sh : all) {
@@ -283,7 +286,7 @@ const std::vector<double> kThresholds = {1e-1, 3e-2, 1e-2, 3e-3, 1e-3,  3e-4,  1
 
 // Runs every candidate on streams 1..tune (threshold chosen there) and tune+1..tune+report
 // (scored at that threshold); prints a Markdown table and returns the same as JSON.
-nlohmann::json evaluate(const std::string& corpus, Stream (*make)(std::uint64_t),
+nlohmann::json evaluate(const std::string& corpus, const std::function<Stream(std::uint64_t)>& make,
                         const std::vector<std::string>& kinds,
                         const std::vector<Candidate>& candidates, std::size_t tune,
                         std::size_t report) {
@@ -350,6 +353,7 @@ nlohmann::json evaluate(const std::string& corpus, Stream (*make)(std::uint64_t)
 int main(int argc, char** argv) {
   std::size_t tune = 20, report = 40;
   std::string example_path = "examples/data/detectors.json", json_path, corpus = "both";
+  std::string series_path = ".cache/series/flights-3m.csv";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -367,17 +371,21 @@ int main(int argc, char** argv) {
       example_path = next();
     } else if (a == "--json") {
       json_path = next();
+    } else if (a == "--series") {
+      series_path = next();
     } else if (a == "--corpus") {
       corpus = next();
-      if (corpus != "metric" && corpus != "behaviour" && corpus != "both") {
-        std::fprintf(stderr, "--corpus: %s is not metric, behaviour or both\n", corpus.c_str());
+      if (corpus != "metric" && corpus != "behaviour" && corpus != "flights" && corpus != "both" &&
+          corpus != "all") {
+        std::fprintf(stderr, "--corpus: %s is not metric, behaviour, flights, both or all\n",
+                     corpus.c_str());
         return 2;
       }
     } else {
-      std::fprintf(
-          stderr,
-          "usage: stream_benchmark [--tune N] [--report N] [--corpus metric|behaviour|both]\n"
-          "                        [--example FILE] [--json FILE]\n");
+      std::fprintf(stderr,
+                   "usage: stream_benchmark [--tune N] [--report N]\n"
+                   "                        [--corpus metric|behaviour|flights|both|all]\n"
+                   "                        [--series FILE] [--example FILE] [--json FILE]\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -387,8 +395,12 @@ int main(int argc, char** argv) {
     j.merge_patch(patch);
     return j;
   };
-  const auto season = nlohmann::json::parse(
-      R"({"context": {"season": "day", "season_half_life": 24, "season_min_visits": 12}})");
+  // The default daily season (its memory in days).
+  const auto season = nlohmann::json::parse(R"({"context": {"season": "day"}})");
+  // The daily season in visits: the default until 2026-12-01.
+  const auto season_in_visits = nlohmann::json::parse(
+      R"({"context": {"season": "day", "season_half_life": 24, "season_min_visits": 12,
+                      "season_half_life_days": 0, "season_min_days": 0}})");
   const auto mahalanobis =
       nlohmann::json::parse(R"({"detectors": {"m": {"type": "mahalanobis"}}})");
   // The likelihood must see every point (a held-back point would freeze its windows).
@@ -399,32 +411,42 @@ int main(int argc, char** argv) {
       R"({"detectors": {"z": {"type": "zscore", "options": {"mode": "ewma", "half_life": 288}}}})");
   const auto sum_squares = nlohmann::json::parse(
       R"({"detectors": {"z": {"type": "zscore", "options": {"combine": "sum_squares"}}}})");
-  // Daily slots of a few minutes (a few visits a day each): known after 2 visits.
+  // Daily slots of a few minutes (a few visits a day each), in visits: known after 2 visits.
   auto short_slots = [](int minutes) {
     return nlohmann::json{{"context",
                            {{"season", "day"},
                             {"season_slot_minutes", minutes},
                             {"season_half_life", 3},
-                            {"season_min_visits", 2}}}};
+                            {"season_min_visits", 2},
+                            {"season_half_life_days", 0},
+                            {"season_min_days", 0}}}};
   };
+  // A season whose memory is counted in days of the stream's time.
+  auto in_days = [](const char* season, double half_life_days, int min_days) {
+    return nlohmann::json{{"context",
+                           {{"season", season},
+                            {"season_half_life_days", half_life_days},
+                            {"season_min_days", min_days}}}};
+  };
+  // Flagged points kept out of the detectors' state (the Personalizer's setting).
+  const auto hold_back = nlohmann::json::parse(R"({"hold_back_flagged": true})");
   // The identity context (the default's season is the daily one).
   const auto none = nlohmann::json::parse(R"({"context": {"season": "none"}})");
   std::vector<Candidate> candidates = {
-      {"oap default (zscore, daily season)", bank_runner(nlohmann::json::object())},
-      {"zscore, no context (the default before)", bank_runner(with(zscore, none))},
+      {"oap default (zscore, daily season in days, no hold-back)",
+       bank_runner(nlohmann::json::object())},
+      {"zscore + daily season in days, hold-back", bank_runner(with(zscore, hold_back))},
+      {"zscore + daily season in visits, hold-back (the default until 2026-12-01)",
+       bank_runner(with(with(zscore, season_in_visits), hold_back))},
+      {"zscore, no context, hold-back (the default before that)",
+       bank_runner(with(with(zscore, none), hold_back))},
       {"oap example ensemble (daily season)", bank_runner(example)},
       {"oap example ensemble, no context", bank_runner(with(example, none))},
-      {"zscore ewma (half-life 1 day), no context",
-       bank_runner(with(ewma, none))},
-      {"zscore, no hold-back, no context",
-       bank_runner(with(with(zscore, none), {{"hold_back_flagged", false}}))},
-      {"zscore + daily season, no hold-back",
-       bank_runner(with(with(zscore, season), {{"hold_back_flagged", false}}))},
-      {"zscore ewma + daily season",
-       bank_runner(with(ewma, season))},
-      {"zscore + daily season, 15-min slots",
-       bank_runner(with(zscore, short_slots(15)))},
-      {"zscore + daily season, 5-min slots", bank_runner(with(zscore, short_slots(5)))},
+      {"zscore ewma (half-life 1 day), no context", bank_runner(with(ewma, none))},
+      {"zscore, no context", bank_runner(with(zscore, none))},
+      {"zscore ewma + daily season", bank_runner(with(ewma, season))},
+      {"zscore + daily season in visits, 15-min slots", bank_runner(with(zscore, short_slots(15)))},
+      {"zscore + daily season in visits, 5-min slots", bank_runner(with(zscore, short_slots(5)))},
       {"zscore + daily season + diff",
        bank_runner(with(with(zscore, season), {{"context", {{"diff", true}}}}))},
       {"likelihood(zscore), no context", bank_runner(with(likelihood, none))},
@@ -432,24 +454,51 @@ int main(int argc, char** argv) {
       {"mahalanobis, no context", bank_runner(with(mahalanobis, none))},
       {"mahalanobis + daily season", bank_runner(with(mahalanobis, season))},
       {"zscore sum_squares + daily season", bank_runner(with(sum_squares, season))},
-      {"zscore + daily season, 4 visits",
+      {"zscore + daily season in visits, 4 visits",
        bank_runner(with(zscore, {{"context",
                                   {{"season", "day"},
                                    {"season_half_life", 8},
-                                   {"season_min_visits", 4}}}}))},
+                                   {"season_min_visits", 4},
+                                   {"season_half_life_days", 0},
+                                   {"season_min_days", 0}}}}))},
+      {"zscore + daily season in days (half-life 1 d, known after 2 d)",
+       bank_runner(with(zscore, in_days("day", 1, 2)))},
+      {"zscore + daily season in days (half-life 4 d, known after 2 d)",
+       bank_runner(with(zscore, in_days("day", 4, 2)))},
+      {"zscore + weekly season in days (half-life 14 d, known after 2 d)",
+       bank_runner(with(zscore, in_days("week", 14, 2)))},
       {"baseline: windowed Gaussian", windowed_gaussian},
       {"baseline: k-NN conformal", knn_conformal},
       {"baseline: isolation forest on shingles", forest_shingles},
       {"baseline: random cut forest on shingles", random_cut_forest},
   };
   nlohmann::json out = {{"tune_streams", tune}, {"report_streams", report}};
-  if (corpus == "metric" || corpus == "both") {
+  const bool flights = corpus == "flights" || corpus == "all";
+  if (flights && (tune != 20 || tune + report > oap_bench::flight_stream_count())) {
+    std::fprintf(stderr,
+                 "--corpus flights: its tuning streams are seeds 1-20 (--tune 20) and "
+                 "its held-out ones 21-60 (--report 40 or fewer)\n");
+    return 2;
+  }
+  if (corpus == "metric" || corpus == "both" || corpus == "all") {
     out["metric"] = evaluate("metric", oap_bench::make_metric_stream, oap_bench::metric_kinds(),
                              candidates, tune, report);
   }
-  if (corpus == "behaviour" || corpus == "both") {
+  if (corpus == "behaviour" || corpus == "both" || corpus == "all") {
     out["behaviour"] = evaluate("behaviour", oap_bench::make_behaviour_stream,
                                 oap_bench::behaviour_kinds(), candidates, tune, report);
+  }
+  if (flights) {
+    oap_bench::FlightCorpus series;
+    try {
+      series = oap_bench::load_flight_corpus(series_path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "--corpus flights: %s\n", e.what());
+      return 1;
+    }
+    out["flights"] = evaluate(
+        "flights", [&](std::uint64_t seed) { return oap_bench::make_flight_stream(series, seed); },
+        oap_bench::flight_kinds(), candidates, tune, report);
   }
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(1) << "\n";
   return 0;

@@ -51,8 +51,10 @@ struct UpdatePlanOptions {
 void to_json(nlohmann::json& j, const UpdatePlanOptions& o);
 void from_json(const nlohmann::json& j, UpdatePlanOptions& o);
 
-// The detectors' defaults of a Personalizer: DetectorBankOptions' defaults without the stream
-// context (`"context": {"season": "none"}`). On the personalization evaluation's tune streams
+// The detectors' defaults of a Personalizer: DetectorBankOptions' defaults with flagged points
+// held back (`"hold_back_flagged": true`: a blip never enters the detectors' state, issue 11)
+// and without the stream context (`"context": {"season": "none"}`). On the personalization
+// evaluation's tune streams
 // the daily season slowed the recovery after a shift (11.0 against 8.2 events to half the
 // reference adapter's gain, docs/evaluation.md): a user's context learns every event, so its
 // running mean absorbs a shift that the detectors hold back. A config file's "detect" section

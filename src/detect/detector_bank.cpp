@@ -201,7 +201,7 @@ DetectorBank::~DetectorBank() {
 std::unique_ptr<DetectorBank::Set> DetectorBank::make_set(std::size_t dim,
                                                           bool with_context) const {
   const bool context = with_context && options_.context.enabled();
-  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}, std::nullopt});
+  auto set = std::make_unique<Set>(Set{{}, ShiftMonitor(options_.shift), {}, std::nullopt, {}});
   const std::size_t features = context ? options_.context.output_dim(dim) : dim;
   for (const auto& spec : specs_) set->detectors.push_back(make_detector(spec, features));
   if (context) set->context.emplace(dim, options_.context);

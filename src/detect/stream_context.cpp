@@ -1,5 +1,6 @@
 #include "oap/detect/stream_context.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numbers>
@@ -54,9 +55,7 @@ bool StreamContextOptions::enabled() const {
   return !level || diff || rate || lags > 0 || season != Season::kNone || time_features;
 }
 
-bool StreamContextOptions::needs_time() const {
-  return rate || time_features;
-}
+bool StreamContextOptions::needs_time() const { return rate || time_features; }
 
 std::size_t StreamContextOptions::output_dim(std::size_t d) const {
   return d * ((level ? 1 : 0) + (diff ? 1 : 0) + (rate ? 1 : 0) + lags) + (time_features ? 4 : 0);
@@ -67,6 +66,9 @@ void StreamContextOptions::validate() const {
   OAP_CHECK(std::isfinite(season_half_life) && season_half_life > 0, ConfigError,
             "context.season_half_life must be > 0 visits, got " + std::to_string(season_half_life));
   OAP_CHECK(season_min_visits >= 1, ConfigError, "context.season_min_visits must be >= 1, got 0");
+  OAP_CHECK(std::isfinite(season_half_life_days) && season_half_life_days >= 0, ConfigError,
+            "context.season_half_life_days must be >= 0 days (0 = count visits), got " +
+                std::to_string(season_half_life_days));
   OAP_CHECK(
       season_slot_minutes >= 1 && season_slot_minutes <= 1440 && 1440 % season_slot_minutes == 0,
       ConfigError,
@@ -89,6 +91,8 @@ void to_json(nlohmann::json& j, const StreamContextOptions& o) {
        {"season_half_life", o.season_half_life},
        {"season_min_visits", o.season_min_visits},
        {"season_slot_minutes", o.season_slot_minutes},
+       {"season_half_life_days", o.season_half_life_days},
+       {"season_min_days", o.season_min_days},
        {"time_features", o.time_features},
        {"utc_offset_minutes", o.utc_offset_minutes}};
 }
@@ -113,6 +117,8 @@ void from_json(const nlohmann::json& j, StreamContextOptions& o) {
   o.season_half_life = r.get<double>("season_half_life", o.season_half_life);
   o.season_min_visits = r.get<std::size_t>("season_min_visits", o.season_min_visits);
   o.season_slot_minutes = r.get<std::size_t>("season_slot_minutes", o.season_slot_minutes);
+  o.season_half_life_days = r.get<double>("season_half_life_days", o.season_half_life_days);
+  o.season_min_days = r.get<std::size_t>("season_min_days", o.season_min_days);
   o.time_features = r.get<bool>("time_features", o.time_features);
   o.utc_offset_minutes = r.get<int>("utc_offset_minutes", o.utc_offset_minutes);
   r.finish();
@@ -126,6 +132,12 @@ StreamContext::StreamContext(std::size_t dim, StreamContextOptions options)
   overall_mean_.assign(dim_, 0.0);
   slot_mean_.assign(slots_of(options_) * dim_, 0.0);
   slot_visits_.assign(slots_of(options_), 0);
+  if (in_days()) {
+    slot_weight_.assign(slots_of(options_), 0.0);
+    slot_last_.assign(slots_of(options_), 0);
+    slot_days_.assign(slots_of(options_), 0);
+    slot_last_day_.assign(slots_of(options_), 0);
+  }
 }
 
 std::size_t StreamContext::slot_of(Timestamp t) const {
@@ -157,7 +169,10 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
   std::size_t slot = 0;
   if (options_.season != StreamContextOptions::Season::kNone) {
     if (seasonal) slot = slot_of(*t);
-    const bool known = seasonal && slot_visits_[slot] >= options_.season_min_visits;
+    const bool known =
+        seasonal &&
+        (slot_visits_[slot] >= options_.season_min_visits ||
+         (options_.season_min_days > 0 && slot_days_[slot] >= options_.season_min_days));
     for (std::size_t i = 0; i < d; ++i) {
       level[i] -= known ? slot_mean_[slot * d + i] : (n_ > 0 ? overall_mean_[i] : x[i]);
     }
@@ -199,14 +214,39 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
   for (std::size_t i = 0; i < d; ++i) {
     overall_mean_[i] += (x[i] - overall_mean_[i]) / static_cast<double>(n_);
   }
-  if (seasonal) {
+  if (seasonal && options_.season_half_life_days > 0) {
+    // The average of the slot's visits, each weighted 2^(-its age in days / half-life): the
+    // weights decay with the time since the slot's last visit, then this visit adds 1.
+    const std::int64_t now = to_micros(*t);
+    const double days = slot_visits_[slot] == 0
+                            ? 0.0
+                            : std::max<double>(0.0, static_cast<double>(now - slot_last_[slot]) /
+                                                        static_cast<double>(kMicrosPerDay));
+    const double weight =
+        std::exp2(-days / options_.season_half_life_days) * slot_weight_[slot] + 1;
+    for (std::size_t i = 0; i < d; ++i) {
+      double& m = slot_mean_[slot * d + i];
+      m += (x[i] - m) / weight;
+    }
+    slot_weight_[slot] = weight;
+    slot_last_[slot] = std::max(now, slot_last_[slot]);
+  } else if (seasonal) {
     const double keep = std::exp2(-1.0 / options_.season_half_life);
     for (std::size_t i = 0; i < d; ++i) {
       double& m = slot_mean_[slot * d + i];
       m = slot_visits_[slot] == 0 ? x[i] : keep * m + (1 - keep) * x[i];
     }
-    ++slot_visits_[slot];
   }
+  if (seasonal && options_.season_min_days > 0) {
+    const std::int64_t day = floor_div(
+        to_micros(*t) + static_cast<std::int64_t>(options_.utc_offset_minutes) * kMicrosPerMinute,
+        kMicrosPerDay);
+    if (slot_days_[slot] == 0 || day != slot_last_day_[slot]) {
+      ++slot_days_[slot];
+      slot_last_day_[slot] = day;
+    }
+  }
+  if (seasonal) ++slot_visits_[slot];
   if (options_.lags > 0) {
     std::vector<double> newest;
     if (levels_.size() >= options_.lags) {  // recycle the oldest lag's storage
@@ -223,16 +263,23 @@ void StreamContext::apply(std::span<const double> x, std::optional<Timestamp> t,
 nlohmann::json StreamContext::save() const {
   nlohmann::json levels = nlohmann::json::array();
   for (const auto& l : levels_) levels.push_back(l);
-  return {{"dim", dim_},
-          {"options", options_},
-          {"n", n_},
-          {"previous", previous_},
-          {"previous_time",
-           previous_time_ ? nlohmann::json(to_micros(*previous_time_)) : nlohmann::json(nullptr)},
-          {"levels", levels},
-          {"overall_mean", overall_mean_},
-          {"slot_mean", slot_mean_},
-          {"slot_visits", slot_visits_}};
+  nlohmann::json j = {{"dim", dim_},
+                      {"options", options_},
+                      {"n", n_},
+                      {"previous", previous_},
+                      {"previous_time", previous_time_ ? nlohmann::json(to_micros(*previous_time_))
+                                                       : nlohmann::json(nullptr)},
+                      {"levels", levels},
+                      {"overall_mean", overall_mean_},
+                      {"slot_mean", slot_mean_},
+                      {"slot_visits", slot_visits_}};
+  if (in_days()) {
+    j["slot_weight"] = slot_weight_;
+    j["slot_last"] = slot_last_;
+    j["slot_days"] = slot_days_;
+    j["slot_last_day"] = slot_last_day_;
+  }
+  return j;
 }
 
 void StreamContext::load(const nlohmann::json& state) {
@@ -256,11 +303,21 @@ void StreamContext::load(const nlohmann::json& state) {
   loaded.overall_mean_ = r.require<std::vector<double>>("overall_mean");
   loaded.slot_mean_ = r.require<std::vector<double>>("slot_mean");
   loaded.slot_visits_ = r.require<std::vector<std::uint64_t>>("slot_visits");
+  if (in_days()) {  // kept only by contexts that count days
+    loaded.slot_weight_ = r.require<std::vector<double>>("slot_weight");
+    loaded.slot_last_ = r.require<std::vector<std::int64_t>>("slot_last");
+    loaded.slot_days_ = r.require<std::vector<std::uint64_t>>("slot_days");
+    loaded.slot_last_day_ = r.require<std::vector<std::int64_t>>("slot_last_day");
+  }
   r.finish();
   OAP_CHECK((loaded.previous_.empty() || loaded.previous_.size() == dim_) &&
                 loaded.overall_mean_.size() == dim_ &&
                 loaded.slot_mean_.size() == slot_mean_.size() &&
                 loaded.slot_visits_.size() == slot_visits_.size() &&
+                loaded.slot_weight_.size() == slot_weight_.size() &&
+                loaded.slot_last_.size() == slot_last_.size() &&
+                loaded.slot_days_.size() == slot_days_.size() &&
+                loaded.slot_last_day_.size() == slot_last_day_.size() &&
                 loaded.levels_.size() <= options_.lags,
             ConfigError, "context: the state's arrays do not fit its dimension and options");
   for (const auto& l : loaded.levels_) {

@@ -10,6 +10,7 @@ namespace oap {
 DetectorBankOptions personalizer_detect_defaults() {
   DetectorBankOptions o;
   o.context.season = StreamContextOptions::Season::kNone;
+  o.hold_back_flagged = true;
   return o;
 }
 

@@ -314,6 +314,7 @@ TEST(DetectorBank, HoldsBackABlipAndLearnsASustainedShift) {
   o.detectors = {{"z", {{"type", "zscore"}}}};
   o.min_history = 0;
   o.state_dir = tmp.path().string();
+  o.hold_back_flagged = true;  // the Personalizer's setting (the bank's default is false)
   o.hold_back_window = 8;
   DetectorBank bank(o);
   o.hold_back_flagged = false;
@@ -402,6 +403,7 @@ TEST(DetectorBank, HoldBackStartsAfterTheUsersDetectorsWarmedUp) {
     DetectorBankOptions o;
     o.detectors = {{"z", {{"type", "zscore"}}}, {"m", {{"type", "mahalanobis"}}}};
     o.min_history = 0;
+    o.hold_back_flagged = true;
     o.hold_back_after = hold_back_after;
     DetectorBank bank(o);
     std::mt19937_64 rng(8);
@@ -412,7 +414,9 @@ TEST(DetectorBank, HoldBackStartsAfterTheUsersDetectorsWarmedUp) {
       for (auto& v : x) v = g(rng);
       const auto obs = bank.observe("u", x);
       const bool any = obs.scores.at("z").flagged || obs.scores.at("m").flagged;
-      if (i < static_cast<int>(hold_back_after)) EXPECT_TRUE(obs.learned) << i;
+      if (i < static_cast<int>(hold_back_after)) {
+        EXPECT_TRUE(obs.learned) << i;
+      }
       if (i >= 200) flagged += any ? 1 : 0;
     }
     return flagged;
@@ -452,6 +456,7 @@ TEST(DetectorBank, ArrayFormKeepsTheOrderOfTheFile) {
 TEST(DetectorBank, ValidateChecksEachDetectorSpec) {
   auto message_of = [](const nlohmann::json& detectors) -> std::string {
     DetectorBankOptions o;
+    o.hold_back_flagged = true;  // what a likelihood detector cannot work with
     o.detectors = detectors;
     try {
       o.validate();

@@ -31,7 +31,8 @@ std::vector<double> apply(StreamContext& c, std::vector<double> x, std::optional
 TEST(StreamContext, DefaultIsTheDailySeason) {
   StreamContextOptions o;
   EXPECT_EQ(o.season, StreamContextOptions::Season::kDay);
-  EXPECT_EQ(o.season_half_life, 24.0);
+  EXPECT_EQ(o.season_half_life_days, 2.0);
+  EXPECT_EQ(o.season_min_days, 2u);
   EXPECT_EQ(o.season_min_visits, 12u);
   EXPECT_TRUE(o.enabled());
   EXPECT_FALSE(o.needs_time());  // a point without a time is judged against the overall mean
@@ -129,6 +130,58 @@ TEST(StreamContext, SeasonalResidualAgainstTheSameHour) {
   EXPECT_EQ(apply(c, {50}, at(kMonday + 3 * 86'400 + 3 * 3600))[0], 40.0);
 }
 
+TEST(StreamContext, SeasonInDaysWeighsEachVisitByItsAge) {
+  StreamContextOptions o;
+  o.season_half_life_days = 2;
+  o.season_min_visits = 1;
+  StreamContext c(1, o);
+  // Visits of the 10:00 slot at irregular times: some days several (minutes apart), some none.
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> minute(0, 59), visits(0, 4);
+  std::normal_distribution<double> g(20, 5);
+  std::vector<std::pair<double, double>> seen;  // (time in days, value)
+  for (int day = 0; day < 20; ++day) {
+    std::vector<int> minutes(static_cast<std::size_t>(visits(rng)));
+    for (auto& m : minutes) m = minute(rng);
+    std::sort(minutes.begin(), minutes.end());
+    for (int m : minutes) {
+      const std::int64_t t = kMonday + day * 86'400 + 10 * 3600 + m * 60;
+      const double x = g(rng);
+      const auto out = apply(c, {x}, at(t));
+      if (!seen.empty()) {
+        // The mean of the earlier visits, each weighted 2^(-its age in days / 2).
+        const double now = static_cast<double>(t - kMonday) / 86'400;
+        double sw = 0, swx = 0;
+        for (const auto& [when, v] : seen) {
+          sw += std::exp2(-(now - when) / 2);
+          swx += std::exp2(-(now - when) / 2) * v;
+        }
+        EXPECT_NEAR(out[0], x - swx / sw, 1e-9) << "day " << day << " minute " << m;
+      }
+      seen.emplace_back(static_cast<double>(t - kMonday) / 86'400, x);
+    }
+  }
+  ASSERT_GT(seen.size(), 20u);
+}
+
+TEST(StreamContext, ASlotIsKnownOnceVisitedOnMinDays) {
+  StreamContextOptions o;
+  o.season_half_life_days = 2;
+  o.season_min_days = 2;  // season_min_visits stays 12: never reached here
+  StreamContext c(1, o);
+  // 10 at 03:00 (twice on the first day) and 50 at 15:00, every day.
+  apply(c, {10}, at(kMonday + 3 * 3600));
+  apply(c, {10}, at(kMonday + 3 * 3600 + 1800));                // the same day: still one day
+  EXPECT_EQ(apply(c, {50}, at(kMonday + 15 * 3600))[0], 40.0);  // against the overall mean
+  // Day 1: 03:00 was visited on one day only: the overall mean (10 + 10 + 50) / 3.
+  EXPECT_DOUBLE_EQ(apply(c, {10}, at(kMonday + 86'400 + 3 * 3600))[0], 10 - 70.0 / 3);
+  apply(c, {50}, at(kMonday + 86'400 + 15 * 3600));
+  // Day 2: both hours were visited on two days: their own means.
+  EXPECT_EQ(apply(c, {10}, at(kMonday + 2 * 86'400 + 3 * 3600))[0], 0.0);
+  EXPECT_EQ(apply(c, {50}, at(kMonday + 2 * 86'400 + 15 * 3600))[0], 0.0);
+  EXPECT_EQ(apply(c, {50}, at(kMonday + 3 * 86'400 + 3 * 3600))[0], 40.0);
+}
+
 TEST(StreamContext, SeasonSlotsOfAnyLengthThatDividesADay) {
   StreamContextOptions o;
   o.season = StreamContextOptions::Season::kWeek;
@@ -149,12 +202,42 @@ TEST(StreamContext, SeasonSlotsOfAnyLengthThatDividesADay) {
   }
 }
 
+void save_load_round_trip(const StreamContextOptions& o);
+
 TEST(StreamContext, SaveLoadIsExactAndRefusesOtherOptions) {
+  for (const bool in_days : {false, true}) {
+    SCOPED_TRACE(in_days ? "season in days" : "season in visits");
+    StreamContextOptions o;
+    o.season = StreamContextOptions::Season::kWeek;
+    o.diff = true;
+    o.lags = 3;
+    o.time_features = true;
+    o.season_half_life_days = in_days ? 3 : 0;
+    o.season_min_days = in_days ? 2 : 0;
+    save_load_round_trip(o);
+  }
+}
+
+TEST(StreamContext, AStateInDaysNeedsItsDays) {
   StreamContextOptions o;
-  o.season = StreamContextOptions::Season::kWeek;
-  o.diff = true;
-  o.lags = 3;
-  o.time_features = true;
+  o.season_half_life_days = 2;
+  StreamContext a(1, o);
+  apply(a, {1}, at(kMonday));
+  auto state = a.save();
+  ASSERT_TRUE(state.contains("slot_weight"));
+  state.erase("slot_weight");
+  StreamContext b(1, o);
+  EXPECT_THROW(b.load(state), ConfigError);
+  // A context in visits writes none of them.
+  StreamContextOptions in_visits;
+  in_visits.season_half_life_days = 0;
+  in_visits.season_min_days = 0;
+  StreamContext visits(1, in_visits);
+  apply(visits, {1}, at(kMonday));
+  EXPECT_FALSE(visits.save().contains("slot_weight"));
+}
+
+void save_load_round_trip(const StreamContextOptions& o) {
   StreamContext a(2, o);
   std::mt19937_64 rng(1);
   std::normal_distribution<double> g;
@@ -202,6 +285,7 @@ TEST(StreamContext, BadInputAndOptionsAreNamed) {
   EXPECT_THAT(error_of({{"lags", 65}}), HasSubstr("context.lags"));
   EXPECT_THAT(error_of({{"level", false}}), HasSubstr("nothing to give the detectors"));
   EXPECT_THAT(error_of({{"utc_offset_minutes", 2000}}), HasSubstr("utc_offset_minutes"));
+  EXPECT_THAT(error_of({{"season_half_life_days", -1}}), HasSubstr("season_half_life_days"));
   EXPECT_THAT(error_of({{"lag", 2}}), HasSubstr("lag"));
   StreamContextOptions some;
   some.diff = true;
@@ -232,10 +316,8 @@ TEST(DetectorBankContext, SeasonalContextSeesWhatTheRawValuesHide) {
     o.min_history = 0;
     o.hold_back_flagged = false;
     if (!seasonal) o.context.season = StreamContextOptions::Season::kNone;
-    // Hourly points: a slot is known after 2 visits, its mean follows the last few days (the
-    // defaults, 12 visits and a half-life of 24, suit denser streams).
-    o.context.season_min_visits = 2;
-    o.context.season_half_life = 4;
+    // The defaults on hourly points: an hour is known once seen on 2 days, and its mean
+    // follows the last few days (half-life 2 days).
     DetectorBank bank(o);
     std::vector<double> p;
     for (const auto& [t, v] : stream) {

@@ -254,16 +254,19 @@ TEST_F(PersonalizerTest, ReopeningTheDataDirectoryRestoresEverything) {
   EXPECT_EQ(p->inspect("dee").at("decided_events"), 26);
 }
 
-TEST(PersonalizerOptions, DetectorsDefaultToNoStreamContext) {
+TEST(PersonalizerOptions, DetectorsDefaultToNoStreamContextAndHoldBlipsBack) {
   EXPECT_EQ(PersonalizerOptions{}.detect.context.season, StreamContextOptions::Season::kNone);
   EXPECT_FALSE(PersonalizerOptions{}.detect.context.enabled());
-  // DetectorBank's own default is the daily season (docs/detectors.md).
+  EXPECT_TRUE(PersonalizerOptions{}.detect.hold_back_flagged);
+  // DetectorBank's own defaults are the daily season, every point learned (docs/detectors.md).
   EXPECT_EQ(DetectorBankOptions{}.context.season, StreamContextOptions::Season::kDay);
+  EXPECT_FALSE(DetectorBankOptions{}.hold_back_flagged);
   // A detect section is read over the Personalizer's defaults.
   const ConfigFile config(nlohmann::json::parse(R"({"detect": {"min_history": 7}})"), "c.json");
   const auto d = config.get<DetectorBankOptions>("detect", personalizer_detect_defaults());
   EXPECT_EQ(d.min_history, 7u);
   EXPECT_FALSE(d.context.enabled());
+  EXPECT_TRUE(d.hold_back_flagged);
 }
 
 // A crash after the history and the audit trail committed events but before the detectors'

@@ -52,8 +52,11 @@ struct DetectorBankOptions {
   // start are learned, in order, with the current one, so the user's new behaviour becomes the
   // detectors' normal; a one-off blip never enters their state. Points held back longer than
   // hold_back_window events are dropped (a blip). During cold start every point is learned.
-  // false: every point is learned, flagged or not. Default: true.
-  bool hold_back_flagged = true;
+  // false: every point is learned, flagged or not. Default: false (on labelled streams learning
+  // every point scored higher: fewer repeated alarms after an anomaly, docs/detectors.md); the
+  // Personalizer turns it on (personalizer_detect_defaults()), so a blip never reaches the
+  // detectors it adapts by.
+  bool hold_back_flagged = false;
   // The most events a point is held back for, and so the most points held per user. Default: 32.
   // Requires >= 1.
   std::size_t hold_back_window = 32;

@@ -16,10 +16,11 @@ namespace oap {
 
 // The feature transforms a DetectorBank applies per user before its detectors (JSON: the
 // "context" object of the bank's options). The default is the daily season: detectors see each
-// feature's residual from its running mean at the same hour of the day (from the mean of all
-// the user's points until that hour has been seen 12 times), which measured best on both
-// univariate metric streams and multivariate behaviour streams (docs/detectors.md). The
-// identity (`season` none, the rest as default) shows detectors the features as they are.
+// feature's residual from its mean at the same hour of the day, each earlier visit of that hour
+// weighted by its age (half-life 2 days), and from the mean of all the user's points until that
+// hour has been seen 12 times or on 2 days. Chosen on the tuning streams of three labelled
+// corpora (univariate metrics, multivariate behaviour, real hourly series; docs/detectors.md).
+// The identity (`season` none, the rest as default) shows detectors the features as they are.
 // Plain value type.
 struct StreamContextOptions {
   enum class Season {
@@ -41,8 +42,8 @@ struct StreamContextOptions {
   // "none" | "day" | "week". Uses each point's time; a point given without one is judged
   // against the running mean of all points and moves no slot. Default: day.
   Season season = Season::kDay;
-  // A slot's running mean is exponentially weighted: a visit's weight halves after this many
-  // later visits of the slot. Requires > 0. Default: 24.
+  // With season_half_life_days 0: a slot's running mean is exponentially weighted, a visit's
+  // weight halving after this many later visits of the slot. Requires > 0. Default: 24.
   double season_half_life = 24.0;
   // The length of a season's slot in minutes: it must divide a day (1440). Default: 60 (the
   // hour of the day or of the week). Shorter slots follow a fast daily shape more closely and
@@ -51,6 +52,17 @@ struct StreamContextOptions {
   // Until a slot has been visited this often, the residual is taken from the running mean of
   // all points instead. Requires >= 1. Default: 12.
   std::size_t season_min_visits = 12;
+  // The season's memory in days of the stream's time instead of visits: a visit's weight halves
+  // after this many days (the slot's mean is the average of its visits weighted so), however
+  // often the slot is visited, so a stream sampled every 5 minutes and one sampled hourly
+  // remember their seasons for the same time (with visits counted instead, an hourly series
+  // needed 12 days to know an hour). 0 = count visits (season_half_life). Requires >= 0.
+  // Default: 2.
+  double season_half_life_days = 2.0;
+  // A slot is also known once it has been visited on this many different days, even if fewer
+  // than season_min_visits times (a slot of an hourly series is visited once a day). 0 = only
+  // season_min_visits counts. Default: 2.
+  std::size_t season_min_days = 2;
   // Appends sin and cos of the hour of the day (period 24 h) and of the day of the week
   // (period 7 days): 4 features. Needs event times. Default: false.
   bool time_features = false;
@@ -106,7 +118,16 @@ class StreamContext {
   std::vector<double> overall_mean_;        // running mean of every point
   std::vector<double> slot_mean_;           // [slot * dim + i]
   std::vector<std::uint64_t> slot_visits_;  // per slot
-  std::vector<double> level_;               // scratch of apply(): this point's level
+  // With season_half_life_days / season_min_days (per slot): the visits' decayed weight, the
+  // last visit's time (micros), the days it was visited on and the last of those days.
+  std::vector<double> slot_weight_;
+  std::vector<std::int64_t> slot_last_;
+  std::vector<std::uint64_t> slot_days_;
+  std::vector<std::int64_t> slot_last_day_;
+  bool in_days() const {
+    return options_.season_half_life_days > 0 || options_.season_min_days > 0;
+  }
+  std::vector<double> level_;  // scratch of apply(): this point's level
 };
 
 }  // namespace oap
