@@ -40,6 +40,8 @@ constexpr const char* kUsage =
     "  --policies LIST   comma-separated policies to run (default: static,periodic,\n"
     "                    noise_filtered,outlier_aware); \"oracle\" is a diagnostic that is\n"
     "                    told each shift user's shift and updates from its first new event\n"
+    "                    as the Personalizer plans a new context; \"oracle_window\" updates\n"
+    "                    then on periodic's data (the newest events, old and new alike)\n"
     "  --dump FILE       also write every run event by event (NLL, probe NLLs, updates)\n"
     "  --quiet           no progress lines\n";
 

@@ -192,19 +192,36 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
     TrainingData data;
     auto trainer = po.adapters.trainer;
     bool due = false;
-    const bool profile = policy == Policy::kStatic || policy == Policy::kOracle;
+    const bool oracle = policy == Policy::kOracle || policy == Policy::kOracleWindow;
+    const bool profile = policy == Policy::kStatic || oracle;
     const auto& truth = stream.users.at(e.user);
+    // Periodic's data: the newest `window` events, every heldout_every-th held out
+    // (noise-filtered leaves flagged events out).
+    auto window_data = [&] {
+      TrainingData w;
+      std::size_t k = 0;
+      for (std::size_t i = n > options.window ? n - options.window : 0; i < n; ++i) {
+        if (h.flagged[i] || h.tokens[i].size() < 2) continue;
+        const bool hold =
+            options.heldout_every > 0 && k++ % options.heldout_every == options.heldout_every - 1;
+        (hold ? w.heldout : w.trigger).push_back({h.tokens[i], 1.0});
+      }
+      return w;
+    };
     if (profile && n == options.static_after) {
       due = true;
       for (std::size_t i = 0; i < n; ++i) {  // every fifth held out, as for a first profile
         (i % 5 == 4 ? data.heldout : data.trigger).push_back({h.tokens[i], 1.0});
       }
-    } else if (policy == Policy::kOracle) {
+    } else if (oracle) {
       if (truth.is_shift() && index >= *truth.shift_event) {
         const auto shift = static_cast<std::size_t>(*truth.shift_event);
         due = oracle_due(n - shift, po.policy.follow_up_every);
-        if (due) data = oracle_data(h.tokens, shift, po.personalizer);
-        if (n - shift == 1) {  // the new context, as the Personalizer trains one
+        if (due) {
+          data = policy == Policy::kOracle ? oracle_data(h.tokens, shift, po.personalizer)
+                                           : window_data();
+        }
+        if (policy == Policy::kOracle && n - shift == 1) {  // a new context, as the Personalizer
           trainer.steps = std::max(
               1, static_cast<int>(trainer.steps * po.personalizer.new_context_steps_factor + 0.5));
           trainer.replay_ratio *= po.personalizer.new_context_replay_factor;
@@ -212,13 +229,7 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
       }
     } else if (policy != Policy::kStatic && n % options.period == 0) {
       due = true;
-      std::size_t k = 0;
-      for (std::size_t i = n > options.window ? n - options.window : 0; i < n; ++i) {
-        if (h.flagged[i] || h.tokens[i].size() < 2) continue;  // noise-filtered drops flagged
-        const bool hold =
-            options.heldout_every > 0 && k++ % options.heldout_every == options.heldout_every - 1;
-        (hold ? data.heldout : data.trigger).push_back({h.tokens[i], 1.0});
-      }
+      data = window_data();
     }
     bool changed = false;
     if (due && !data.trigger.empty()) {
@@ -321,13 +332,15 @@ const char* policy_name(Policy p) {
       return "outlier_aware";
     case Policy::kOracle:
       return "oracle";
+    case Policy::kOracleWindow:
+      return "oracle_window";
   }
   return "?";
 }
 
 std::optional<Policy> policy_named(const std::string& name) {
   for (Policy p : {Policy::kStatic, Policy::kPeriodic, Policy::kNoiseFiltered,
-                   Policy::kOutlierAware, Policy::kOracle}) {
+                   Policy::kOutlierAware, Policy::kOracle, Policy::kOracleWindow}) {
     if (name == policy_name(p)) return p;
   }
   return std::nullopt;

@@ -56,10 +56,12 @@ Stream load_stream(const std::filesystem::path& events_file);
 // asked for: kOracle is told the truth (a shift user's shift event) and updates on the new
 // behaviour from its first event, as a detector-driven policy would with a perfect detector,
 // so it bounds how fast the trainer can recover (docs/evaluation.md).
-enum class Policy { kStatic, kPeriodic, kNoiseFiltered, kOutlierAware, kOracle };
+// kOracleWindow updates when the oracle does, on periodic's data (the newest `window` events,
+// old and new behaviour alike, uniform weights).
+enum class Policy { kStatic, kPeriodic, kNoiseFiltered, kOutlierAware, kOracle, kOracleWindow };
 inline constexpr Policy kPolicies[] = {Policy::kStatic, Policy::kPeriodic, Policy::kNoiseFiltered,
                                        Policy::kOutlierAware};
-// "static", "periodic", "noise_filtered", "outlier_aware", "oracle".
+// "static", "periodic", "noise_filtered", "outlier_aware", "oracle", "oracle_window".
 const char* policy_name(Policy p);
 // The policy of that name; nullopt if none.
 std::optional<Policy> policy_named(const std::string& name);

@@ -232,6 +232,11 @@ TEST(PersonalizationEvalHarness, ATinyStreamRunsThroughAllFourPolicies) {
   EXPECT_EQ(oj.at("policies").at("oracle").at("extra").at("updates").at("mean").get<int>(), 7);
   for (Policy p : kPolicies) EXPECT_EQ(policy_named(policy_name(p)), p);
   EXPECT_EQ(policy_named("oracle"), Policy::kOracle);
+  EXPECT_EQ(policy_named("oracle_window"), Policy::kOracleWindow);
+  // oracle_window: the same schedule, periodic's data (the newest 8 events here).
+  const auto window = run_policy(Policy::kOracleWindow, s, model, tokenizer, o);
+  EXPECT_EQ(window.users.at("shift").update_events, oracle.users.at("shift").update_events);
+  EXPECT_EQ(window.users.at("blip").update_events, std::vector<int>{7});
   EXPECT_FALSE(policy_named("perfect").has_value());
 }
 
