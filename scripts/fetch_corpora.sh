@@ -13,15 +13,9 @@
 # npm) only for packages not yet in the cache; exits with status 3 and says so when offline.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${OAP_CACHE:-$repo/.cache}"
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --cache) cache="${2:?--cache needs a folder}"; shift 2 ;;
-    --cache=*) cache="${1#--cache=}"; shift ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "fetch_corpora.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=lib/cache_option.sh
+source "$repo/scripts/lib/cache_option.sh"
+read_cache_option "${BASH_SOURCE[0]}" 13 "$@"
 python=/usr/bin/python3
 lock="$repo/scripts/corpora/packages.lock"
 cleaner="$repo/scripts/corpora/clean_corpora.py"

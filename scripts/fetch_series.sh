@@ -11,15 +11,9 @@
 # npm registry otherwise; exits with status 3 and says so when offline.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${OAP_CACHE:-$repo/.cache}"
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --cache) cache="${2:?--cache needs a folder}"; shift 2 ;;
-    --cache=*) cache="${1#--cache=}"; shift ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "fetch_series.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=lib/cache_option.sh
+source "$repo/scripts/lib/cache_option.sh"
+read_cache_option "${BASH_SOURCE[0]}" 11 "$@"
 package=vega-datasets version=2.8.0
 package_sha=234330ee2d17a22b71964f428c077b156cee0f16cdd56eab2bd02f5c291c6310
 file=flights-3m.csv
