@@ -132,8 +132,9 @@ double normalized(const Outcome& o) { return 100 * (o.raw - o.null) / (o.perfect
 
 using Runner = std::function<std::vector<double>(const Stream&)>;
 
-Runner bank_runner(const nlohmann::json& detect_section) {
-  return [detect_section](const Stream& s) {
+// with_shift: a sustained shift reported by the user's shift monitor is an alarm too (p = 0).
+Runner bank_runner(const nlohmann::json& detect_section, bool with_shift = false) {
+  return [detect_section, with_shift](const Stream& s) {
     auto options = detect_section.get<oap::DetectorBankOptions>();
     oap::DetectorBank bank(options);
     std::vector<double> p;
@@ -142,7 +143,8 @@ Runner bank_runner(const nlohmann::json& detect_section) {
       const auto obs = bank.observe("stream", s.x[i], s.time[i]);
       double smallest = 1;
       for (const auto& [name, score] : obs.scores) smallest = std::min(smallest, score.p_value);
-      p.push_back(std::min(1.0, smallest * static_cast<double>(obs.scores.size())));
+      const bool shift = with_shift && obs.shift.state == oap::ShiftState::kSustained;
+      p.push_back(shift ? 0.0 : std::min(1.0, smallest * static_cast<double>(obs.scores.size())));
     }
     return p;
   };
@@ -435,7 +437,10 @@ int main(int argc, char** argv) {
   std::vector<Candidate> candidates = {
       {"oap default (zscore, daily season in days, no hold-back)",
        bank_runner(nlohmann::json::object())},
+      {"oap default, a sustained shift also alarms", bank_runner(nlohmann::json::object(), true)},
       {"zscore + daily season in days, hold-back", bank_runner(with(zscore, hold_back))},
+      {"zscore + daily season in days, hold-back, a sustained shift also alarms",
+       bank_runner(with(zscore, hold_back), true)},
       {"zscore + daily season in visits, hold-back (the default until 2026-12-01)",
        bank_runner(with(with(zscore, season_in_visits), hold_back))},
       {"zscore, no context, hold-back (the default before that)",
