@@ -352,6 +352,12 @@ nlohmann::json evaluate(const std::string& corpus, const std::function<Stream(st
 
 }  // namespace
 
+namespace {
+int run(std::size_t tune, std::size_t report, const std::string& corpus,
+        const std::string& example_path, const std::string& series_path,
+        const std::string& json_path);
+}  // namespace
+
 int main(int argc, char** argv) {
   std::size_t tune = 20, report = 40;
   std::string example_path = "examples/data/detectors.json", json_path, corpus = "both";
@@ -391,6 +397,26 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 2;
     }
   }
+  const bool flights = corpus == "flights" || corpus == "all";
+  if (flights && (tune != 20 || tune + report > oap_bench::flight_stream_count())) {
+    std::fprintf(stderr,
+                 "--corpus flights: its tuning streams are seeds 1-20 (--tune 20) and "
+                 "its held-out ones 21-60 (--report 40 or fewer)\n");
+    return 2;
+  }
+  try {
+    return run(tune, report, corpus, example_path, series_path, json_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stream_benchmark: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+int run(std::size_t tune, std::size_t report, const std::string& corpus,
+        const std::string& example_path, const std::string& series_path,
+        const std::string& json_path) {
   const nlohmann::json example = oap::load_json_file(example_path).at("detect");
   auto zscore = nlohmann::json::parse(R"({"detectors": {"z": {"type": "zscore"}}})");
   auto with = [](nlohmann::json j, const nlohmann::json& patch) {
@@ -478,13 +504,6 @@ int main(int argc, char** argv) {
       {"baseline: random cut forest on shingles", random_cut_forest},
   };
   nlohmann::json out = {{"tune_streams", tune}, {"report_streams", report}};
-  const bool flights = corpus == "flights" || corpus == "all";
-  if (flights && (tune != 20 || tune + report > oap_bench::flight_stream_count())) {
-    std::fprintf(stderr,
-                 "--corpus flights: its tuning streams are seeds 1-20 (--tune 20) and "
-                 "its held-out ones 21-60 (--report 40 or fewer)\n");
-    return 2;
-  }
   if (corpus == "metric" || corpus == "both" || corpus == "all") {
     out["metric"] = evaluate("metric", oap_bench::make_metric_stream, oap_bench::metric_kinds(),
                              candidates, tune, report);
@@ -493,7 +512,7 @@ int main(int argc, char** argv) {
     out["behaviour"] = evaluate("behaviour", oap_bench::make_behaviour_stream,
                                 oap_bench::behaviour_kinds(), candidates, tune, report);
   }
-  if (flights) {
+  if (corpus == "flights" || corpus == "all") {
     oap_bench::FlightCorpus series;
     try {
       series = oap_bench::load_flight_corpus(series_path);
@@ -508,3 +527,5 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(1) << "\n";
   return 0;
 }
+
+}  // namespace
