@@ -288,7 +288,12 @@ void StreamContext::load(const nlohmann::json& state) {
   OAP_CHECK(dim == dim_, ConfigError,
             "context.dim: the state has " + std::to_string(dim) + " features, this context " +
                 std::to_string(dim_));
-  const auto options = r.require<StreamContextOptions>("options");
+  // States saved before season_half_life_days and season_min_days existed counted visits: read
+  // their options with those keys at 0, not at today's defaults.
+  StreamContextOptions options;
+  options.season_half_life_days = 0;
+  options.season_min_days = 0;
+  from_json(r.require_raw("options"), options);
   OAP_CHECK(nlohmann::json(options) == nlohmann::json(options_), ConfigError,
             "context.options: the state was made with other options (" +
                 nlohmann::json(options).dump() + ") than this context's (" +

@@ -218,6 +218,29 @@ TEST(StreamContext, SaveLoadIsExactAndRefusesOtherOptions) {
   }
 }
 
+TEST(StreamContext, AStateFromBeforeTheSeasonInDaysLoadsWithVisitOptions) {
+  StreamContextOptions visits;
+  visits.season_half_life_days = 0;
+  visits.season_min_days = 0;
+  StreamContext a(1, visits);
+  for (int i = 0; i < 30; ++i) apply(a, {static_cast<double>(i % 5)}, at(kMonday + i * 3600));
+  auto state = a.save();
+  // As such a state was written then: no season_half_life_days / season_min_days keys.
+  state["options"].erase("season_half_life_days");
+  state["options"].erase("season_min_days");
+  StreamContext b(1, visits);
+  b.load(state);
+  EXPECT_EQ(apply(b, {3}, at(kMonday + 30 * 3600)), apply(a, {3}, at(kMonday + 30 * 3600)));
+  // The defaults (in days) refuse it, saying why.
+  StreamContext in_days(1, StreamContextOptions{});
+  try {
+    in_days.load(state);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("other options"));
+  }
+}
+
 TEST(StreamContext, AStateInDaysNeedsItsDays) {
   StreamContextOptions o;
   o.season_half_life_days = 2;
