@@ -24,6 +24,7 @@
 #include "oap/llm/tokenizer.hpp"
 #include "oap/personalizer.hpp"
 #include "oap/policy/deviation_policy.hpp"
+#include "personalizer/training_plan.hpp"  // private to the library: the oracle plans as it does
 
 namespace oap::eval {
 namespace {
@@ -93,41 +94,6 @@ bool oracle_due(std::size_t seen, std::size_t every) {
   return seen <= 3 || (seen - 3) % std::max<std::size_t>(every, 1) == 0;
 }
 
-// Oracle: the training data of a new context and its follow-ups as the Personalizer plans them
-// (src/personalizer/training_plan.cpp), the shift's true start as trigger_start: the newest
-// trigger_samples events since the shift; from 4 of them on, every fourth held out and the
-// history before the shift only replayed; before, that history alternately held out and
-// replayed.
-TrainingData oracle_data(const std::vector<Tokens>& tokens, std::size_t shift,
-                         const UpdatePlanOptions& o) {
-  TrainingData data;
-  const std::size_t n = tokens.size();
-  const std::size_t first = n - std::min(n - shift, o.trigger_samples);
-  for (std::size_t i = first; i < n; ++i) {
-    if (tokens[i].size() >= 2) data.trigger.push_back({tokens[i], 1.0});
-  }
-  const bool hold_new = o.heldout_samples > 0 && data.trigger.size() >= 4;
-  if (hold_new) {
-    std::vector<TrainingSample> kept;
-    for (std::size_t i = 0; i < data.trigger.size(); ++i) {
-      auto& to = i % 4 == 3 && data.heldout.size() < o.heldout_samples ? data.heldout : kept;
-      to.push_back(std::move(data.trigger[i]));
-    }
-    data.trigger = std::move(kept);
-  }
-  bool hold = !hold_new;
-  for (std::size_t i = shift; i-- > 0;) {
-    if (tokens[i].size() < 2) continue;
-    const bool room_heldout = !hold_new && data.heldout.size() < o.heldout_samples;
-    const bool room_replay = data.replay.size() < o.replay_samples;
-    if (!room_heldout && !room_replay) break;
-    ((hold && room_heldout) || !room_replay ? data.heldout : data.replay)
-        .push_back({tokens[i], 1.0});
-    hold = !hold;
-  }
-  return data;
-}
-
 // Static, periodic and noise-filtered (and the oracle): the same pieces as the Personalizer
 // (adapter manager, trainer options, text signals, detector bank), with their own update schedule.
 PolicyRun run_baseline(Policy policy, const Stream& stream,
@@ -151,6 +117,7 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
   }
   const auto probes = encode_probes(stream, *tokenizer);
   struct History {
+    std::vector<Event> events;  // the oracle's training plan reads them as the Personalizer does
     std::vector<Tokens> tokens;
     std::vector<bool> flagged;
     double probe_normal = kNaN, probe_new = kNaN;
@@ -186,6 +153,7 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
       u.flagged += flagged ? 1 : 0;
     }
     h.tokens.push_back(tokenizer->encode(e.text, /*add_special=*/true));
+    if (policy == Policy::kOracle) h.events.push_back(e);
     h.flagged.push_back(flagged);
 
     const std::size_t n = h.tokens.size();
@@ -217,9 +185,16 @@ PolicyRun run_baseline(Policy policy, const Stream& stream,
       if (truth.is_shift() && index >= *truth.shift_event) {
         const auto shift = static_cast<std::size_t>(*truth.shift_event);
         due = oracle_due(n - shift, po.policy.follow_up_every);
-        if (due) {
-          data = policy == Policy::kOracle ? oracle_data(h.tokens, shift, po.personalizer)
-                                           : window_data();
+        if (due && policy == Policy::kOracle) {
+          // The Personalizer's plan of a new context (the first) and its follow-ups, from the
+          // shift's true start.
+          const detail::UpdatePlan plan{n - 1, static_cast<std::int64_t>(shift), 1.0,
+                                        n - shift == 1, /*judge_on_trigger=*/true};
+          data = detail::plan_training_data(
+              h.events, n - 1, plan, po.personalizer,
+              [&](const std::string& t) { return tokenizer->encode(t, /*add_special=*/true); });
+        } else if (due) {
+          data = window_data();
         }
         if (policy == Policy::kOracle && n - shift == 1) {  // a new context, as the Personalizer
           trainer.steps = std::max(

@@ -350,70 +350,6 @@ nlohmann::json evaluate(const std::string& corpus, const std::function<Stream(st
   return out;
 }
 
-}  // namespace
-
-namespace {
-int run(std::size_t tune, std::size_t report, const std::string& corpus,
-        const std::string& example_path, const std::string& series_path,
-        const std::string& json_path);
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::size_t tune = 20, report = 40;
-  std::string example_path = "examples/data/detectors.json", json_path, corpus = "both";
-  std::string series_path = ".cache/series/flights-3m.csv";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--tune") {
-      tune = std::stoul(next());
-    } else if (a == "--report") {
-      report = std::stoul(next());
-    } else if (a == "--example") {
-      example_path = next();
-    } else if (a == "--json") {
-      json_path = next();
-    } else if (a == "--series") {
-      series_path = next();
-    } else if (a == "--corpus") {
-      corpus = next();
-      if (corpus != "metric" && corpus != "behaviour" && corpus != "flights" && corpus != "both" &&
-          corpus != "all") {
-        std::fprintf(stderr, "--corpus: %s is not metric, behaviour, flights, both or all\n",
-                     corpus.c_str());
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr,
-                   "usage: stream_benchmark [--tune N] [--report N]\n"
-                   "                        [--corpus metric|behaviour|flights|both|all]\n"
-                   "                        [--series FILE] [--example FILE] [--json FILE]\n");
-      return a == "--help" ? 0 : 2;
-    }
-  }
-  const bool flights = corpus == "flights" || corpus == "all";
-  if (flights && (tune != 20 || tune + report > oap_bench::flight_stream_count())) {
-    std::fprintf(stderr,
-                 "--corpus flights: its tuning streams are seeds 1-20 (--tune 20) and "
-                 "its held-out ones 21-60 (--report 40 or fewer)\n");
-    return 2;
-  }
-  try {
-    return run(tune, report, corpus, example_path, series_path, json_path);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "stream_benchmark: %s\n", e.what());
-    return 1;
-  }
-}
-
-namespace {
-
 int run(std::size_t tune, std::size_t report, const std::string& corpus,
         const std::string& example_path, const std::string& series_path,
         const std::string& json_path) {
@@ -529,3 +465,57 @@ int run(std::size_t tune, std::size_t report, const std::string& corpus,
 }
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t tune = 20, report = 40;
+  std::string example_path = "examples/data/detectors.json", json_path, corpus = "both";
+  std::string series_path = ".cache/series/flights-3m.csv";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--tune") {
+      tune = std::stoul(next());
+    } else if (a == "--report") {
+      report = std::stoul(next());
+    } else if (a == "--example") {
+      example_path = next();
+    } else if (a == "--json") {
+      json_path = next();
+    } else if (a == "--series") {
+      series_path = next();
+    } else if (a == "--corpus") {
+      corpus = next();
+      if (corpus != "metric" && corpus != "behaviour" && corpus != "flights" && corpus != "both" &&
+          corpus != "all") {
+        std::fprintf(stderr, "--corpus: %s is not metric, behaviour, flights, both or all\n",
+                     corpus.c_str());
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: stream_benchmark [--tune N] [--report N]\n"
+                   "                        [--corpus metric|behaviour|flights|both|all]\n"
+                   "                        [--series FILE] [--example FILE] [--json FILE]\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  const bool flights = corpus == "flights" || corpus == "all";
+  if (flights && (tune != 20 || tune + report > oap_bench::flight_stream_count())) {
+    std::fprintf(stderr,
+                 "--corpus flights: its tuning streams are seeds 1-20 (--tune 20) and "
+                 "its held-out ones 21-60 (--report 40 or fewer)\n");
+    return 2;
+  }
+  try {
+    return run(tune, report, corpus, example_path, series_path, json_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stream_benchmark: %s\n", e.what());
+    return 1;
+  }
+}

@@ -9,6 +9,9 @@ function(oap_add_eval_harness)
               ${PROJECT_SOURCE_DIR}/bench/personalization_eval_harness.cpp
               ${PROJECT_SOURCE_DIR}/bench/personalization_eval_metrics.cpp)
   target_include_directories(oap_personalization_eval PUBLIC ${PROJECT_SOURCE_DIR}/bench)
+  # The oracle policy calls the Personalizer's training plan (src/personalizer/training_plan.hpp,
+  # exported by liboap but not installed) rather than a copy of it.
+  target_include_directories(oap_personalization_eval PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(oap_personalization_eval PUBLIC oap::oap)
   target_precompile_headers(oap_personalization_eval PRIVATE
                             ${PROJECT_SOURCE_DIR}/src/llm/torch_pch.hpp)

@@ -54,10 +54,9 @@ void from_json(const nlohmann::json& j, UpdatePlanOptions& o);
 // The detectors' defaults of a Personalizer: DetectorBankOptions' defaults with flagged points
 // held back (`"hold_back_flagged": true`: a blip never enters the detectors' state, issue 11)
 // and without the stream context (`"context": {"season": "none"}`). On the personalization
-// evaluation's tune streams
-// the daily season slowed the recovery after a shift (11.0 against 8.2 events to half the
-// reference adapter's gain, docs/evaluation.md): a user's context learns every event, so its
-// running mean absorbs a shift that the detectors hold back. A config file's "detect" section
+// evaluation's tune streams the daily season slowed the recovery after a shift (11.0 against 8.2
+// events to half the reference adapter's gain, docs/evaluation.md): a user's context learns
+// every event, so its running mean absorbs a shift that the detectors hold back. A config file's "detect" section
 // is read over these (a "context" key given there starts from StreamContextOptions' defaults).
 DetectorBankOptions personalizer_detect_defaults();
 
