@@ -317,7 +317,7 @@ def main():
                         (sidecar, lambda f: json.dump(
                             {"set": args.set, "seed": args.seed, "events_per_user": args.events,
                              "users": users}, f, ensure_ascii=False, indent=1))):
-        tmp = path + ".tmp"
+        tmp = f"{path}.{os.getpid()}.tmp"  # two runs may write the same stream at once
         with open(tmp, "w") as f:
             write(f)
         os.replace(tmp, path)
