@@ -52,6 +52,7 @@ struct Personalizer::Impl {
   struct QueuedJob {
     Job plan;
     std::uint64_t epoch = 0;
+    bool consolidation = false;  // Decision::consolidation: leaves out unconfirmed deviations
   };
 
   PersonalizerOptions options;
@@ -139,8 +140,14 @@ struct Personalizer::Impl {
     const auto& plan_options = options.personalizer;
     const auto recent = store->recent(
         user, span + plan_options.replay_samples * 2 + plan_options.heldout_samples * 2);
+    auto plan = job.plan;
+    if (job.consolidation) {  // the events the policy only observed stay out
+      for (const auto& r : audit->decisions(user, count - recent.size())) {
+        if (r.decision.action == Action::kObserve) plan.leave_out.push_back(r.event);
+      }
+    }
     const auto data =
-        detail::plan_training_data(recent, count == 0 ? 0 : count - 1, job.plan, plan_options,
+        detail::plan_training_data(recent, count == 0 ? 0 : count - 1, plan, plan_options,
                                    [&](const std::string& t) { return encode(t); });
     if (data.trigger.empty()) {
       report.reason = "rejected: no text to learn from in the trigger events";
@@ -186,7 +193,7 @@ struct Personalizer::Impl {
         Job plan{d.event, d.decision.trigger_start, d.decision.sample_weight,
                  d.decision.action == Action::kNewContext,
                  d.decision.action == Action::kNewContext || d.decision.follow_up};
-        worker->submit(user, {plan, state_of(user)->epoch.load()});
+        worker->submit(user, {plan, state_of(user)->epoch.load(), d.decision.consolidation});
       }
     }
   }
@@ -235,6 +242,8 @@ Personalizer::Personalizer(PersonalizerOptions options, std::shared_ptr<const Ca
         pending.plan.new_context = pending.plan.new_context || incoming.plan.new_context;
         pending.plan.judge_on_trigger =
             pending.plan.judge_on_trigger || incoming.plan.judge_on_trigger;
+        // Merged with a deviation's update, the deviations are learned.
+        pending.consolidation = pending.consolidation && incoming.consolidation;
       },
       o.adapters.worker);
   if (m.adapters) {
@@ -373,7 +382,7 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
       Impl::Job plan{out.event, decision.trigger_start, decision.sample_weight,
                      decision.action == Action::kNewContext,
                      decision.action == Action::kNewContext || decision.follow_up};
-      out.update = m.worker->submit(event.user, {plan, st->epoch.load()});
+      out.update = m.worker->submit(event.user, {plan, st->epoch.load(), decision.consolidation});
       if (po.wait_for_updates) out.update->result.wait();
     } else if (decision.action == Action::kRollback) {
       UpdateReport r;

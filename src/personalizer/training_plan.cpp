@@ -33,8 +33,12 @@ TrainingData plan_training_data(
   const auto first_index =
       static_cast<std::int64_t>(last_index) - static_cast<std::int64_t>(recent.size()) + 1;
   auto index_of = [&](std::size_t i) { return first_index + static_cast<std::int64_t>(i); };
-  auto sample = [&](const Event& e, double weight) -> std::optional<TrainingSample> {
-    if (e.text.empty()) return std::nullopt;
+  auto sample = [&](std::size_t i, double weight) -> std::optional<TrainingSample> {
+    const Event& e = recent[i];
+    if (e.text.empty() || std::binary_search(plan.leave_out.begin(), plan.leave_out.end(),
+                                             static_cast<std::uint64_t>(index_of(i)))) {
+      return std::nullopt;
+    }
     auto ids = encode(e.text);
     if (ids.size() < 2) return std::nullopt;
     return TrainingSample{std::move(ids), weight};
@@ -45,7 +49,7 @@ TrainingData plan_training_data(
     const auto idx = index_of(i);
     if (idx > static_cast<std::int64_t>(plan.event)) continue;
     if (idx < plan.trigger_start) break;
-    if (auto s = sample(recent[i], weight)) data.trigger.push_back(std::move(*s));
+    if (auto s = sample(i, weight)) data.trigger.push_back(std::move(*s));
   }
   std::reverse(data.trigger.begin(), data.trigger.end());
   // A new context is judged on the new behaviour: every fourth trigger sample is held out (the
@@ -62,7 +66,7 @@ TrainingData plan_training_data(
         (hold_new || data.heldout.size() >= options.heldout_samples)) {
       break;
     }
-    auto s = sample(recent[i], 1.0);
+    auto s = sample(i, 1.0);
     if (!s) continue;
     const bool to_heldout = !hold_new && ((hold && data.heldout.size() < options.heldout_samples) ||
                                           data.replay.size() >= options.replay_samples);

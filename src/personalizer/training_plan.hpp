@@ -22,6 +22,9 @@ struct UpdatePlan {
   // Judged on held-out events of the trigger (the new behaviour), not on the history before it:
   // a new context and its follow-ups (Decision::follow_up).
   bool judge_on_trigger = false;
+  // User event indices never learned from nor held out (a consolidation's unconfirmed
+  // deviations, Decision::consolidation), sorted.
+  std::vector<std::uint64_t> leave_out = {};
 };
 
 // Splits `recent` (the user's latest events, oldest first; the last of them has index
@@ -35,7 +38,8 @@ struct UpdatePlan {
 //   for plan.judge_on_trigger with at least kNewContextMinTrigger trigger samples, every fourth
 //   trigger sample is held out instead (up to heldout_samples) and the history is only replayed:
 //   the gate judges the update on the new behaviour, not on the history it replaces (the
-//   evaluation saw 4 of 6 big shifts' new-context updates rejected for unlearning the old one).
+//   evaluation saw 4 of 6 big shifts' new-context updates rejected for unlearning the old one);
+//   events in plan.leave_out are skipped everywhere.
 inline constexpr std::size_t kNewContextMinTrigger = 4;
 // encode turns a text into token ids; texts of fewer than 2 tokens are skipped.
 TrainingData plan_training_data(

@@ -19,8 +19,9 @@ namespace oap::detail {
 namespace {
 
 constexpr const char* kFormat = "oap.audit_trail";
-// 2 added decisions.follow_up (Decision::follow_up); a version 1 file is migrated on open.
-constexpr int kSchemaVersion = 2;
+// 2 added decisions.follow_up (Decision::follow_up), 3 decisions.consolidation
+// (Decision::consolidation); older files are migrated on open.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS decisions(
   nll REAL,
   learned INTEGER NOT NULL,
   scores TEXT NOT NULL,
-  follow_up INTEGER NOT NULL DEFAULT 0);
+  follow_up INTEGER NOT NULL DEFAULT 0,
+  consolidation INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_by_user ON decisions(user_id, event);
 CREATE TABLE IF NOT EXISTS updates(
   id INTEGER PRIMARY KEY,
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS updates(
 CREATE INDEX IF NOT EXISTS updates_by_user ON updates(user_id, id);
 CREATE TABLE IF NOT EXISTS progress(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO audit_meta(key, value) VALUES('format', 'oap.audit_trail');
-INSERT OR IGNORE INTO audit_meta(key, value) VALUES('schema', '2');
+INSERT OR IGNORE INTO audit_meta(key, value) VALUES('schema', '3');
 )sql";
 
 // Checkpoint after this many log pages (SQLite's default is 1000). Each checkpoint syncs the log
@@ -187,6 +189,15 @@ void SqliteAuditTrail::open_database() {
     logger()->info("{}: migrated from schema version 1 to 2", where_);
     version = "2";
   }
+  if (version == "2") {
+    // Version 2 had no decisions.consolidation: every decision it holds was not one.
+    w.exec("BEGIN IMMEDIATE");
+    w.exec("ALTER TABLE decisions ADD COLUMN consolidation INTEGER NOT NULL DEFAULT 0");
+    w.exec("UPDATE audit_meta SET value = '3' WHERE key = 'schema'");
+    w.exec("COMMIT");
+    logger()->info("{}: migrated from schema version 2 to 3", where_);
+    version = "3";
+  }
   int number = 0;
   const auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), number);
   const bool numeric = ec == std::errc() && end == version.data() + version.size();
@@ -221,8 +232,8 @@ void SqliteAuditTrail::open_database() {
   ws_.update_state = w.prepare("UPDATE users SET state = ?2 WHERE id = ?1");
   ws_.insert_decision = w.prepare(
       "INSERT INTO decisions(user_id, event, time, action, sample_weight, trigger_start, reason, "
-      "p_value, detector, shift_state, nll, learned, scores, follow_up) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+      "p_value, detector, shift_state, nll, learned, scores, follow_up, consolidation) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
   ws_.set_progress = w.prepare(
       "INSERT INTO progress(key, value) VALUES(?1, ?2) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -240,7 +251,7 @@ void SqliteAuditTrail::open_database() {
     c.exec("PRAGMA query_only = 1");
     r->decisions = c.prepare(
         "SELECT event, time, action, sample_weight, trigger_start, reason, p_value, detector, "
-        "shift_state, nll, learned, scores, follow_up FROM decisions "
+        "shift_state, nll, learned, scores, follow_up, consolidation FROM decisions "
         "WHERE user_id = ?1 AND event >= ?2 ORDER BY event LIMIT ?3");
     r->updates = c.prepare("SELECT event, report FROM updates WHERE user_id = ?1 ORDER BY id");
     r->state = c.prepare("SELECT state FROM users WHERE name = ?1");
@@ -358,6 +369,7 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
       sqlite3_bind_int(st, 12, r.learned ? 1 : 0);
       bind_text(st, 13, scores);
       sqlite3_bind_int(st, 14, r.decision.follow_up ? 1 : 0);
+      sqlite3_bind_int(st, 15, r.decision.consolidation ? 1 : 0);
       w.step_done(st, "insert decision");
     }
     for (const auto& [key, value] : progress) {
@@ -444,6 +456,7 @@ std::vector<AuditRecord> SqliteAuditTrail::decisions(const UserId& user, std::ui
         corrupt(std::string("scores are not JSON: ") + e.what());
       }
       r.decision.follow_up = sqlite3_column_int(st, 12) != 0;
+      r.decision.consolidation = sqlite3_column_int(st, 13) != 0;
       out.push_back(std::move(r));
     }
     reader.conn->check(rc, "read decisions of user \"" + user + "\"");

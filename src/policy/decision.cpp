@@ -26,6 +26,7 @@ void to_json(nlohmann::json& j, const Decision& d) {
        {"trigger_start", d.trigger_start},
        {"reason", d.reason}};
   if (d.follow_up) j["follow_up"] = true;  // absent when false: older records read the same
+  if (d.consolidation) j["consolidation"] = true;  // the same
 }
 
 void from_json(const nlohmann::json& j, Decision& d) {
@@ -39,6 +40,7 @@ void from_json(const nlohmann::json& j, Decision& d) {
   d.sample_weight = r.get<double>("sample_weight", d.sample_weight);
   d.trigger_start = r.get<std::int64_t>("trigger_start", d.trigger_start);
   d.follow_up = r.get<bool>("follow_up", d.follow_up);
+  d.consolidation = r.get<bool>("consolidation", d.consolidation);
   d.reason = r.get<std::string>("reason", d.reason);
   r.finish();
 }

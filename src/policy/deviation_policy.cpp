@@ -288,6 +288,7 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     update(Action::kAdapt, 1.0, s.last_update + 1,
            "adapt: consolidate the " + std::to_string(idx - s.last_update) +
                " events since the last update");
+    d.consolidation = true;
     return {d, s};
   }
 

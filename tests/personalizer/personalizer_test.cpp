@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -213,6 +214,29 @@ TEST_F(PersonalizerTest, ABlipLeavesTheDetectorsAndTheAdapterAsTheyWere) {
   EXPECT_EQ(after.at("versions").size(), before.at("versions").size());
   // The detectors took every event but the blip.
   EXPECT_EQ(after.at("history_events"), 45);
+}
+
+// A consolidation learns the user's normal events since the last update, never a blip the
+// policy only observed.
+TEST_F(PersonalizerTest, AConsolidationLeavesTheBlipOut) {
+  auto o = options();
+  o.policy.consolidate_every = 10;
+  auto p = open(o);
+  std::optional<Personalizer::Observation> blip, consolidation;
+  for (int i = 0; i < 35; ++i) {
+    auto seen = i == 30 ? p->observe(make("dee", i, 25.0, style_text(1, rng_)))
+                        : p->observe(make("dee", i, 0.0, style_text(0, rng_)));
+    if (i == 30) blip = seen;
+    if (i == 34) consolidation = seen;
+  }
+  ASSERT_EQ(blip->decision.action, Action::kObserve) << blip->decision.reason;
+  ASSERT_EQ(consolidation->decision.action, Action::kAdapt) << consolidation->decision.reason;
+  EXPECT_TRUE(consolidation->decision.consolidation);
+  EXPECT_EQ(consolidation->decision.trigger_start, 25);
+  ASSERT_TRUE(consolidation->update.has_value());
+  const auto r = consolidation->update->result.get();
+  EXPECT_EQ(r.trigger_samples, 9u) << r.reason;  // events 25..34 but the blip
+  EXPECT_EQ(r.heldout_samples, o.personalizer.heldout_samples);
 }
 
 TEST_F(PersonalizerTest, BadEventsAreRefusedAndChangeNothing) {

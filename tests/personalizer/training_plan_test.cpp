@@ -45,6 +45,21 @@ TEST(TrainingPlan, AnAdaptIsJudgedOnHistoryItDoesNotTrainOn) {
   EXPECT_EQ(indices(data.replay), (std::vector<int>{25, 23, 22}));
 }
 
+// A consolidation's unconfirmed deviations (plan.leave_out) are neither learned nor held out
+// nor replayed.
+TEST(TrainingPlan, LeftOutEventsAreNeverUsed) {
+  UpdatePlanOptions o;
+  o.trigger_samples = 16;
+  o.replay_samples = 3;
+  o.heldout_samples = 2;
+  detail::UpdatePlan plan{.event = 29, .trigger_start = 20, .weight = 1.0, .new_context = false};
+  plan.leave_out = {17, 18, 22, 23};
+  const auto data = detail::plan_training_data(events(30), 29, plan, o, encode);
+  EXPECT_EQ(indices(data.trigger), (std::vector<int>{20, 21, 24, 25, 26, 27, 28, 29}));
+  EXPECT_EQ(indices(data.heldout), (std::vector<int>{19, 15}));
+  EXPECT_EQ(indices(data.replay), (std::vector<int>{16, 14, 13}));
+}
+
 TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
   UpdatePlanOptions o;
   o.trigger_samples = 8;

@@ -35,7 +35,8 @@ AuditRecord make_record(const UserId& user, std::uint64_t event, const std::stri
   r.decision.action = static_cast<Action>(k % 6);
   r.decision.sample_weight = (k % 6 == 2 || k % 6 == 3) ? 0.125 * (1 + k % 8) : 0.0;
   r.decision.trigger_start = (k % 6 == 2 || k % 6 == 3) ? k / 2 : -1;
-  r.decision.follow_up = k % 12 == 8;  // an adapt
+  r.decision.follow_up = k % 12 == 8;      // an adapt
+  r.decision.consolidation = k % 12 == 2;  // another
   r.decision.reason = "rule " + std::to_string(k % 7) + " for " + user + " at " +
                       std::to_string(event) + " " + marker;
   r.p_value = 1.0 / (2.0 + k);
@@ -168,31 +169,42 @@ TEST(AuditTrail, EveryFieldRoundTripsAndSurvivesReopen) {
   EXPECT_EQ(trail->events("alice"), 14u);
 }
 
-// Schema 1 (before Decision::follow_up) is migrated on open: its decisions read back as they
-// were written, none a follow-up, and new ones keep the flag.
-TEST(AuditTrail, ASchemaVersion1FileIsMigrated) {
-  testing::TempDir dir;
-  const fs::path db = dir / "audit.db";
-  std::vector<AuditRecord> alice;
-  {
-    auto trail = open_audit_trail(db);
-    for (std::uint64_t e = 0; e < 8; ++e) {  // no follow-up among them
-      alice.push_back(make_record("alice", e));
-      trail->record(alice.back(), make_state("alice", e));
+// Schemas 1 (before Decision::follow_up) and 2 (before Decision::consolidation) are migrated on
+// open: their decisions read back as they were written, without the flags they lacked, and new
+// ones keep the flags.
+TEST(AuditTrail, OlderSchemaVersionsAreMigrated) {
+  for (const int version : {1, 2}) {
+    SCOPED_TRACE("schema version " + std::to_string(version));
+    testing::TempDir dir;
+    const fs::path db = dir / "audit.db";
+    std::vector<AuditRecord> alice;
+    {
+      auto trail = open_audit_trail(db);
+      for (std::uint64_t e = 0; e < 8; ++e) {
+        alice.push_back(make_record("alice", e));
+        if (version == 1) alice.back().decision.follow_up = false;
+        alice.back().decision.consolidation = false;
+        trail->record(alice.back(), make_state("alice", e));
+      }
     }
-  }
-  exec_sql(db,
-           "ALTER TABLE decisions DROP COLUMN follow_up; "
-           "UPDATE audit_meta SET value = '1' WHERE key = 'schema'");
-  {
+    const std::string downgrade =
+        std::string("ALTER TABLE decisions DROP COLUMN consolidation; ") +
+        (version == 1 ? "ALTER TABLE decisions DROP COLUMN follow_up; " : "") +
+        "UPDATE audit_meta SET value = '" + std::to_string(version) + "' WHERE key = 'schema'";
+    exec_sql(db, downgrade.c_str());
+    {
+      auto trail = open_audit_trail(db);
+      EXPECT_EQ(trail->decisions("alice"), alice);
+      for (std::uint64_t e = 8; e < 15; ++e) {
+        alice.push_back(make_record("alice", e));
+        trail->record(alice.back(), make_state("alice", e));
+      }
+      ASSERT_TRUE(alice[8].decision.follow_up);
+      ASSERT_TRUE(alice[14].decision.consolidation);
+    }
     auto trail = open_audit_trail(db);
     EXPECT_EQ(trail->decisions("alice"), alice);
-    alice.push_back(make_record("alice", 8));
-    ASSERT_TRUE(alice.back().decision.follow_up);
-    trail->record(alice.back(), make_state("alice", 8));
   }
-  auto trail = open_audit_trail(db);
-  EXPECT_EQ(trail->decisions("alice"), alice);
 }
 
 TEST(AuditTrail, RecordsConvertToJsonAndBack) {
@@ -430,9 +442,9 @@ TEST(AuditTrail, FilesThatAreNotAuditTrailsAreRefused) {
   refused(dir / "history.db", "is an SQLite database but not an oap audit trail");
 
   { open_audit_trail(dir / "newer.db"); }
-  exec_sql(dir / "newer.db", "UPDATE audit_meta SET value = '3' WHERE key = 'schema'");
+  exec_sql(dir / "newer.db", "UPDATE audit_meta SET value = '4' WHERE key = 'schema'");
   refused(dir / "newer.db",
-          "has schema version \"3\", this build reads version 2 (written by a newer oap");
+          "has schema version \"4\", this build reads version 3 (written by a newer oap");
 
   { open_audit_trail(dir / "other.db"); }
   exec_sql(dir / "other.db", "UPDATE audit_meta SET value = 'x.y' WHERE key = 'format'");

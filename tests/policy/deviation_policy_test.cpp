@@ -246,6 +246,17 @@ TEST(DeviationPolicy, ColdStartAndConsolidation) {
   EXPECT_EQ(c.action, Action::kAdapt);
   EXPECT_EQ(c.trigger_start, 20);
   EXPECT_THAT(c.reason, HasSubstr("consolidate"));
+  EXPECT_TRUE(c.consolidation);
+  EXPECT_FALSE(c.follow_up);
+  EXPECT_EQ(nlohmann::json(c).get<Decision>(), c);
+  EXPECT_EQ(nlohmann::json(c).at("consolidation"), true);
+  // The profile is not a consolidation, and the flag is absent from its JSON.
+  Stream p(o);
+  p.normal_until(19);
+  const auto profile = p.next(0.5);
+  ASSERT_EQ(profile.action, Action::kAdapt);
+  EXPECT_FALSE(profile.consolidation);
+  EXPECT_FALSE(nlohmann::json(profile).contains("consolidation"));
 }
 
 TEST(DeviationPolicy, InputFromAnObservationAdjustsForSeveralDetectors) {

@@ -39,6 +39,10 @@ struct Decision {
   // learns the events since the shift, and is judged, as the new context is, on held-out events
   // of the new behaviour rather than on the history it replaces.
   bool follow_up = false;
+  // kAdapt only: a consolidation (DeviationPolicyOptions::consolidate_every): it learns the
+  // user's normal behaviour since the last update and leaves out the events the policy only
+  // observed (deviations that no update confirmed, such as a blip).
+  bool consolidation = false;
 
   friend bool operator==(const Decision&, const Decision&) = default;
 };
