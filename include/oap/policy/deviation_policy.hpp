@@ -39,8 +39,9 @@ struct DeviationPolicyOptions {
   // The first update: kAdapt on the user's history once it has this many events (the user's
   // profile); 0 = none. Default: 20.
   std::size_t initial_adapt_after = 20;
-  // Consolidation: kAdapt on recent normal history every this many events since the last
-  // update; 0 = never. Default: 0.
+  // Consolidation: kAdapt (Decision::consolidation) on the user's events since the last update,
+  // every this many events; the events the policy only observed (unconfirmed deviations) are
+  // left out of it. 0 = never. Default: 0.
   std::size_t consolidate_every = 0;
   // Follow-ups of a new context: after a kNewContext, up to follow_up_updates more kAdapt
   // (Decision::follow_up), one every follow_up_every events, each on the user's events since
