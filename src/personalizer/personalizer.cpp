@@ -52,7 +52,6 @@ struct Personalizer::Impl {
   struct QueuedJob {
     Job plan;
     std::uint64_t epoch = 0;
-    bool consolidation = false;  // Decision::consolidation: leaves out unconfirmed deviations
   };
 
   PersonalizerOptions options;
@@ -141,7 +140,7 @@ struct Personalizer::Impl {
     const auto recent = store->recent(
         user, span + plan_options.replay_samples * 2 + plan_options.heldout_samples * 2);
     auto plan = job.plan;
-    if (job.consolidation) {  // the events the policy only observed stay out
+    if (plan.consolidation) {  // the events the policy only observed stay out
       for (const auto& r : audit->decisions(user, count - recent.size())) {
         if (r.decision.action == Action::kObserve) plan.leave_out.push_back(r.event);
       }
@@ -190,10 +189,7 @@ struct Personalizer::Impl {
           }
         }
         if (done) continue;
-        Job plan{d.event, d.decision.trigger_start, d.decision.sample_weight,
-                 d.decision.action == Action::kNewContext,
-                 d.decision.action == Action::kNewContext || d.decision.follow_up};
-        worker->submit(user, {plan, state_of(user)->epoch.load(), d.decision.consolidation});
+        worker->submit(user, {detail::plan_of(d.event, d.decision), state_of(user)->epoch.load()});
       }
     }
   }
@@ -235,15 +231,7 @@ Personalizer::Personalizer(PersonalizerOptions options, std::shared_ptr<const Ca
           pending = incoming;
           return;
         }
-        pending.plan.trigger_start =
-            std::min(pending.plan.trigger_start, incoming.plan.trigger_start);
-        pending.plan.event = std::max(pending.plan.event, incoming.plan.event);
-        pending.plan.weight = std::max(pending.plan.weight, incoming.plan.weight);
-        pending.plan.new_context = pending.plan.new_context || incoming.plan.new_context;
-        pending.plan.judge_on_trigger =
-            pending.plan.judge_on_trigger || incoming.plan.judge_on_trigger;
-        // Merged with a deviation's update, the deviations are learned.
-        pending.consolidation = pending.consolidation && incoming.consolidation;
+        detail::merge_into(pending.plan, incoming.plan);
       },
       o.adapters.worker);
   if (m.adapters) {
@@ -379,10 +367,8 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   // The decision's action.
   if (m.adapters) {
     if (decision.action == Action::kAdapt || decision.action == Action::kNewContext) {
-      Impl::Job plan{out.event, decision.trigger_start, decision.sample_weight,
-                     decision.action == Action::kNewContext,
-                     decision.action == Action::kNewContext || decision.follow_up};
-      out.update = m.worker->submit(event.user, {plan, st->epoch.load(), decision.consolidation});
+      out.update =
+          m.worker->submit(event.user, {detail::plan_of(out.event, decision), st->epoch.load()});
       if (po.wait_for_updates) out.update->result.wait();
     } else if (decision.action == Action::kRollback) {
       UpdateReport r;

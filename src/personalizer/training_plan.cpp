@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "oap/core/error.hpp"
+
 namespace oap::detail {
 
 namespace {
@@ -23,10 +25,32 @@ void hold_out_every(std::size_t n, std::size_t most, TrainingData& data) {
 
 }  // namespace
 
+UpdatePlan plan_of(std::uint64_t event, const Decision& decision) {
+  UpdatePlan plan;
+  plan.event = event;
+  plan.trigger_start = decision.trigger_start;
+  plan.weight = decision.sample_weight;
+  plan.new_context = decision.action == Action::kNewContext;
+  plan.judge_on_trigger = plan.new_context || decision.follow_up;
+  plan.consolidation = decision.consolidation;
+  return plan;
+}
+
+void merge_into(UpdatePlan& pending, const UpdatePlan& incoming) {
+  pending.trigger_start = std::min(pending.trigger_start, incoming.trigger_start);
+  pending.event = std::max(pending.event, incoming.event);
+  pending.weight = std::max(pending.weight, incoming.weight);
+  pending.new_context = pending.new_context || incoming.new_context;
+  pending.judge_on_trigger = pending.judge_on_trigger || incoming.judge_on_trigger;
+  pending.consolidation = pending.consolidation && incoming.consolidation;
+}
+
 TrainingData plan_training_data(
     const std::vector<Event>& recent, std::uint64_t last_index, const UpdatePlan& plan,
     const UpdatePlanOptions& options,
     const std::function<std::vector<std::int32_t>(const std::string&)>& encode) {
+  OAP_CHECK(std::is_sorted(plan.leave_out.begin(), plan.leave_out.end()), InvalidArgument,
+            "plan_training_data: UpdatePlan::leave_out must be sorted ascending");
   TrainingData data;
   if (recent.empty()) return data;
   // Index of recent[i]: last_index - (recent.size() - 1 - i).

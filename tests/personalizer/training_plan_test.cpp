@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "oap/core/error.hpp"
+
 namespace oap {
 namespace {
 
@@ -58,6 +60,50 @@ TEST(TrainingPlan, LeftOutEventsAreNeverUsed) {
   EXPECT_EQ(indices(data.trigger), (std::vector<int>{20, 21, 24, 25, 26, 27, 28, 29}));
   EXPECT_EQ(indices(data.heldout), (std::vector<int>{19, 15}));
   EXPECT_EQ(indices(data.replay), (std::vector<int>{16, 14, 13}));
+  // Unsorted, the binary search would miss events: refused.
+  plan.leave_out = {23, 17};
+  EXPECT_THROW(detail::plan_training_data(events(30), 29, plan, o, encode), InvalidArgument);
+}
+
+// The update a decision asks for, and two queued updates of a user coalesced into one.
+TEST(TrainingPlan, DecisionsBecomePlansAndQueuedPlansMerge) {
+  Decision adapt;
+  adapt.action = Action::kAdapt;
+  adapt.trigger_start = 12;
+  adapt.sample_weight = 0.4;
+  adapt.consolidation = true;
+  const auto consolidation = detail::plan_of(14, adapt);
+  EXPECT_EQ(consolidation.event, 14u);
+  EXPECT_EQ(consolidation.trigger_start, 12);
+  EXPECT_EQ(consolidation.weight, 0.4);
+  EXPECT_FALSE(consolidation.new_context);
+  EXPECT_FALSE(consolidation.judge_on_trigger);
+  EXPECT_TRUE(consolidation.consolidation);
+  Decision follow_up = adapt;
+  follow_up.consolidation = false;
+  follow_up.follow_up = true;
+  EXPECT_TRUE(detail::plan_of(14, follow_up).judge_on_trigger);
+  Decision shift;
+  shift.action = Action::kNewContext;
+  shift.trigger_start = 15;
+  shift.sample_weight = 0.9;
+  const auto new_context = detail::plan_of(18, shift);
+  EXPECT_TRUE(new_context.new_context);
+  EXPECT_TRUE(new_context.judge_on_trigger);
+  EXPECT_FALSE(new_context.consolidation);
+
+  auto merged = consolidation;
+  detail::merge_into(merged, new_context);
+  EXPECT_EQ(merged.event, 18u);
+  EXPECT_EQ(merged.trigger_start, 12);
+  EXPECT_EQ(merged.weight, 0.9);
+  EXPECT_TRUE(merged.new_context);
+  EXPECT_TRUE(merged.judge_on_trigger);
+  EXPECT_FALSE(merged.consolidation);  // merged with a deviation's update: nothing left out
+  auto two = consolidation;
+  detail::merge_into(two, detail::plan_of(20, adapt));
+  EXPECT_TRUE(two.consolidation);
+  EXPECT_EQ(two.event, 20u);
 }
 
 TEST(TrainingPlan, ANewContextIsJudgedOnItsOwnEvents) {
