@@ -71,6 +71,9 @@ TEST(AdapterManagerConcurrency, UpdatesScoresAndGenerationsOfManyUsersStayIsolat
   o.lora.rank = 4;
   o.trainer.learning_rate = 1e-2;
   o.trainer.steps = 3;
+  // Concurrency, not the gate, is under test: the micro model's held-out loss moves by
+  // ~0.02 nats on these updates, beyond the strict default gate.
+  o.trainer.heldout_tolerance = 0.02;
   o.worker.concurrency = 2;
   o.store.keep_versions = 16;  // every version stays, so every served one can be checked
   std::shared_ptr<AdapterStore> store = open_adapter_store(dir.path() / "adapters", o.store);

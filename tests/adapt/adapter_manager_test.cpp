@@ -356,6 +356,9 @@ TEST_F(AdapterManagerTest, ConcurrentUpdatesAndScoringOverManyUsers) {
   auto o = options_;
   o.worker.concurrency = 2;
   o.trainer.steps = 3;
+  // Concurrency, not the gate, is under test: the micro model's held-out loss moves by
+  // ~0.02 nats on these updates, beyond the strict default gate.
+  o.trainer.heldout_tolerance = 0.02;
   o.memory_budget_bytes = 12000;  // two of these 5 KiB adapters resident: eviction under load
   auto m = open(o);
   constexpr int kUsers = 6;

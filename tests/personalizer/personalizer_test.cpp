@@ -438,6 +438,9 @@ TEST_F(PersonalizerTest, ConcurrentObserveGenerateScoreInspectAndForgetOverManyU
   auto o = options(/*wait=*/false);
   o.adapters.worker.concurrency = 2;
   o.adapters.trainer.steps = 3;
+  // Concurrency, not the gate, is under test: the micro model's held-out loss moves by
+  // ~0.02 nats on these updates, beyond the strict default gate.
+  o.adapters.trainer.heldout_tolerance = 0.02;
   auto p = open(o);
   constexpr int kObservers = 6, kEvents = 20;
   auto name = [](int u) { return "m" + std::to_string(u); };
