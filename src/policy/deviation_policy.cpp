@@ -261,9 +261,10 @@ std::pair<Decision, PolicyState> DeviationPolicy::decide(const PolicyInput& in,
     if (n < o.adapt_min_flagged) {
       d.reason = "deviation (" + p_text + ", " + count_text + "): watching, not learned";
     } else if (!cooldown_ok) {
+      const auto since = idx - s.last_update;
       d.reason = "deviation (" + p_text + ", " + count_text + ") in cooldown: " +
-                 std::to_string(idx - s.last_update) + " events since the update at event " +
-                 std::to_string(s.last_update);
+                 std::to_string(since) + (since == 1 ? " event" : " events") +
+                 " since the update at event " + std::to_string(s.last_update);
     } else if (!rate_ok) {
       d.reason = "deviation (" + p_text + ", " + count_text + ") held back by the " + rate_text;
     } else {

@@ -97,6 +97,8 @@ TEST(DeviationPolicy, CooldownHoldsBackAdaptationButNotANewContext) {
     const auto d = s.next(1e-4);
     EXPECT_EQ(d.action, Action::kObserve) << i;
     EXPECT_THAT(d.reason, HasSubstr("cooldown"));
+    EXPECT_THAT(d.reason, HasSubstr(i == 0 ? "cooldown: 1 event since the update at event 42"
+                                           : "cooldown: " + std::to_string(i + 1) + " events"));
   }
   EXPECT_EQ(s.next(1e-4).action, Action::kAdapt);  // 6 events after: cooldown over
   // A sustained shift right after an update still gives a new context.
