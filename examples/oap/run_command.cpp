@@ -182,15 +182,18 @@ int run_run(int argc, char** argv, int first) {
         if (auto it = outcome.find(event); it != outcome.end()) {
           const auto& u = *it->second;
           char buf[96];
-          if (u.at("loss_before").is_number() && u.at("loss_after").is_number()) {
+          const bool accepted = u.at("accepted").get<bool>();
+          const std::string why = u.value("reason", std::string());
+          if (!accepted && why.rfind("rejected", 0) == 0) {
+            result = " -> update " + why;  // the gate's rule and numbers
+          } else if (u.at("loss_before").is_number() && u.at("loss_after").is_number()) {
             std::snprintf(buf, sizeof buf, " -> update %s (loss %.2f -> %.2f)",
-                          u.at("accepted").get<bool>() ? "accepted" : "rejected",
-                          u.at("loss_before").get<double>(), u.at("loss_after").get<double>());
+                          accepted ? "accepted" : "rejected", u.at("loss_before").get<double>(),
+                          u.at("loss_after").get<double>());
+            result = buf;
           } else {
-            std::snprintf(buf, sizeof buf, " -> %s",
-                          u.at("accepted").get<bool>() ? "done" : "not done");
+            result = accepted ? " -> done" : " -> not done";
           }
-          result = buf;
         }
         std::printf("  event %3llu  %-11s %s%s\n", static_cast<unsigned long long>(event),
                     d.at("action").get<std::string>().c_str(),

@@ -109,7 +109,7 @@ class Personalizer {
   std::vector<UserId> users();
   // The user's entry of `oap run`'s report (docs/file-formats.md):
   //   {"events": N, "flagged": N, "decisions": [{"event", "action", "reason"}, ...],
-  //    "updates": [{"event", "accepted", "loss_before", "loss_after", "version"}, ...],
+  //    "updates": [{"event", "accepted", "loss_before", "loss_after", "version", "reason"}, ...],
   //    "nll": [x or null per event]}
   // decisions lists every decision but kIgnore; flagged counts events whose p-value was below
   // the policy's alpha; nll is the prequential NLL of each event's text (null without text).

@@ -505,7 +505,8 @@ nlohmann::json Personalizer::report(const UserId& user) {
                        {"accepted", u.report.accepted},
                        {"loss_before", number(u.report.trigger_loss_before)},
                        {"loss_after", number(u.report.trigger_loss_after)},
-                       {"version", u.report.version}});
+                       {"version", u.report.version},
+                       {"reason", u.report.reason}});
   }
   return {{"events", events},
           {"flagged", flagged},

@@ -23,6 +23,7 @@ namespace oap {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using testing::run_cli;
 
 const std::string kModel = std::string(OAP_SOURCE_DIR) + "/examples/models/tiny-en";
@@ -155,6 +156,19 @@ TEST(RunCli, ReportsInspectsGeneratesAndForgets) {
   EXPECT_TRUE(first.at("accepted").get<bool>());
   EXPECT_LT(first.at("loss_after").get<double>(), first.at("loss_before").get<double>());
   EXPECT_EQ(first.at("version").get<std::string>().size(), 32u);
+  EXPECT_THAT(first.at("reason").get<std::string>(), StartsWith("accepted: trigger loss"));
+  std::set<std::uint64_t> listed;  // --decisions 5: the user's first five are printed
+  for (const auto& d : shift.at("decisions")) {
+    if (listed.size() < 5) listed.insert(d.at("event").get<std::uint64_t>());
+  }
+  for (const auto& u : shift.at("updates")) {  // the gate's rule, also for a rejection
+    if (u.at("loss_before").is_null()) continue;  // a rollback
+    const auto why = u.at("reason").get<std::string>();
+    EXPECT_THAT(why, StartsWith(u.at("accepted").get<bool>() ? "accepted: " : "rejected: "));
+    if (!u.at("accepted").get<bool>() && listed.count(u.at("event").get<std::uint64_t>())) {
+      EXPECT_THAT(r.output, HasSubstr("-> update " + why));
+    }
+  }
   // generate --user uses the recorded model and the user's adapter.
   const auto g = run_cli("generate --data-dir " + data + " --user calm --prompt 'the soup'" +
                          " --max-tokens 5");
