@@ -181,12 +181,12 @@ int run_run(int argc, char** argv, int first) {
         std::string result;
         if (auto it = outcome.find(event); it != outcome.end()) {
           const auto& u = *it->second;
-          char buf[96];
           const bool accepted = u.at("accepted").get<bool>();
           const std::string why = u.value("reason", std::string());
           if (!accepted && why.rfind("rejected", 0) == 0) {
             result = " -> update " + why;  // the gate's rule and numbers
           } else if (u.at("loss_before").is_number() && u.at("loss_after").is_number()) {
+            char buf[96];
             std::snprintf(buf, sizeof buf, " -> update %s (loss %.2f -> %.2f)",
                           accepted ? "accepted" : "rejected", u.at("loss_before").get<double>(),
                           u.at("loss_after").get<double>());

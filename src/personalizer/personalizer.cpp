@@ -131,15 +131,15 @@ struct Personalizer::Impl {
       report.reason = "dropped: the user was forgotten after this update was queued";
       return report;
     }
+    auto plan = job.plan;  // leave_out is filled in below; the queued job stays as submitted
     const std::size_t count = store->count(user);
     const std::size_t span =
         count -
         static_cast<std::size_t>(std::max<std::int64_t>(
-            0, std::min<std::int64_t>(job.plan.trigger_start, static_cast<std::int64_t>(count))));
+            0, std::min<std::int64_t>(plan.trigger_start, static_cast<std::int64_t>(count))));
     const auto& plan_options = options.personalizer;
     const auto recent = store->recent(
         user, span + plan_options.replay_samples * 2 + plan_options.heldout_samples * 2);
-    auto plan = job.plan;
     if (plan.consolidation) {  // the events the policy only observed stay out
       for (const auto& r : audit->decisions(user, count - recent.size())) {
         if (r.decision.action == Action::kObserve) plan.leave_out.push_back(r.event);
@@ -152,14 +152,14 @@ struct Personalizer::Impl {
       report.reason = "rejected: no text to learn from in the trigger events";
     } else {
       auto trainer = options.adapters.trainer;
-      if (job.plan.new_context) {
+      if (plan.new_context) {
         trainer.steps = std::max(
             1, static_cast<int>(trainer.steps * plan_options.new_context_steps_factor + 0.5));
         trainer.replay_ratio *= plan_options.new_context_replay_factor;
       }
-      report = adapters->update(user, data, trainer, {{"decision_event", job.plan.event}});
+      report = adapters->update(user, data, trainer, {{"decision_event", plan.event}});
     }
-    audit->record_update({user, job.plan.event, report});  // epoch unchanged: update_mu held
+    audit->record_update({user, plan.event, report});  // epoch unchanged: update_mu held
     std::lock_guard lock(stats_mu);
     ++(report.accepted ? stats.updates_accepted : stats.updates_rejected);
     return report;
