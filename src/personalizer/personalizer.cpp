@@ -353,8 +353,17 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   record.shift_state = out.detection.shift.state;
   record.nll = out.nll;
   record.learned = out.detection.learned;
-  record.scores = nlohmann::json::object();  // the detectors' scores, not the whole observation
-  for (const auto& [name, s] : out.detection.scores) record.scores[name] = s;
+  // The detectors' scores, not the whole observation. The per-feature contributions explain an
+  // action; for an ignored event they are left out: they were ~1 KB of the ~1.5 KB row, its
+  // JSON and log pages most of the audit trail's cost per event (docs/benchmarks.md).
+  record.scores = nlohmann::json::object();
+  for (const auto& [name, s] : out.detection.scores) {
+    if (decision.action == Action::kIgnore) {
+      record.scores[name] = {{"score", s.score}, {"p_value", s.p_value}, {"flagged", s.flagged}};
+    } else {
+      record.scores[name] = s;
+    }
+  }
   st->policy = next_policy;
   m.audit->record(record, user_state_json(*st), progress);  // the commit point
   ++st->events;

@@ -20,6 +20,7 @@
 #include "oap/llm/model_init.hpp"
 #include "oap/llm/model_preset.hpp"
 #include "oap/llm/tokenizer.hpp"
+#include "oap/policy/audit_trail.hpp"
 
 namespace oap {
 namespace {
@@ -355,6 +356,24 @@ TEST_F(PersonalizerTest, WorksWithoutAModelOnFeaturesOnly) {
   EXPECT_THROW(p->generate("gus", "hello"), InvalidArgument);
   const auto r = p->report("gus");
   EXPECT_GE(r.at("flagged").get<int>(), 5);
+  p.reset();
+  // The audit trail keeps every decision's scores; the per-feature contributions only where the
+  // decision acts (an ignored event's are left out).
+  const auto audit = open_audit_trail(options().data_dir / "audit.db");
+  std::size_t ignored = 0, acted = 0;
+  for (const auto& d : audit->decisions("gus")) {
+    const auto& z = d.scores.at("z");
+    EXPECT_TRUE(z.contains("p_value") && z.contains("score") && z.contains("flagged"));
+    const bool ignore = d.decision.action == Action::kIgnore;
+    EXPECT_EQ(z.contains("contributions"), !ignore) << "event " << d.event;
+    if (!ignore) {
+      EXPECT_EQ(z.at("contributions").size(), 2u);
+    }
+    ++(ignore ? ignored : acted);
+  }
+  EXPECT_EQ(ignored + acted, 30u);
+  EXPECT_GE(ignored, 1u);
+  EXPECT_GE(acted, 1u);
 }
 
 TEST_F(PersonalizerTest, CallbacksSeeEveryDeviationAndEscalations) {
