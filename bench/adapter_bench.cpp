@@ -31,8 +31,9 @@
 //     position's logits), row b with adapter b mod k of k distinct rank-8 q/v adapters with
 //     non-zero B (k = 0: no adapter at all, the baseline).
 //   BM_MixedDecode/<preset>_<dtype>/a<k>: one decode step of the same 64 rows at context 64.
-//   BM_LoraRows/<dtype>/T<t>/a<k>: LoraLinear::forward(x, rows) alone on a 512 -> 512
-//     projection, x [64, t, 512], k distinct rank-8 pairs (k = 0: the base projection).
+//   BM_LoraRows/<dtype>/T<t>/a<k>[/kept]: LoraLinear::forward(x, rows) alone on a 512 -> 512
+//     projection, x [64, t, 512], k distinct rank-8 pairs (k = 0: the base projection); /kept
+//     with a LoraRowStack kept between calls (as a KVCache keeps it over decode steps).
 //
 // Environment: OAP_BENCH_THREADS, OAP_BENCH_DECODE_THREADS, OAP_BENCH_MODELS (bench_models.hpp).
 // CPU time is the process's (all threads, spin-waiting included).
@@ -294,7 +295,7 @@ void BM_MixedDecode(benchmark::State& state, std::string preset, std::string dty
 // One projection's per-row path alone (LoraLinear::forward(x, rows)): the `small` preset's
 // q_proj shape (512 -> 512), x [64, T, 512], row b with pair b mod k of k distinct rank-8 pairs
 // (k = 0: the base projection only).
-void BM_LoraRows(benchmark::State& state, std::string dtype, std::int64_t t, int k) {
+void BM_LoraRows(benchmark::State& state, std::string dtype, std::int64_t t, int k, bool kept) {
   // A model loaded first sets the threads and tunes glibc malloc, as in a serving process.
   bench_model("tiny", "float32");
   const auto dt = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat;
@@ -312,8 +313,9 @@ void BM_LoraRows(benchmark::State& state, std::string dtype, std::int64_t t, int
   }
   auto x = torch::randn({kMixBatch, t, in}, gen).to(dt);
   torch::NoGradGuard no_grad;
+  oap::LoraRowStack keep;
   for (auto _ : state) {
-    auto y = k > 0 ? lin.forward(x, rows) : lin.forward(x);
+    auto y = k > 0 ? lin.forward(x, rows, kept ? &keep : nullptr) : lin.forward(x);
     benchmark::DoNotOptimize(y.data_ptr());
   }
 }
@@ -516,10 +518,13 @@ int main(int argc, char** argv) {
   for (const auto& [dname, dtype] : dtypes) {
     for (std::int64_t t : {1, 64}) {
       for (int k : {0, 1, 8, 64}) {
-        add(std::string("BM_LoraRows/") + dname + "/T" + std::to_string(t) + "/a" +
-                std::to_string(k),
-            BM_LoraRows, dtype, t, k)
-            ->Unit(benchmark::kMicrosecond);
+        for (bool kept : {false, true}) {
+          if (kept && k < 8) continue;  // a stack is only built for distinct pairs
+          add(std::string("BM_LoraRows/") + dname + "/T" + std::to_string(t) + "/a" +
+                  std::to_string(k) + (kept ? "/kept" : ""),
+              BM_LoraRows, dtype, t, k, kept)
+              ->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }

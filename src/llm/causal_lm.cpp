@@ -25,8 +25,10 @@ std::string shape_str(at::IntArrayRef s) {
   return out + "]";
 }
 
+// keep: the cache's kept stack for this projection, or nullptr (see LoraRowStack).
 at::Tensor apply(const LoraLinear& lin, const at::Tensor& x,
-                 std::span<const LoraWeights* const> adapters, std::int64_t layer, LoraTarget t) {
+                 std::span<const LoraWeights* const> adapters, std::int64_t layer, LoraTarget t,
+                 KVCache* cache) {
   if (adapters.empty()) return lin.forward(x);
   if (adapters.size() == 1) {
     const LoraPair* p = adapters[0] != nullptr ? adapters[0]->get(layer, t) : nullptr;
@@ -36,7 +38,12 @@ at::Tensor apply(const LoraLinear& lin, const at::Tensor& x,
   for (std::size_t b = 0; b < adapters.size(); ++b) {
     rows[b] = adapters[b] != nullptr ? adapters[b]->get(layer, t) : nullptr;
   }
-  return lin.forward(x, rows);
+  LoraRowStack* keep = nullptr;
+  if (cache != nullptr) {
+    keep = &cache->lora_rows(static_cast<std::size_t>(layer) * kNumLoraTargets +
+                             static_cast<std::size_t>(t));
+  }
+  return lin.forward(x, rows, keep);
 }
 
 at::Tensor rotate_half(const at::Tensor& x) {
@@ -266,7 +273,7 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
   for (std::int64_t li = 0; li < c.num_hidden_layers; ++li) {
     const auto& layer = layers_[static_cast<std::size_t>(li)];
     auto proj = [&](LoraTarget target, const at::Tensor& in) {
-      return apply(layer.proj[static_cast<int>(target)], in, adapters, li, target);
+      return apply(layer.proj[static_cast<int>(target)], in, adapters, li, target, cache);
     };
     auto hn = rms_norm(x, layer.input_norm);
     auto qh = proj(LoraTarget::kQ, hn).view({batch, t, nh, hd}).transpose(1, 2);

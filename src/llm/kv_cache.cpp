@@ -59,6 +59,12 @@ void KVCache::clear() {
   for (auto& k : keys_) k = at::Tensor();
   for (auto& v : values_) v = at::Tensor();
   for (auto& len : lengths_) len = 0;
+  lora_rows_.clear();
+}
+
+LoraRowStack& KVCache::lora_rows(std::size_t slot) {
+  if (slot >= lora_rows_.size()) lora_rows_.resize(slot + 1);
+  return lora_rows_[slot];
 }
 
 }  // namespace oap

@@ -51,10 +51,58 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, const LoraPair& p) const {
   return forward(x) + delta;
 }
 
-at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* const> rows) const {
+bool LoraRowStack::matches(std::span<const LoraPair* const> rows, at::ScalarType dtype) const {
+  if (!a_rows_.defined() || dtype != dtype_ || a_src_.size() != rows.size()) return false;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const LoraPair* p = rows[i];
+    if (p == nullptr) {
+      if (a_src_[i].defined()) return false;
+      continue;
+    }
+    // The same tensors (held here, so their addresses cannot have been reused), unmodified.
+    if (!a_src_[i].defined() || p->a.unsafeGetTensorImpl() != a_src_[i].unsafeGetTensorImpl() ||
+        p->b.unsafeGetTensorImpl() != b_src_[i].unsafeGetTensorImpl() ||
+        p->a._version() != versions_[2 * i] || p->b._version() != versions_[2 * i + 1] ||
+        p->scale != scales_[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+at::Tensor LoraLinear::apply_stack(const at::Tensor& x, LoraRowStack& st) const {
+  const bool one_scale = !st.row_scale_.defined();
+  if (x.size(1) == 1 && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble)) {
+    // One token per row (a decode step) in float: two broadcast products reduced, each row's
+    // x A^T then h B^T, instead of two batched matrix products of B tiny matrices, which
+    // LibTorch runs as one BLAS call per row (64 rows, rank 8: 6x faster on a 128-wide
+    // projection, 1.7x on a 512-wide one, docs/benchmarks.md). In bfloat16 the products would be
+    // rounded before the sum, so bf16 keeps the batched products (which accumulate in float).
+    if (!st.b_rows_t_.defined()) st.b_rows_t_ = st.b_rows_.transpose(1, 2).contiguous();
+    auto h = (x * st.a_rows_).sum(-1, /*keepdim=*/true);  // [B, r, 1]
+    if (!one_scale) h = h * st.row_scale_;
+    auto delta = (h * st.b_rows_t_).sum(1, /*keepdim=*/true);  // [B, 1, out]
+    return forward(x).add_(delta, one_scale ? st.scale_ : 1.0);
+  }
+  // The update is added into the base output by baddbmm_: no [B, T, out] temporaries. One
+  // scale for every row (each row has a pair and all scales are equal: the usual case, users'
+  // adapters sharing alpha and r) is baddbmm_'s alpha; otherwise the rows' scales multiply
+  // x A^T ([B, T, r]). (The one-scale case saves five small ops per projection, which count in
+  // a decode step of a small model: `tiny`, 64 rows.)
+  auto h = torch::bmm(x, st.a_rows_.transpose(1, 2));
+  if (one_scale) return forward(x).baddbmm_(h, st.b_rows_.transpose(1, 2), 1.0, st.scale_);
+  return forward(x).baddbmm_(h * st.row_scale_, st.b_rows_.transpose(1, 2));
+}
+
+at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* const> rows,
+                               LoraRowStack* keep) const {
   OAP_CHECK(x.dim() == 3 && static_cast<std::size_t>(x.size(0)) == rows.size(), InvalidArgument,
             "LoraLinear: per-row adapters need x [B, T, in] with B == " +
                 std::to_string(rows.size()) + " rows, got x " + shape_str(x));
+  const auto dtype = x.scalar_type();
+  // A kept stack is only for inference: one built under autograd would hold its graph.
+  if (keep != nullptr && at::GradMode::is_enabled()) keep = nullptr;
+  if (keep != nullptr && keep->matches(rows, dtype)) return apply_stack(x, *keep);
   // Distinct pairs in first-seen order; rows without one get index 0 and scale 0.
   std::vector<const LoraPair*> unique;
   std::vector<int64_t> index(rows.size(), 0);
@@ -85,7 +133,6 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* co
   // (Measured on the small preset's 512 -> 512 projection, 64 rows, decode: a gather after the
   // stack in every case cost 12% more CPU with 64 distinct float32 pairs; a stack that casts
   // while it copies, 27-58% more with float32 pairs and a bfloat16 input.)
-  const auto dtype = x.scalar_type();
   int64_t r_max = 0;
   for (const auto* p : unique) r_max = std::max(r_max, p->a.size(0));
   std::vector<at::Tensor> as, bs;
@@ -108,36 +155,47 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* co
     identity = index[i] == static_cast<int64_t>(i);
   }
   auto dev = x.device();
-  at::Tensor a_rows, b_rows;
+  LoraRowStack st;
   if (same_dtype && !identity) {
     std::vector<at::Tensor> row_as, row_bs;
     for (const auto i : index) {
       row_as.push_back(as[static_cast<std::size_t>(i)]);
       row_bs.push_back(bs[static_cast<std::size_t>(i)]);
     }
-    a_rows = torch::stack(row_as);
-    b_rows = torch::stack(row_bs);
+    st.a_rows_ = torch::stack(row_as);
+    st.b_rows_ = torch::stack(row_bs);
   } else {
-    a_rows = torch::stack(as).to(dtype);
-    b_rows = torch::stack(bs).to(dtype);
+    st.a_rows_ = torch::stack(as).to(dtype);
+    st.b_rows_ = torch::stack(bs).to(dtype);
     if (!identity) {
       auto idx = torch::tensor(index, torch::kLong).to(dev);
-      a_rows = a_rows.index_select(0, idx);
-      b_rows = b_rows.index_select(0, idx);
+      st.a_rows_ = st.a_rows_.index_select(0, idx);
+      st.b_rows_ = st.b_rows_.index_select(0, idx);
     }
   }
-  // The update is added into the base output by baddbmm_: no [B, T, out] temporaries. One
-  // scale for every row (each row has a pair and all scales are equal: the usual case, users'
-  // adapters sharing alpha and r) is baddbmm_'s alpha; otherwise the rows' scales multiply
-  // x A^T ([B, T, r]). (The one-scale case saves five small ops per projection, which count in
-  // a decode step of a small model: `tiny`, 64 rows.)
-  auto h = torch::bmm(x, a_rows.transpose(1, 2));
   const bool one_scale =
       std::none_of(rows.begin(), rows.end(), [](const LoraPair* p) { return p == nullptr; }) &&
       std::all_of(scale.begin(), scale.end(), [&](double v) { return v == scale[0]; });
-  if (one_scale) return forward(x).baddbmm_(h, b_rows.transpose(1, 2), 1.0, scale[0]);
-  auto s = torch::tensor(scale, torch::kDouble).to(dtype).to(dev).view({-1, 1, 1});
-  return forward(x).baddbmm_(h * s, b_rows.transpose(1, 2));
+  if (one_scale) {
+    st.scale_ = scale[0];
+  } else {
+    st.row_scale_ = torch::tensor(scale, torch::kDouble).to(dtype).to(dev).view({-1, 1, 1});
+  }
+  if (keep == nullptr) return apply_stack(x, st);
+  st.dtype_ = dtype;
+  st.scales_ = scale;
+  st.a_src_.resize(rows.size());
+  st.b_src_.resize(rows.size());
+  st.versions_.assign(2 * rows.size(), 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] == nullptr) continue;
+    st.a_src_[i] = rows[i]->a;
+    st.b_src_[i] = rows[i]->b;
+    st.versions_[2 * i] = rows[i]->a._version();
+    st.versions_[2 * i + 1] = rows[i]->b._version();
+  }
+  *keep = std::move(st);
+  return apply_stack(x, *keep);
 }
 
 }  // namespace oap

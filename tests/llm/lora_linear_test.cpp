@@ -62,6 +62,57 @@ TEST(LoraLinear, PerRowMixedBatchEqualsRowsOneByOne) {
   EXPECT_TRUE(torch::equal(mixed.narrow(0, 1, 1), lin.forward(x.narrow(0, 1, 1))));
 }
 
+// A LoraRowStack kept between calls (as a KVCache keeps it over decode steps) gives exactly what
+// a fresh stack gives, and is rebuilt when the rows, a pair's tensors (modified in place), the
+// input dtype or the scale change; under autograd it is not used (nor filled).
+TEST(LoraLinear, KeptRowStackIsReusedOnlyForTheSameUnmodifiedPairs) {
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  LoraLinear lin(torch::randn({7, 5}), torch::randn({7}));
+  auto x = torch::randn({4, 1, 5});
+  auto p1 = random_pair(2, 5, 7, 1.5);
+  auto p2 = random_pair(4, 5, 7, 1.5);
+  std::vector<const LoraPair*> rows = {&p1, &p2, &p2, &p1};
+  LoraRowStack keep;
+  EXPECT_TRUE(keep.empty());
+  const auto fresh = [&] { return lin.forward(x, rows); };
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  EXPECT_FALSE(keep.empty());
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));  // reused
+  // Another x through the same stack (the next decode step).
+  x = torch::randn({4, 1, 5});
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  // A pair trained in place: its version moved, the stack is rebuilt.
+  p2.b.add_(1.0);
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  p1.a.mul_(-2.0);
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  // Other rows: a row without a pair, rows swapped, a new pair object with other tensors.
+  rows = {&p1, nullptr, &p2, &p1};
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  rows = {&p2, &p1, &p1, &p2};
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  auto p3 = random_pair(2, 5, 7, 1.5);
+  rows = {&p2, &p3, &p1, &p2};
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  // The same tensors with another scale.
+  p3.scale = 0.25;
+  EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+  // Another input dtype.
+  LoraLinear lin16(lin.weight().to(torch::kBFloat16), lin.bias().to(torch::kBFloat16));
+  auto x16 = x.to(torch::kBFloat16);
+  LoraRowStack keep16 = keep;
+  EXPECT_TRUE(torch::equal(lin16.forward(x16, rows, &keep16), lin16.forward(x16, rows)));
+  EXPECT_EQ(lin16.forward(x16, rows, &keep16).scalar_type(), torch::kBFloat16);
+  keep.clear();
+  EXPECT_TRUE(keep.empty());
+  {
+    at::AutoGradMode grad(true);
+    EXPECT_TRUE(torch::equal(lin.forward(x, rows, &keep), fresh()));
+    EXPECT_TRUE(keep.empty());
+  }
+}
+
 // The per-row path stacks the distinct pairs and casts them to the input dtype once: a bf16
 // batch with float32 pairs, and with pairs of mixed dtypes and ranks, gives each row what the
 // one-pair path gives it alone, to bf16 precision (a few roundings of values up to max |y|).
@@ -263,6 +314,63 @@ TEST(CausalLMLora, ZeroBAdapterGivesBaseLogitsAndMixedBatchMatchesRows) {
   }
   // The adapters change the output.
   EXPECT_GT((mixed[0] - model->forward(ids.narrow(0, 0, 1))[0]).abs().max().item<double>(), 1e-3);
+}
+
+// Decoding a mixed batch with a KV cache (which keeps the rows' stacked pairs between steps)
+// gives the logits of the whole sequence computed without a cache; an adapter changed in place
+// between two steps counts from the next step on, exactly as a new adapter with those values
+// would; a cleared cache serves other rows.
+TEST(CausalLMLora, MixedBatchDecodeWithACacheMatchesTheUncachedForward) {
+  TempDir dir;
+  const auto c = testing::write_micro_model(dir.path(), testing::micro_config(), 22);
+  auto model = CausalLM::load(dir.path(), {.num_threads = 1});
+  const std::vector<LoraTarget> qv = {LoraTarget::kQ, LoraTarget::kV};
+  auto u1 = LoraWeights::create(c, 4, 8.0, qv, false, 2);
+  auto u2 = LoraWeights::create(c, 4, 8.0, qv, false, 3);
+  auto u2_changed = LoraWeights::create(c, 4, 8.0, qv, false, 3);
+  torch::NoGradGuard no_grad;
+  for (auto* w : {&u1, &u2}) {
+    for (auto& t : w->parameters()) t.normal_(0.0, 0.1);
+  }
+  {
+    auto from = u2.parameters();
+    auto to = u2_changed.parameters();
+    for (std::size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i] * 1.5);
+  }
+  auto ids = torch::randint(0, 97, {3, 9}, torch::kLong);
+  // Steps 5..8 after a prompt of 5; from step 7 on, the second row's adapter is u2 x 1.5: in
+  // run 0 as another adapter object, in run 1 as u2 itself changed in place.
+  std::vector<at::Tensor> steps[2];
+  for (int run = 0; run < 2; ++run) {
+    std::vector<const LoraWeights*> rows = {&u1, &u2, &u1};
+    auto cache = model->new_cache();
+    model->forward(ids.narrow(1, 0, 5), {}, &cache, rows);
+    for (std::int64_t t = 5; t < 9; ++t) {
+      if (t == 7 && run == 0) rows[1] = &u2_changed;
+      if (t == 7 && run == 1) {
+        for (auto& p : u2.parameters()) p.mul_(1.5);
+      }
+      steps[run].push_back(model->forward(ids.narrow(1, t, 1), {}, &cache, rows, true));
+      if (t < 7) {
+        auto whole = model->forward(ids.narrow(1, 0, t + 1), {}, nullptr, rows, true);
+        EXPECT_LT((steps[run].back() - whole).abs().max().item<double>(), 1e-4)
+            << "run " << run << " position " << t;
+      }
+    }
+  }
+  for (std::size_t k = 0; k < steps[0].size(); ++k) {
+    EXPECT_TRUE(torch::equal(steps[0][k], steps[1][k])) << "step " << k;
+  }
+  EXPECT_FALSE(torch::equal(steps[0][2], steps[0][1]));
+  // Other rows on a fresh prompt through the same cache object, cleared.
+  auto cache = model->new_cache();
+  std::vector<const LoraWeights*> rows = {&u1, &u2, &u1};
+  model->forward(ids.narrow(1, 0, 8), {}, &cache, rows);
+  cache.clear();
+  rows = {&u2, nullptr, &u1};
+  model->forward(ids.narrow(1, 0, 8), {}, &cache, rows);
+  auto step = model->forward(ids.narrow(1, 8, 1), {}, &cache, rows, true);
+  EXPECT_LT((step - model->forward(ids, {}, nullptr, rows, true)).abs().max().item<double>(), 1e-4);
 }
 
 TEST(CausalLMLora, GradientsFlowOnlyIntoTheSelectedUsersAdapter) {

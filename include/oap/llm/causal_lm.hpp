@@ -50,6 +50,7 @@ class CausalLM {
   //   attention_mask: [B, past + T], 1 for real tokens, 0 for padding (left padding); undefined
   //     means all ones. With a cache it must cover the cached positions too.
   //   cache: nullptr, or the KVCache of these B rows holding `past` positions; appended to.
+  //     With one adapter per row it also keeps the rows' stacked LoRA pairs for the next call.
   //   adapters: empty (no LoRA), one (all rows), or B entries (row b uses adapters[b]; nullptr
   //     for none).
   //   last_only: return logits of the last position only ([B, 1, V]); saves the head's cost.

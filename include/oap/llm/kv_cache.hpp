@@ -7,12 +7,18 @@
 #include <utility>
 #include <vector>
 
+#include "oap/llm/lora_linear.hpp"
+
 namespace oap {
 
 // Per-layer key/value tensors [B, num_kv_heads, length, head_dim] of the positions a CausalLM
 // has already seen, in preallocated buffers that grow by doubling (so a decode step does not
 // copy the whole history). All layers hold the same length once a forward pass finishes.
 // Used for inference (no autograd through the cache).
+// For a batch with a different adapter per row it also keeps each projection's stacked LoRA
+// pairs (LoraRowStack) between the calls of a generation, so that its decode steps stack the
+// rows' adapters once: per adapted projection B x r x (in + out) values in the model's dtype
+// (a batch of 64, rank 8, q/v of `small`: 4 MiB per layer), until clear() or other rows.
 // Thread safety: none; one cache belongs to one sequence batch and one thread at a time.
 class KVCache {
  public:
@@ -27,12 +33,16 @@ class KVCache {
                                            const at::Tensor& v);
   // Drops positions past new_length (e.g. to reuse a cached prompt).
   void truncate(std::int64_t new_length);
+  // Empties the cache: positions and kept LoRA stacks.
   void clear();
+  // The kept per-row LoRA stack of projection `slot` (CausalLM: layer x target), created empty.
+  LoraRowStack& lora_rows(std::size_t slot);
 
  private:
   std::vector<at::Tensor> keys_;  // capacity-sized buffers [B, nkv, capacity, hd]
   std::vector<at::Tensor> values_;
   std::vector<std::int64_t> lengths_;
+  std::vector<LoraRowStack> lora_rows_;
 };
 
 }  // namespace oap

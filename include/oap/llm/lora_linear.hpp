@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace oap {
 
@@ -28,6 +29,33 @@ inline double lora_scale(double alpha, std::int64_t rank, bool rslora) {
   return rslora ? alpha / std::sqrt(r) : alpha / r;
 }
 
+// The per-row path's stacked pairs of one projection ([B, r, in] and [B, out, r] in the input
+// dtype), kept between calls over the same rows so that the decode steps of one generation stack
+// them once (a KVCache keeps one per projection). Reused only without autograd, for the same
+// input dtype and, row by row, the same A and B tensors unmodified since (their version
+// counters) with the same scale; rebuilt otherwise. Holds references to the rows' tensors until
+// cleared or rebuilt. Thread safety: none (it belongs to one KVCache).
+class LoraRowStack {
+ public:
+  void clear() { *this = LoraRowStack(); }
+  bool empty() const { return !a_rows_.defined(); }
+
+ private:
+  friend class LoraLinear;
+  // Whether this holds the stack of exactly these rows' pairs in dtype, unmodified since.
+  bool matches(std::span<const LoraPair* const> rows, at::ScalarType dtype) const;
+
+  // What was stacked, row by row (undefined tensors for a row without a pair).
+  std::vector<at::Tensor> a_src_, b_src_;
+  std::vector<std::uint32_t> versions_;  // A's and B's, two per row
+  std::vector<double> scales_;
+  at::ScalarType dtype_ = at::ScalarType::Undefined;
+  // The stack: every row has a pair and one scale (row_scale_ undefined), or row scales [B,1,1].
+  at::Tensor a_rows_, b_rows_, row_scale_;
+  at::Tensor b_rows_t_;  // B^T per row [B, r, out], made on first use by a one-token float call
+  double scale_ = 0.0;
+};
+
 // A linear projection y = x W^T (+ bias) whose base weight is frozen and shared, plus low-rank
 // pairs chosen per call: none, one for the whole batch, or a different one per batch row
 // (each row's A and B are stacked into [B, r, in] and [B, out, r] and applied with batched
@@ -46,7 +74,10 @@ class LoraLinear {
   at::Tensor forward(const at::Tensor& x, const LoraPair& pair) const;
   // rows.size() == B; rows[b] is the pair of batch row b, or nullptr for none. Pairs may have
   // different ranks (padded with zeros, which adds nothing).
-  at::Tensor forward(const at::Tensor& x, std::span<const LoraPair* const> rows) const;
+  // keep: nullptr, or where this projection's stacked pairs are kept between calls over the
+  // same rows (see LoraRowStack).
+  at::Tensor forward(const at::Tensor& x, std::span<const LoraPair* const> rows,
+                     LoraRowStack* keep = nullptr) const;
 
   const at::Tensor& weight() const { return weight_; }
   const at::Tensor& bias() const { return bias_; }
@@ -55,6 +86,7 @@ class LoraLinear {
 
  private:
   void check_pair(const LoraPair& p) const;
+  at::Tensor apply_stack(const at::Tensor& x, LoraRowStack& stack) const;
 
   at::Tensor weight_;
   at::Tensor bias_;
