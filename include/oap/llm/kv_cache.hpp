@@ -17,8 +17,9 @@ namespace oap {
 // Used for inference (no autograd through the cache).
 // For a batch with a different adapter per row it also keeps each projection's stacked LoRA
 // pairs (LoraRowStack) between the calls of a generation, so that its decode steps stack the
-// rows' adapters once: per adapted projection B x r x (in + out) values in the model's dtype
-// (a batch of 64, rank 8, q/v of `small`: 4 MiB per layer), until clear() or other rows.
+// rows' adapters once: per adapted projection B x r x (in + out) values in the model's dtype,
+// B x r x out more for one-token float32 steps (a batch of 64, rank 8, q/v of `small` in
+// float32: 5 MiB per layer), until clear() or other rows.
 // Thread safety: none; one cache belongs to one sequence batch and one thread at a time.
 class KVCache {
  public:
