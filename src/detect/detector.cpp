@@ -10,11 +10,13 @@
 
 namespace oap {
 
+nlohmann::json verdict_json(const Score& s) {
+  return {{"score", s.score}, {"p_value", s.p_value}, {"flagged", s.flagged}};
+}
+
 void to_json(nlohmann::json& j, const Score& s) {
-  j = {{"score", s.score},
-       {"p_value", s.p_value},
-       {"flagged", s.flagged},
-       {"contributions", s.contributions}};
+  j = verdict_json(s);
+  j["contributions"] = s.contributions;
 }
 
 void check_point(std::span<const double> x, std::size_t dim, const char* who) {

@@ -102,7 +102,10 @@ at::Tensor LoraLinear::forward(const at::Tensor& x, std::span<const LoraPair* co
   const auto dtype = x.scalar_type();
   // A kept stack is only for inference: one built under autograd would hold its graph.
   if (keep != nullptr && at::GradMode::is_enabled()) keep = nullptr;
-  if (keep != nullptr && keep->matches(rows, dtype)) return apply_stack(x, *keep);
+  if (keep != nullptr) {
+    if (keep->matches(rows, dtype)) return apply_stack(x, *keep);
+    keep->clear();  // rebuilt below, or not needed (no pair, or one for all rows)
+  }
   // Distinct pairs in first-seen order; rows without one get index 0 and scale 0.
   std::vector<const LoraPair*> unique;
   std::vector<int64_t> index(rows.size(), 0);

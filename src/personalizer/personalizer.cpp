@@ -358,11 +358,7 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   // JSON and log pages most of the audit trail's cost per event (docs/benchmarks.md).
   record.scores = nlohmann::json::object();
   for (const auto& [name, s] : out.detection.scores) {
-    if (decision.action == Action::kIgnore) {
-      record.scores[name] = {{"score", s.score}, {"p_value", s.p_value}, {"flagged", s.flagged}};
-    } else {
-      record.scores[name] = s;
-    }
+    record.scores[name] = decision.action == Action::kIgnore ? verdict_json(s) : nlohmann::json(s);
   }
   st->policy = next_policy;
   m.audit->record(record, user_state_json(*st), progress);  // the commit point

@@ -26,5 +26,7 @@ struct Score {
 
 // {"score", "p_value", "flagged", "contributions"}.
 void to_json(nlohmann::json& j, const Score& s);
+// The same without "contributions" (the verdict only, e.g. for an audit row of an ignored event).
+nlohmann::json verdict_json(const Score& s);
 
 }  // namespace oap
