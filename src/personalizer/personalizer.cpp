@@ -34,7 +34,12 @@ struct UserState {
   std::uint64_t store_ahead = 0;  // events the history store holds beyond the audit (a crash
                                   // between the two): the next ones are not appended again
   PolicyState policy;
-  std::string previous_version;         // the adapter before the last new context (rollback target)
+  std::string previous_version;  // the adapter before the last new context (rollback target)
+  // The state as the audit trail holds it (policy, previous_version), when it holds one: an
+  // event that leaves it as it was (but for the count of events, which the trail keeps) does
+  // not write it again.
+  std::optional<PolicyState> saved_policy;
+  std::string saved_previous_version;
   std::atomic<std::uint64_t> epoch{0};  // bumped by forget(): queued updates are dropped
   // Held by a running update of the user from its epoch check to its audit record, and by
   // forget() (after mu): forget() waits for a running update instead of racing it.
@@ -43,6 +48,15 @@ struct UserState {
 
 nlohmann::json user_state_json(const UserState& s) {
   return {{"policy", s.policy}, {"previous_version", s.previous_version}};
+}
+
+// Whether the user's state differs from what the audit trail holds, the count of events
+// aside (the trail's own count is the true one: load() restores it from there).
+bool state_changed(const UserState& s) {
+  if (!s.saved_policy || s.previous_version != s.saved_previous_version) return true;
+  PolicyState now = s.policy;
+  now.events = s.saved_policy->events;
+  return !(now == *s.saved_policy);
 }
 
 }  // namespace
@@ -100,10 +114,14 @@ struct Personalizer::Impl {
     if (auto saved = audit->user_state(user)) {
       s.policy = saved->at("policy").get<PolicyState>();
       s.previous_version = saved->value("previous_version", std::string());
+      s.saved_policy = s.policy;
+      s.saved_previous_version = s.previous_version;
     } else {
       s.policy = PolicyState{};
       s.previous_version.clear();
+      s.saved_policy.reset();
     }
+    s.policy.events = s.events;  // the saved state's count is that of its last change
     const std::uint64_t in_store = store->count(user);
     s.store_ahead = in_store > s.events ? in_store - s.events : 0;
     std::uint64_t in_bank = bank->user_events(user);
@@ -361,7 +379,13 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
     record.scores[name] = decision.action == Action::kIgnore ? verdict_json(s) : nlohmann::json(s);
   }
   st->policy = next_policy;
-  m.audit->record(record, user_state_json(*st), progress);  // the commit point
+  if (state_changed(*st)) {
+    m.audit->record(record, user_state_json(*st), progress);  // the commit point
+    st->saved_policy = st->policy;
+    st->saved_previous_version = st->previous_version;
+  } else {
+    m.audit->record_keeping_state(record, progress);  // the commit point
+  }
   ++st->events;
   {
     std::lock_guard lock(m.stats_mu);
@@ -431,6 +455,7 @@ std::size_t Personalizer::forget(const UserId& user) {
   st->loaded = false;
   st->policy = PolicyState{};
   st->previous_version.clear();
+  st->saved_policy.reset();
   st->events = 0;
   st->store_ahead = 0;
   return events;
@@ -451,7 +476,11 @@ nlohmann::json Personalizer::inspect(const UserId& user, std::size_t recent_deci
   const auto decided = m.audit->events(user);
   j["decided_events"] = decided;
   j["detector_events"] = m.bank->user_events(user);
-  if (auto s = m.audit->user_state(user)) j["state"] = *s;
+  if (auto s = m.audit->user_state(user)) {
+    j["state"] = *s;
+    // Written when it last changed: the count of events is the trail's.
+    if (j["state"].contains("policy")) j["state"]["policy"]["events"] = decided;
+  }
   nlohmann::json versions = nlohmann::json::array();
   if (m.adapters) {
     for (const auto& v : m.adapters->versions(user)) {

@@ -298,6 +298,17 @@ std::optional<SqliteAuditTrail::UserEntry> SqliteAuditTrail::find_user(const Use
 
 void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_state,
                               const std::vector<std::pair<std::string, std::int64_t>>& progress) {
+  record_with(r, &user_state, progress);
+}
+
+void SqliteAuditTrail::record_keeping_state(
+    const AuditRecord& r, const std::vector<std::pair<std::string, std::int64_t>>& progress) {
+  record_with(r, nullptr, progress);
+}
+
+void SqliteAuditTrail::record_with(
+    const AuditRecord& r, const nlohmann::json* user_state,
+    const std::vector<std::pair<std::string, std::int64_t>>& progress) {
   validate_user_id(r.user);
   const auto what = [&] { return where_ + ": " + user_event(r.user, r.event); };
   OAP_CHECK(std::isfinite(r.p_value) && r.p_value >= 0.0 && r.p_value <= 1.0, InvalidArgument,
@@ -318,7 +329,7 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
     OAP_THROW(InvalidArgument, what() + ": scores cannot be written as JSON: " + e.what());
   }
   try {
-    state = user_state.dump();
+    if (user_state) state = user_state->dump();
   } catch (const nlohmann::json::exception& e) {
     OAP_THROW(InvalidArgument, what() + ": user state cannot be written as JSON: " + e.what());
   }
@@ -332,11 +343,15 @@ void SqliteAuditTrail::record(const AuditRecord& r, const nlohmann::json& user_s
             where_ + ": user \"" + r.user + "\": event " + std::to_string(r.event) +
                 " is out of order, the next event to record is " + std::to_string(expected) +
                 " (each event is recorded once, in order)");
+  OAP_CHECK(entry || user_state, InvalidArgument,
+            what() + ": the user has no recorded state to keep (record the first event with one)");
   const std::int64_t id = entry ? entry->id : next_user_id_;
   SqliteConnection& w = *writer_;
   const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
   transaction(w, where_ + ": recording " + user_event(r.user, r.event), [&] {
-    if (entry) {
+    if (entry && !user_state) {
+      // The stored state stays.
+    } else if (entry) {
       ResetOnExit reset{s.update_state};
       sqlite3_bind_int64(s.update_state, 1, id);
       bind_text(s.update_state, 2, state);

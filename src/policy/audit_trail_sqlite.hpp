@@ -35,6 +35,9 @@ class SqliteAuditTrail final : public AuditTrail {
 
   void record(const AuditRecord& r, const nlohmann::json& user_state,
               const std::vector<std::pair<std::string, std::int64_t>>& progress) override;
+  void record_keeping_state(
+      const AuditRecord& r,
+      const std::vector<std::pair<std::string, std::int64_t>>& progress) override;
   bool record_update(const UpdateRecord& u) override;
   std::uint64_t events(const UserId& user) const override;
   std::vector<AuditRecord> decisions(const UserId& user, std::uint64_t from_event,
@@ -76,6 +79,10 @@ class SqliteAuditTrail final : public AuditTrail {
   };
 
   void open_database() OAP_EXCLUDES(write_mu_, users_mu_);
+  // record() and record_keeping_state(): user_state null keeps the stored state.
+  void record_with(const AuditRecord& r, const nlohmann::json* user_state,
+                   const std::vector<std::pair<std::string, std::int64_t>>& progress)
+      OAP_EXCLUDES(write_mu_, users_mu_);
   std::optional<UserEntry> find_user(const UserId& user) const OAP_EXCLUDES(users_mu_);
   // Checkpoints the log into the database and truncates it to 0 bytes, with every reader held.
   void truncate_log_locked() OAP_REQUIRES(write_mu_);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "llm/model_test_util.hpp"
@@ -374,6 +375,50 @@ TEST_F(PersonalizerTest, WorksWithoutAModelOnFeaturesOnly) {
   EXPECT_EQ(ignored + acted, 30u);
   EXPECT_GE(ignored, 1u);
   EXPECT_GE(acted, 1u);
+}
+
+// Most events leave the user's policy state as it was (but for its count of events), and it is
+// then not written again; reopening the data directory mid-stream still decides every later
+// event as one Personalizer that ran throughout does.
+TEST_F(PersonalizerTest, AStateLeftAsItWasIsNotRewrittenAndARestartDecidesTheSame) {
+  auto o = options();
+  o.policy.initial_adapt_after = 0;
+  const auto stream = [](int i) { return make("hal", i, i >= 30 && i < 36 ? 9.0 : 0.0, ""); };
+  auto decisions = [](const std::filesystem::path& data) {
+    std::vector<std::string> out;
+    for (const auto& d : open_audit_trail(data / "audit.db")->decisions("hal")) {
+      out.push_back(std::string(action_name(d.decision.action)) + " " + d.decision.reason + " " +
+                    std::to_string(d.p_value));
+    }
+    return out;
+  };
+  nlohmann::json throughout;
+  {
+    auto p = open(o, /*with_model=*/false);
+    for (int i = 0; i < 78; ++i) p->observe(stream(i));
+    throughout = p->inspect("hal", 100);
+    EXPECT_EQ(throughout.at("state").at("policy").at("events"), 78);
+  }
+  const auto once = decisions(o.data_dir);
+  {
+    // The trail's copy was written when the state last changed, not at every event.
+    const auto saved = open_audit_trail(o.data_dir / "audit.db")->user_state("hal");
+    ASSERT_TRUE(saved.has_value());
+    EXPECT_LT(saved->at("policy").at("events").get<int>(), 70);
+  }
+  std::set<std::string> actions;
+  for (const auto& d : once) actions.insert(d.substr(0, d.find(' ')));
+  EXPECT_GE(actions.size(), 2u) << "the stream should lead to more than one kind of decision";
+
+  o.data_dir = dir_.path() / "restarted";
+  for (const auto& [from, to] : {std::pair{0, 20}, {20, 33}, {33, 72}, {72, 78}}) {
+    auto p = open(o, /*with_model=*/false);
+    for (int i = from; i < to; ++i) p->observe(stream(i));
+  }
+  EXPECT_EQ(decisions(o.data_dir), once);
+  auto restarted = open(o, /*with_model=*/false)->inspect("hal", 100);
+  EXPECT_EQ(restarted.at("state"), throughout.at("state"));
+  EXPECT_EQ(restarted.at("decisions"), throughout.at("decisions"));
 }
 
 TEST_F(PersonalizerTest, CallbacksSeeEveryDeviationAndEscalations) {

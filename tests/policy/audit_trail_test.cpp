@@ -264,6 +264,40 @@ TEST(AuditTrail, StateIsReplacedAndProgressKeysAreIndependent) {
   EXPECT_EQ(trail->progress("b"), 7);
 }
 
+TEST(AuditTrail, KeepingTheStateRecordsTheDecisionAndProgressOnly) {
+  testing::TempDir dir;
+  const fs::path db = dir / "audit.db";
+  {
+    auto trail = open_audit_trail(db);
+    trail->record(make_record("u", 0), {{"s", 0}}, {{"a", 1}});
+    trail->record_keeping_state(make_record("u", 1), {{"a", 2}});
+    trail->record_keeping_state(make_record("u", 2));
+    EXPECT_EQ(trail->events("u"), 3u);
+    EXPECT_EQ(trail->decisions("u", 1)[0], make_record("u", 1));
+    EXPECT_EQ(trail->user_state("u"), (nlohmann::json{{"s", 0}}));
+    EXPECT_EQ(trail->progress("a"), 2);
+    // A user without a recorded state has nothing to keep: refused, nothing stored.
+    try {
+      trail->record_keeping_state(make_record("v", 0), {{"a", 9}});
+      FAIL() << "no exception";
+    } catch (const InvalidArgument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("user \"v\" event 0: the user has no recorded state"));
+    }
+    EXPECT_EQ(trail->events("v"), 0u);
+    EXPECT_EQ(trail->progress("a"), 2);
+    EXPECT_EQ(trail->users(), (std::vector<UserId>{"u"}));
+    // Order is still checked.
+    EXPECT_THROW(trail->record_keeping_state(make_record("u", 5)), InvalidArgument);
+    trail->record(make_record("u", 3), {{"s", 3}});
+  }
+  auto trail = open_audit_trail(db);
+  EXPECT_EQ(trail->events("u"), 4u);
+  EXPECT_EQ(trail->user_state("u"), (nlohmann::json{{"s", 3}}));
+  trail->forget("u");  // a forgotten user starts again with a state
+  EXPECT_THROW(trail->record_keeping_state(make_record("u", 0)), InvalidArgument);
+  EXPECT_EQ(trail->events("u"), 0u);
+}
+
 TEST(AuditTrail, UpdatesOnlyForRecordedDecisions) {
   testing::TempDir dir;
   auto trail = open_audit_trail(dir / "audit.db");

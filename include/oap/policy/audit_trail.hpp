@@ -81,6 +81,13 @@ class AuditTrail {
   virtual void record(const AuditRecord& r, const nlohmann::json& user_state,
                       const std::vector<std::pair<std::string, std::int64_t>>& progress = {}) = 0;
 
+  // The same, keeping the user's stored state as it is: for a decision that left the state
+  // unchanged, so that the state is not written again (most events of a stable user). The user
+  // must have a recorded state (a first event of the user is InvalidArgument).
+  virtual void record_keeping_state(
+      const AuditRecord& r,
+      const std::vector<std::pair<std::string, std::int64_t>>& progress = {}) = 0;
+
   // Records the outcome of the update that decision u.event scheduled; durable when it
   // returns. Returns false, storing nothing, when the user has no decision u.event: an unknown
   // user, one forgotten meanwhile (an update finishing after forget() must not bring the user
