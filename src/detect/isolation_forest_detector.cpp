@@ -87,6 +87,33 @@ std::size_t IsolationForestDetector::replace_every() const {
   return std::max<std::size_t>(1, options_.window / options_.n_trees);
 }
 
+std::pair<double, double> IsolationForestDetector::column_range(const std::uint32_t* rows,
+                                                                 std::size_t count,
+                                                                 std::size_t column) const {
+  // Four running minima and maxima: one pair is a chain of dependent min/max operations, and
+  // the minimum and maximum of a set do not depend on the order they are taken in.
+  constexpr std::size_t kLanes = 4;
+  double lo[kLanes], hi[kLanes];
+  std::fill_n(lo, kLanes, INFINITY);
+  std::fill_n(hi, kLanes, -INFINITY);
+  const double* w = window_.data() + column;
+  std::size_t i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const double v = w[rows[i + l] * dim_];
+      lo[l] = std::min(lo[l], v);
+      hi[l] = std::max(hi[l], v);
+    }
+  }
+  for (; i < count; ++i) {
+    const double v = w[rows[i] * dim_];
+    lo[0] = std::min(lo[0], v);
+    hi[0] = std::max(hi[0], v);
+  }
+  return {std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3])),
+          std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]))};
+}
+
 IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
   ++rebuilds_;
   const std::size_t psi = std::min(options_.sample_size, window_rows_);
@@ -110,6 +137,7 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
   tree.nodes.emplace_back();
   std::vector<Task> stack = {{0, 0, psi, 0}};
   std::vector<std::size_t> order(dim_);
+  std::vector<std::uint32_t> split_rows(psi);  // partition's scratch
   while (!stack.empty()) {
     Task t = stack.back();
     stack.pop_back();
@@ -126,21 +154,28 @@ IsolationForestDetector::Tree IsolationForestDetector::build_tree() {
     for (std::size_t k = 0; k < dim_ && f == dim_; ++k) {
       std::swap(order[k], order[std::uniform_int_distribution<std::size_t>(k, dim_ - 1)(rng_)]);
       const std::size_t c = order[k];
-      lo = INFINITY;
-      hi = -INFINITY;
-      for (std::size_t i = t.begin; i < t.end; ++i) {
-        const double v = window_[rows[i] * dim_ + c];
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
+      const auto [min, max] = column_range(rows.data() + t.begin, count, c);
+      lo = min;
+      hi = max;
       if (hi > lo) f = c;
     }
     if (f == dim_) continue;
     double split = std::uniform_real_distribution<double>(lo, hi)(rng_);
     if (!(split > lo)) split = hi;  // keep both sides non-empty
-    auto mid = std::partition(rows.begin() + t.begin, rows.begin() + t.end,
-                              [&](std::uint32_t r) { return window_[r * dim_ + f] < split; });
-    std::size_t m = static_cast<std::size_t>(mid - rows.begin());
+    // The rows below the split first. Without branches: which side a row goes to is a coin
+    // toss, and std::partition's mispredicted branches were a third of the build. (Only the two
+    // sets matter to the tree, not the order within them.)
+    std::size_t below = 0, above = count;
+    for (std::size_t i = t.begin; i < t.end; ++i) {
+      const std::uint32_t r = rows[i];
+      // 1 below the split, else 0; the index picked arithmetically (a ternary became a branch).
+      const std::size_t left = window_[r * dim_ + f] < split ? 1 : 0;
+      split_rows[above - 1 + left * (below - (above - 1))] = r;  // unsigned: wraps back exactly
+      below += left;
+      above -= 1 - left;
+    }
+    std::copy_n(split_rows.begin(), count, rows.begin() + t.begin);
+    const std::size_t m = t.begin + below;
     auto left = static_cast<std::int32_t>(tree.nodes.size());
     tree.nodes[t.node].feature = static_cast<std::int32_t>(f);
     tree.nodes[t.node].split = split;

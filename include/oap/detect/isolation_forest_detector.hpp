@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "oap/detect/detector.hpp"
@@ -95,6 +96,9 @@ class IsolationForestDetector final : public Detector {
   };
 
   Tree build_tree();
+  // The smallest and largest value of window column `column` over the given window rows.
+  std::pair<double, double> column_range(const std::uint32_t* rows, std::size_t count,
+                                         std::size_t column) const;
   // Learns x (checked), whose raw score on the current trees is raw (unused before the first
   // trees): the calibrator, the window, the tree replacement.
   void learn(std::span<const double> x, double raw);
