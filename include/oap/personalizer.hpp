@@ -30,7 +30,8 @@ class Tokenizer;
 //
 //   observe(event): validate -> text signals (surprise under the user's adapter, embedding) ->
 //   history store -> DetectorBank (flagged points held back) -> DeviationPolicy -> audit trail
-//   (the decision, the user's policy state and progress, in one transaction: the commit point)
+//   (the decision, the user's policy state if it changed, and progress, in one transaction:
+//   the commit point)
 //   -> the decision's action: a rapid update of the user's adapter on the update worker
 //   (adapt, new context), a rollback, and the on_deviation callbacks (every action but ignore;
 //   escalate is the application's cue).

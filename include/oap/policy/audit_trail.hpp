@@ -106,7 +106,8 @@ class AuditTrail {
   // The user's update outcomes in the order recorded; empty for an unknown user.
   virtual std::vector<UpdateRecord> updates(const UserId& user) const = 0;
 
-  // The state recorded with the user's latest decision; nullopt for an unknown user.
+  // The state recorded with the user's latest record() (record_keeping_state() leaves it);
+  // nullopt for an unknown user.
   virtual std::optional<nlohmann::json> user_state(const UserId& user) const = 0;
 
   // The value last recorded for a progress key; nullopt if none was.
