@@ -88,8 +88,8 @@ std::size_t IsolationForestDetector::replace_every() const {
 }
 
 std::pair<double, double> IsolationForestDetector::column_range(const std::uint32_t* rows,
-                                                                 std::size_t count,
-                                                                 std::size_t column) const {
+                                                                std::size_t count,
+                                                                std::size_t column) const {
   // Four running minima and maxima: one pair is a chain of dependent min/max operations, and
   // the minimum and maximum of a set do not depend on the order they are taken in.
   constexpr std::size_t kLanes = 4;
