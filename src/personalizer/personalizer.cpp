@@ -34,29 +34,24 @@ struct UserState {
   std::uint64_t store_ahead = 0;  // events the history store holds beyond the audit (a crash
                                   // between the two): the next ones are not appended again
   PolicyState policy;
-  std::string previous_version;  // the adapter before the last new context (rollback target)
-  // The state as the audit trail holds it (policy, previous_version), when it holds one: an
-  // event that leaves it as it was (but for the count of events, which the trail keeps) does
-  // not write it again.
-  std::optional<PolicyState> saved_policy;
-  std::string saved_previous_version;
+  // The adapter before the last new context (rollback target). With policy: the state the
+  // audit trail holds, apart from policy.events (the trail's count of decisions is the true
+  // one), as of the last committed event.
+  std::string previous_version;
   std::atomic<std::uint64_t> epoch{0};  // bumped by forget(): queued updates are dropped
   // Held by a running update of the user from its epoch check to its audit record, and by
   // forget() (after mu): forget() waits for a running update instead of racing it.
   std::mutex update_mu;
 };
 
-nlohmann::json user_state_json(const UserState& s) {
-  return {{"policy", s.policy}, {"previous_version", s.previous_version}};
+nlohmann::json user_state_json(const PolicyState& policy, const std::string& previous_version) {
+  return {{"policy", policy}, {"previous_version", previous_version}};
 }
 
-// Whether the user's state differs from what the audit trail holds, the count of events
-// aside (the trail's own count is the true one: load() restores it from there).
-bool state_changed(const UserState& s) {
-  if (!s.saved_policy || s.previous_version != s.saved_previous_version) return true;
-  PolicyState now = s.policy;
-  now.events = s.saved_policy->events;
-  return !(now == *s.saved_policy);
+// Whether two policy states differ in more than their count of events.
+bool differ_beyond_count(PolicyState a, const PolicyState& b) {
+  a.events = b.events;
+  return !(a == b);
 }
 
 }  // namespace
@@ -114,12 +109,9 @@ struct Personalizer::Impl {
     if (auto saved = audit->user_state(user)) {
       s.policy = saved->at("policy").get<PolicyState>();
       s.previous_version = saved->value("previous_version", std::string());
-      s.saved_policy = s.policy;
-      s.saved_previous_version = s.previous_version;
     } else {
       s.policy = PolicyState{};
       s.previous_version.clear();
-      s.saved_policy.reset();
     }
     s.policy.events = s.events;  // the saved state's count is that of its last change
     const std::uint64_t in_store = store->count(user);
@@ -358,9 +350,8 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   }
   auto [decision, next_policy] = m.policy.decide(in, st->policy);
   out.decision = decision;
-  if (decision.action == Action::kNewContext) {
-    st->previous_version = adapter ? adapter->version : "";
-  }
+  std::string previous_version = st->previous_version;
+  if (decision.action == Action::kNewContext) previous_version = adapter ? adapter->version : "";
   AuditRecord record;
   record.user = event.user;
   record.event = out.event;
@@ -378,14 +369,16 @@ Personalizer::Observation Personalizer::observe(const Event& event, const Progre
   for (const auto& [name, s] : out.detection.scores) {
     record.scores[name] = decision.action == Action::kIgnore ? verdict_json(s) : nlohmann::json(s);
   }
-  st->policy = next_policy;
-  if (state_changed(*st)) {
-    m.audit->record(record, user_state_json(*st), progress);  // the commit point
-    st->saved_policy = st->policy;
-    st->saved_previous_version = st->previous_version;
+  // The commit point. The state is written only when the event changed it beyond its count
+  // (most events of a stable user do not); a user's first event always writes it.
+  if (st->events == 0 || previous_version != st->previous_version ||
+      differ_beyond_count(next_policy, st->policy)) {
+    m.audit->record(record, user_state_json(next_policy, previous_version), progress);
   } else {
-    m.audit->record_keeping_state(record, progress);  // the commit point
+    m.audit->record_keeping_state(record, progress);
   }
+  st->policy = std::move(next_policy);
+  st->previous_version = std::move(previous_version);
   ++st->events;
   {
     std::lock_guard lock(m.stats_mu);
@@ -455,7 +448,6 @@ std::size_t Personalizer::forget(const UserId& user) {
   st->loaded = false;
   st->policy = PolicyState{};
   st->previous_version.clear();
-  st->saved_policy.reset();
   st->events = 0;
   st->store_ahead = 0;
   return events;

@@ -349,14 +349,12 @@ void SqliteAuditTrail::record_with(
   SqliteConnection& w = *writer_;
   const WriterStatements s = ws_;  // a copy of the pointers: the lambda is checked apart
   transaction(w, where_ + ": recording " + user_event(r.user, r.event), [&] {
-    if (entry && !user_state) {
-      // The stored state stays.
-    } else if (entry) {
+    if (entry && user_state) {  // without one, the stored state stays
       ResetOnExit reset{s.update_state};
       sqlite3_bind_int64(s.update_state, 1, id);
       bind_text(s.update_state, 2, state);
       w.step_done(s.update_state, "update user state");
-    } else {
+    } else if (!entry) {
       ResetOnExit reset{s.insert_user};
       sqlite3_bind_int64(s.insert_user, 1, id);
       bind_text(s.insert_user, 2, r.user);
