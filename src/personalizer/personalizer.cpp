@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "core/log.hpp"
 #include "oap/adapt/adapter_manager.hpp"
@@ -48,10 +49,13 @@ nlohmann::json user_state_json(const PolicyState& policy, const std::string& pre
   return {{"policy", policy}, {"previous_version", previous_version}};
 }
 
-// Whether two policy states differ in more than their count of events.
-bool differ_beyond_count(PolicyState a, const PolicyState& b) {
-  a.events = b.events;
-  return !(a == b);
+// Whether two policy states differ in more than their count of events. Compares a with b's
+// count in place and puts a's back (a copy would copy its deques on every event).
+bool differ_beyond_count(PolicyState& a, const PolicyState& b) {
+  const auto events = std::exchange(a.events, b.events);
+  const bool differ = !(a == b);
+  a.events = events;
+  return differ;
 }
 
 }  // namespace
