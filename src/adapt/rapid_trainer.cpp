@@ -71,20 +71,19 @@ at::Tensor sample_nll(const CausalLM& model, const std::vector<const Tokens*>& s
   for (std::int64_t i = 0; i < n; ++i) {
     const auto& s = *seqs[static_cast<std::size_t>(i)];
     const auto size = static_cast<std::int64_t>(s.size());
-    ids[i].narrow(0, t - size, size).copy_(torch::tensor(std::vector<std::int64_t>(s.begin(), s.end())));
+    ids[i]
+        .narrow(0, t - size, size)
+        .copy_(torch::tensor(std::vector<std::int64_t>(s.begin(), s.end())));
     mask[i].narrow(0, t - size, size).fill_(1);
   }
   const LoraWeights* one[] = {&adapter};
-  auto logits = model.forward(ids, mask, nullptr, one);  // [n, t, V] float32
-  const auto vocab = logits.size(2);
+  auto hidden = model.hidden_states(ids, mask, nullptr, one);  // [n, t, H]
   // Position k predicts k + 1; with left padding k is real exactly when k + 1 is a real,
-  // predicted token.
-  auto valid = mask.narrow(1, 0, t - 1).to(logits.device()).to(torch::kBool);
-  auto target = ids.narrow(1, 1, t - 1).to(logits.device()).masked_fill(~valid, -100);
-  namespace F = torch::nn::functional;
-  auto nll = F::cross_entropy(
-      logits.narrow(1, 0, t - 1).reshape({-1, vocab}), target.reshape({-1}),
-      F::CrossEntropyFuncOptions().reduction(torch::kNone).ignore_index(-100));
+  // predicted token. The last position predicts nothing: the head never sees it.
+  auto valid = mask.narrow(1, 0, t - 1).to(hidden.device()).to(torch::kBool);
+  auto target = ids.narrow(1, 1, t - 1).to(hidden.device()).masked_fill(~valid, -100);
+  auto nll = model.token_nll(hidden.narrow(1, 0, t - 1).reshape({-1, hidden.size(2)}),
+                             target.reshape({-1}));
   return nll.view({n, t - 1}).sum(1) / valid.sum(1).to(torch::kFloat);
 }
 
@@ -113,8 +112,8 @@ std::string fmt(double v) {
 // The gate: sets report.accepted and report.reason.
 void judge(UpdateReport& r, const RapidTrainerOptions& o, bool weights_finite) {
   const bool has_heldout = r.heldout_samples > 0;
-  std::string losses = "trigger loss " + fmt(r.trigger_loss_before) + " -> " +
-                       fmt(r.trigger_loss_after);
+  std::string losses =
+      "trigger loss " + fmt(r.trigger_loss_before) + " -> " + fmt(r.trigger_loss_after);
   if (has_heldout) {
     losses += ", held-out " + fmt(r.heldout_loss_before) + " -> " + fmt(r.heldout_loss_after);
   }
@@ -135,8 +134,8 @@ void judge(UpdateReport& r, const RapidTrainerOptions& o, bool weights_finite) {
         r.heldout_loss_before * (1 + o.heldout_tolerance) + o.heldout_tolerance_abs;
     if (r.heldout_loss_after > limit) {
       r.accepted = false;
-      r.reason = "rejected: held-out loss got worse beyond tolerance " + fmt(limit) + " (" +
-                 losses + ")";
+      r.reason =
+          "rejected: held-out loss got worse beyond tolerance " + fmt(limit) + " (" + losses + ")";
       return;
     }
     r.accepted = true;
@@ -231,8 +230,8 @@ TrainingResult RapidTrainer::train(const LoraWeights& start, const TrainingData&
       w.push_back(trigger_w[i]);
     }
     for (std::size_t k = 0; k < n_rep; ++k) {
-      batch.push_back(&replay[replay_order[(static_cast<std::size_t>(step) * n_rep + k) %
-                                           replay.size()]]);
+      batch.push_back(
+          &replay[replay_order[(static_cast<std::size_t>(step) * n_rep + k) % replay.size()]]);
     }
     const auto per_sample = sample_nll(model, batch, trained);  // [n_trig + n_rep]
     auto wt = torch::tensor(w, torch::kDouble).to(torch::kFloat).to(per_sample.device());
@@ -242,10 +241,10 @@ TrainingResult RapidTrainer::train(const LoraWeights& start, const TrainingData&
     double denominator = step_weight;
     if (n_rep > 0) {
       const double share = ratio * static_cast<double>(n_trig);
-      loss = loss +
-             share * per_sample.narrow(0, static_cast<std::int64_t>(n_trig),
-                                       static_cast<std::int64_t>(n_rep))
-                         .mean();
+      loss = loss + share * per_sample
+                                .narrow(0, static_cast<std::int64_t>(n_trig),
+                                        static_cast<std::int64_t>(n_rep))
+                                .mean();
       denominator += share;
     }
     if (!(step_weight > 0)) continue;  // this step's trigger samples all weigh 0

@@ -11,6 +11,7 @@
 #endif
 
 #include "core/log.hpp"
+#include "llm/fused_ops.hpp"
 #include "llm/intra_op_threads.hpp"
 #include "llm/torch_dtype.hpp"
 #include "oap/core/error.hpp"
@@ -149,14 +150,6 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
   return m;
 }
 
-at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
-  // As HF LlamaRMSNorm: normalise in float32, cast back, then scale in the model dtype.
-  auto xf = x.to(torch::kFloat);
-  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
-  xf = xf * torch::rsqrt(var + config_.rms_norm_eps);
-  return weight * xf.to(x.scalar_type());
-}
-
 at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                              KVCache* cache, std::span<const LoraWeights* const> adapters,
                              bool last_only) const {
@@ -168,6 +161,25 @@ at::Tensor CausalLM::forward(const at::Tensor& input_ids, const at::Tensor& atte
 
 at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
   return torch::nn::functional::linear(hidden, lm_head_).to(torch::kFloat);
+}
+
+at::Tensor CausalLM::token_nll(const at::Tensor& hidden, const at::Tensor& targets) const {
+  OAP_CHECK(hidden.dim() == 2 && hidden.size(1) == config_.hidden_size, InvalidArgument,
+            "CausalLM::token_nll: hidden must be [N, " + std::to_string(config_.hidden_size) +
+                "], got " + shape_str(hidden.sizes()));
+  OAP_CHECK(targets.dim() == 1 && targets.size(0) == hidden.size(0), InvalidArgument,
+            "CausalLM::token_nll: targets must be [" + std::to_string(hidden.size(0)) + "], got " +
+                shape_str(targets.sizes()));
+  const auto t = targets.to(hidden.device(), torch::kLong);
+  if (t.numel() > 0) {
+    const auto bad = t.ne(-100).logical_and(t.lt(0).logical_or(t.ge(config_.vocab_size)));
+    OAP_CHECK(!bad.any().item<bool>(), InvalidArgument,
+              "CausalLM::token_nll: target " +
+                  std::to_string(t.masked_select(bad)[0].item<std::int64_t>()) +
+                  " outside the vocabulary [0, " + std::to_string(config_.vocab_size) +
+                  ") and not -100");
+  }
+  return detail::token_nll(torch::nn::functional::linear(hidden, lm_head_), t);
 }
 
 at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
@@ -275,7 +287,7 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
     auto proj = [&](LoraTarget target, const at::Tensor& in) {
       return apply(layer.proj[static_cast<int>(target)], in, adapters, li, target, cache);
     };
-    auto hn = rms_norm(x, layer.input_norm);
+    auto hn = detail::rms_norm(x, layer.input_norm, c.rms_norm_eps);
     auto qh = proj(LoraTarget::kQ, hn).view({batch, t, nh, hd}).transpose(1, 2);
     auto kh = proj(LoraTarget::kK, hn).view({batch, t, nkv, hd}).transpose(1, 2);
     auto vh = proj(LoraTarget::kV, hn).view({batch, t, nkv, hd}).transpose(1, 2);
@@ -293,12 +305,12 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
                    .transpose(1, 2)
                    .reshape({batch, t, nh * hd});
     x = x + proj(LoraTarget::kO, ctx);
-    hn = rms_norm(x, layer.post_norm);
-    auto gated = torch::silu(proj(LoraTarget::kGate, hn)) * proj(LoraTarget::kUp, hn);
+    hn = detail::rms_norm(x, layer.post_norm, c.rms_norm_eps);
+    auto gated = detail::swiglu(proj(LoraTarget::kGate, hn), proj(LoraTarget::kUp, hn));
     x = x + proj(LoraTarget::kDown, gated);
   }
   if (last_only) x = x.narrow(1, t - 1, 1);
-  return rms_norm(x, norm_);
+  return detail::rms_norm(x, norm_, c.rms_norm_eps);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_weights() const {

@@ -10,7 +10,11 @@ target_sources(oap PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/causal_lm_options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_preset.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generation_options.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fused_kernels.cpp
 )
+# The fused kernels are written for the auto-vectoriser, which needs -O3 (also in Debug builds).
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/fused_kernels.cpp PROPERTIES
+  COMPILE_OPTIONS "-O3")
 
 add_library(oap_llm_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/safetensors.cpp
@@ -20,6 +24,7 @@ add_library(oap_llm_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/peft_adapter.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kv_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/causal_lm.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fused_ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_init.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sampling.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generator.cpp

@@ -69,6 +69,13 @@ class CausalLM {
                            bool last_only = false) const;
   // The head: float32 logits [..., V] of hidden states [..., H].
   at::Tensor logits(const at::Tensor& hidden) const;
+  // The head's per-token negative log-likelihood: hidden [N, H] (model dtype and device),
+  // targets [N] integer token ids, or -100 for a position that is not scored (NLL 0). Returns
+  // float32 [N], with autograd into hidden when enabled; equal to cross_entropy(logits(hidden),
+  // targets, reduction none, ignore_index -100) up to float32 rounding order, without the
+  // float32 logits or their log-softmax ever held in memory (a training step's largest tensors).
+  // Throws InvalidArgument for a target outside [0, V) other than -100.
+  at::Tensor token_nll(const at::Tensor& hidden, const at::Tensor& targets) const;
 
   // A KVCache sized for this model.
   KVCache new_cache() const { return KVCache(config_.num_hidden_layers); }
@@ -86,7 +93,6 @@ class CausalLM {
   };
 
   CausalLM() = default;
-  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
 
   ModelConfig config_;
   CausalLMOptions options_;
