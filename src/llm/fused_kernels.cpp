@@ -54,9 +54,12 @@ OAP_FUSED_INLINE float rounded(float v) {
 
 // exp(x) within ~2 ulp for x in [-87, 88] (clamped there; NaN stays NaN): n = round(x / ln 2),
 // r = x - n ln 2 (two-part ln 2, as Cephes), a degree-7 Taylor polynomial on |r| <= 0.35,
-// scaled by 2^n through the exponent bits. Branch-free, so it vectorises.
-OAP_FUSED_INLINE float exp_f32(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+// scaled by 2^n through the exponent bits. Branch-free, so it vectorises. The clamp is written
+// as selects that drop NaN and the NaN is put back at the end: written with std::min/max, GCC
+// splits the loop by the clamp's cases, and a caller's division runs three times per vector.
+OAP_FUSED_INLINE float exp_f32(float x_in) {
+  float x = x_in > -87.0f ? x_in : -87.0f;
+  x = x < 88.0f ? x : 88.0f;
   constexpr float kShifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float t = x * 1.44269504088896341f + kShifter;
   const float n = t - kShifter;
@@ -71,7 +74,8 @@ OAP_FUSED_INLINE float exp_f32(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  return p * std::bit_cast<float>(static_cast<std::uint32_t>(ni + 127) << 23);
+  const float e = p * std::bit_cast<float>(static_cast<std::uint32_t>(ni + 127) << 23);
+  return x_in != x_in ? x_in : e;
 }
 
 OAP_FUSED_INLINE float sum_lanes(const float (&acc)[kLanes]) {
