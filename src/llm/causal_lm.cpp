@@ -47,11 +47,6 @@ at::Tensor apply(const LoraLinear& lin, const at::Tensor& x,
   return lin.forward(x, rows, keep);
 }
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const auto half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
 // A forward pass allocates and frees tens of MiB of activations in 0.1-1 MiB blocks. glibc serves
 // blocks above its mmap threshold with fresh mappings and returns the heap top above its trim
 // threshold to the OS; both start at 128 KiB and only rise when the process frees a large mmapped
@@ -262,7 +257,7 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
     positions = torch::arange(past, s, long_opts).unsqueeze(0).expand({batch, t});
   }
 
-  // Rotary tables [B, 1, T, hd] in float32, cast to the model dtype as HF does.
+  // Rotary tables [B, T, hd] in float32, cast to the model dtype as HF does.
   at::Tensor inv_freq = inv_freq_;
   if (c.rope_scaling.type == RopeScaling::Type::kDynamic && s > c.max_position_embeddings) {
     inv_freq = torch::tensor(rope_inv_freq(c.rope_scaling, c.rope_theta, c.head_dim,
@@ -272,8 +267,8 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
   }
   auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq.view({1, 1, -1});
   auto emb = torch::cat({freqs, freqs}, -1);
-  auto cos = emb.cos().to(dtype).unsqueeze(1);
-  auto sin = emb.sin().to(dtype).unsqueeze(1);
+  auto cos = emb.cos().to(dtype);  // [B, T, hd]
+  auto sin = emb.sin().to(dtype);
 
   const std::int64_t nh = c.num_attention_heads;
   const std::int64_t nkv = c.num_key_value_heads;
@@ -288,11 +283,11 @@ at::Tensor CausalLM::hidden_states(const at::Tensor& input_ids, const at::Tensor
       return apply(layer.proj[static_cast<int>(target)], in, adapters, li, target, cache);
     };
     auto hn = detail::rms_norm(x, layer.input_norm, c.rms_norm_eps);
-    auto qh = proj(LoraTarget::kQ, hn).view({batch, t, nh, hd}).transpose(1, 2);
-    auto kh = proj(LoraTarget::kK, hn).view({batch, t, nkv, hd}).transpose(1, 2);
+    auto qh =
+        detail::rope(proj(LoraTarget::kQ, hn).view({batch, t, nh, hd}), cos, sin).transpose(1, 2);
+    auto kh =
+        detail::rope(proj(LoraTarget::kK, hn).view({batch, t, nkv, hd}), cos, sin).transpose(1, 2);
     auto vh = proj(LoraTarget::kV, hn).view({batch, t, nkv, hd}).transpose(1, 2);
-    qh = qh * cos + rotate_half(qh) * sin;
-    kh = kh * cos + rotate_half(kh) * sin;
     if (cache != nullptr) std::tie(kh, vh) = cache->append(li, kh, vh);
     // Grouped-query attention without repeating K/V: query heads h*groups..h*groups+groups-1
     // share kv head h, so fold the group into the query length.

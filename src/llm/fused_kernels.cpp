@@ -157,6 +157,50 @@ OAP_FUSED_INLINE void swiglu_backward_range(const T* gate, const T* up, const T*
 }
 
 template <class T>
+OAP_FUSED_INLINE void rope_forward_rows(const T* x, const T* cos, const T* sin, T* out,
+                                        std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                                        std::int64_t end) {
+  const std::int64_t half = dim / 2;
+  for (std::int64_t row = begin; row < end; ++row) {
+    const T* c = cos + row * dim;
+    const T* s = sin + row * dim;
+    for (std::int64_t head = 0; head < heads; ++head) {
+      const T* xr = x + (row * heads + head) * dim;
+      T* o = out + (row * heads + head) * dim;
+      for (std::int64_t j = 0; j < half; ++j) {
+        const float lo = to_f32(xr[j]);
+        const float hi = to_f32(xr[j + half]);
+        o[j] = store_as<T>(rounded<T>(lo * to_f32(c[j])) + rounded<T>(-hi * to_f32(s[j])));
+        o[j + half] = store_as<T>(rounded<T>(hi * to_f32(c[j + half])) +
+                                  rounded<T>(lo * to_f32(s[j + half])));
+      }
+    }
+  }
+}
+
+template <class T>
+OAP_FUSED_INLINE void rope_backward_rows(const T* dout, const T* cos, const T* sin, T* dx,
+                                         std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                                         std::int64_t end) {
+  const std::int64_t half = dim / 2;
+  for (std::int64_t row = begin; row < end; ++row) {
+    const T* c = cos + row * dim;
+    const T* s = sin + row * dim;
+    for (std::int64_t head = 0; head < heads; ++head) {
+      const T* d = dout + (row * heads + head) * dim;
+      T* g = dx + (row * heads + head) * dim;
+      for (std::int64_t j = 0; j < half; ++j) {
+        const float lo = to_f32(d[j]);
+        const float hi = to_f32(d[j + half]);
+        g[j] = store_as<T>(rounded<T>(lo * to_f32(c[j])) + rounded<T>(hi * to_f32(s[j + half])));
+        g[j + half] =
+            store_as<T>(rounded<T>(hi * to_f32(c[j + half])) - rounded<T>(lo * to_f32(s[j])));
+      }
+    }
+  }
+}
+
+template <class T>
 OAP_FUSED_INLINE void token_nll_forward_rows(const T* logits, const std::int64_t* target,
                                              float* nll, float* lse, std::int64_t vocab,
                                              std::int64_t begin, std::int64_t end) {
@@ -242,6 +286,28 @@ OAP_FUSED_CLONES void swiglu_backward(const Bf16* gate, const Bf16* up, const Bf
                                       Bf16* d_gate, Bf16* d_up, std::int64_t begin,
                                       std::int64_t end) {
   swiglu_backward_range(gate, up, dout, d_gate, d_up, begin, end);
+}
+
+OAP_FUSED_CLONES void rope_forward(const float* x, const float* cos, const float* sin, float* out,
+                                   std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                                   std::int64_t end) {
+  rope_forward_rows(x, cos, sin, out, heads, dim, begin, end);
+}
+OAP_FUSED_CLONES void rope_forward(const Bf16* x, const Bf16* cos, const Bf16* sin, Bf16* out,
+                                   std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                                   std::int64_t end) {
+  rope_forward_rows(x, cos, sin, out, heads, dim, begin, end);
+}
+
+OAP_FUSED_CLONES void rope_backward(const float* dout, const float* cos, const float* sin,
+                                    float* dx, std::int64_t heads, std::int64_t dim,
+                                    std::int64_t begin, std::int64_t end) {
+  rope_backward_rows(dout, cos, sin, dx, heads, dim, begin, end);
+}
+OAP_FUSED_CLONES void rope_backward(const Bf16* dout, const Bf16* cos, const Bf16* sin, Bf16* dx,
+                                    std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                                    std::int64_t end) {
+  rope_backward_rows(dout, cos, sin, dx, heads, dim, begin, end);
 }
 
 OAP_FUSED_CLONES void token_nll_forward(const float* logits, const std::int64_t* target, float* nll,

@@ -49,6 +49,23 @@ void swiglu_backward(const std::uint16_t* gate, const std::uint16_t* up, const s
                      std::uint16_t* d_gate, std::uint16_t* d_up, std::int64_t begin,
                      std::int64_t end);
 
+// Rotary position embedding (Hugging Face apply_rotary_pos_emb) of rows of `heads` heads of
+// `dim` (even) values, row r with the tables cos[r], sin[r] of `dim` values each:
+// out = to_T(to_T(x * cos) + to_T(rotate_half(x) * sin)), rotate_half(x) = [-x[h:], x[:h]],
+// h = dim / 2. x, out: [rows, heads, dim]; cos, sin: [rows, dim].
+void rope_forward(const float* x, const float* cos, const float* sin, float* out,
+                  std::int64_t heads, std::int64_t dim, std::int64_t begin, std::int64_t end);
+void rope_forward(const std::uint16_t* x, const std::uint16_t* cos, const std::uint16_t* sin,
+                  std::uint16_t* out, std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                  std::int64_t end);
+
+// dx of rope_forward: dout * cos + rotate_half^T(dout * sin), rotate_half^T(y) = [y[h:], -y[:h]].
+void rope_backward(const float* dout, const float* cos, const float* sin, float* dx,
+                   std::int64_t heads, std::int64_t dim, std::int64_t begin, std::int64_t end);
+void rope_backward(const std::uint16_t* dout, const std::uint16_t* cos, const std::uint16_t* sin,
+                   std::uint16_t* dx, std::int64_t heads, std::int64_t dim, std::int64_t begin,
+                   std::int64_t end);
+
 // Per row r of logits [rows, vocab]: lse[r] = log(sum(exp(logits[r]))) and
 // nll[r] = lse[r] - logits[r][target[r]], in float32; a row whose target is negative (ignored)
 // gets nll 0. Targets must be < vocab (the caller checks).

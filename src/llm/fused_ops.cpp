@@ -123,6 +123,45 @@ struct SwigluFunction : torch::autograd::Function<SwigluFunction> {
   }
 };
 
+at::Tensor rope_kernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const std::int64_t rows = x.size(0) * x.size(1);
+  const std::int64_t heads = x.size(2);
+  const std::int64_t dim = x.size(3);
+  auto out = at::empty_like(x);
+  with_element_type(x, [&]<class T>(T*) {
+    at::parallel_for(0, rows, row_grain(heads * dim), [&](std::int64_t b, std::int64_t e) {
+      fused::rope_forward(data<T>(x), data<T>(cos), data<T>(sin), data<T>(out), heads, dim, b, e);
+    });
+  });
+  return out;
+}
+
+struct RopeFunction : torch::autograd::Function<RopeFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
+                            const at::Tensor& sin) {
+    ctx->save_for_backward({cos, sin});
+    return rope_kernel(x, cos, sin);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& cos = saved[0];
+    const auto& sin = saved[1];
+    const auto dout = grads[0].to(cos.scalar_type()).contiguous();
+    const std::int64_t rows = dout.size(0) * dout.size(1);
+    const std::int64_t heads = dout.size(2);
+    const std::int64_t dim = dout.size(3);
+    auto dx = at::empty_like(dout);
+    with_element_type(dout, [&]<class T>(T*) {
+      at::parallel_for(0, rows, row_grain(heads * dim), [&](std::int64_t b, std::int64_t e) {
+        fused::rope_backward(data<T>(dout), data<T>(cos), data<T>(sin), data<T>(dx), heads, dim, b,
+                             e);
+      });
+    });
+    return {dx, at::Tensor(), at::Tensor()};
+  }
+};
+
 // Returns the NLL [N]; lse [N] float32 is filled for the backward pass.
 at::Tensor token_nll_kernel(const at::Tensor& logits, const at::Tensor& targets, at::Tensor& lse) {
   const std::int64_t rows = logits.size(0);
@@ -191,6 +230,24 @@ at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
   const auto u = up.contiguous();
   if (records_graph(g) || records_graph(u)) return SwigluFunction::apply(g, u);
   return swiglu_kernel(g, u);
+}
+
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const bool fits = x.dim() == 4 && cos.dim() == 3 && x.size(3) % 2 == 0 &&
+                    cos.sizes() == sin.sizes() && cos.size(0) == x.size(0) &&
+                    cos.size(1) == x.size(1) && cos.size(2) == x.size(3);
+  if (!has_kernel(x) || !fits || cos.scalar_type() != x.scalar_type() ||
+      sin.scalar_type() != x.scalar_type() || !cos.device().is_cpu() || !sin.device().is_cpu() ||
+      cos.requires_grad() || sin.requires_grad()) {
+    const auto half = x.size(-1) / 2;
+    const auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+    return x * cos.unsqueeze(2) + rotated * sin.unsqueeze(2);
+  }
+  const auto xc = x.contiguous();
+  const auto c = cos.contiguous();
+  const auto s = sin.contiguous();
+  if (records_graph(xc)) return RopeFunction::apply(xc, c, s);
+  return rope_kernel(xc, c, s);
 }
 
 at::Tensor token_nll(const at::Tensor& logits, const at::Tensor& targets) {

@@ -18,6 +18,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // silu(gate) * up of two tensors of one shape, dtype and device.
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
 
+// Rotary position embedding (Hugging Face apply_rotary_pos_emb) of x [B, T, heads, dim] with
+// the tables cos, sin [B, T, dim] (x's dtype): x * cos + rotate_half(x) * sin, each head with
+// its row's tables. Returns [B, T, heads, dim], contiguous.
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
 // Per-row negative log-likelihood of logits [N, V] (float32 or bfloat16) at targets [N] (int64,
 // in [0, V), or negative: ignored, NLL 0): float32 [N], with autograd into logits. Equal to
 // cross_entropy(logits.float(), targets, reduction none, ignore_index) without the float32 copy

@@ -159,8 +159,8 @@ std::vector<GenerationResult> Generator::generate_batch(
     for (std::size_t b = 0; b < rows.size(); ++b) {
       if (done[b]) continue;
       auto& row = rows[b];
-      next[b] = sample_next_token(logits[static_cast<std::int64_t>(b)][0], row.history, options,
-                                  row.rng);
+      next[b] =
+          sample_next_token(logits[static_cast<std::int64_t>(b)][0], row.history, options, row.rng);
       std::string piece;
       done[b] = row.accept(next[b], stops, options, tokenizer_.get(), &piece);
       // A finished row is fed a masked-out token until the whole batch is done.

@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "oap/core/atomic_file.hpp"
 #include "llm/torch_dtype.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/error.hpp"
 #include "oap/llm/lora_weights.hpp"
 #include "oap/llm/safetensors.hpp"

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "oap/core/atomic_file.hpp"
 #include "llm/torch_dtype.hpp"
+#include "oap/core/atomic_file.hpp"
 #include "oap/core/error.hpp"
 
 namespace oap {

@@ -49,9 +49,13 @@ std::vector<SequenceScore> score(const CausalLM& model,
       batch_adapters.assign(adapters.begin() + static_cast<long>(start),
                             adapters.begin() + static_cast<long>(start + n));
     }
-    auto logits = model.forward(ids, mask, nullptr, batch_adapters);  // [n, T, V] f32
-    auto logp = torch::log_softmax(logits.to(torch::kDouble), -1).cpu().contiguous();
-    const auto acc = logp.accessor<double, 3>();
+    // Position k's log-probability of token k + 1, straight from the head (CausalLM::token_nll:
+    // no [n, T, V] float32 logits); padding positions are scored too and never read.
+    auto hidden = model.hidden_states(ids, mask, nullptr, batch_adapters);  // [n, T, H]
+    auto nll = model.token_nll(hidden.narrow(1, 0, t - 1).reshape({-1, hidden.size(2)}),
+                               ids.narrow(1, 1, t - 1).reshape({-1}));
+    const auto logp = (-nll).view({static_cast<std::int64_t>(n), t - 1}).to(torch::kDouble).cpu();
+    const auto acc = logp.accessor<double, 2>();
     for (std::size_t i = 0; i < n; ++i) {
       const auto& s = sequences[start + i];
       auto& r = out[start + i];
@@ -59,8 +63,7 @@ std::vector<SequenceScore> score(const CausalLM& model,
       const auto pad = t - static_cast<std::int64_t>(s.size());
       double total = 0.0;
       for (std::size_t k = 1; k < s.size(); ++k) {
-        const double lp =
-            acc[static_cast<std::int64_t>(i)][pad + static_cast<std::int64_t>(k) - 1][s[k]];
+        const double lp = acc[static_cast<std::int64_t>(i)][pad + static_cast<std::int64_t>(k) - 1];
         r.logprobs.push_back(lp);
         total -= lp;
       }

@@ -82,6 +82,27 @@ TEST_P(FusedOps, SwigluMatchesEagerValuesAndGradient) {
   EXPECT_TRUE(torch::equal(detail::swiglu(g0, u0), fused.detach()));
 }
 
+TEST_P(FusedOps, RopeMatchesEagerValuesAndGradient) {
+  const auto dtype = GetParam();
+  torch::manual_seed(7);
+  const auto x0 = torch::randn({2, 5, 3, 10}).to(dtype);  // [B, T, heads, dim]
+  const auto angles = torch::rand({2, 5, 10}) * 6;
+  const auto cos = angles.cos().to(dtype);
+  const auto sin = angles.sin().to(dtype);
+  const auto dout = torch::randn({2, 5, 3, 10}).to(dtype);
+  auto xa = x0.clone().requires_grad_(true);
+  auto xb = x0.clone().requires_grad_(true);
+  const auto fused = detail::rope(xa, cos, sin);
+  const auto rotated = torch::cat({-xb.narrow(-1, 5, 5), xb.narrow(-1, 0, 5)}, -1);
+  const auto eager = xb * cos.unsqueeze(2) + rotated * sin.unsqueeze(2);
+  ASSERT_EQ(fused.sizes(), x0.sizes());
+  EXPECT_LE(max_diff(fused, eager), tolerance(dtype, eager));
+  fused.backward(dout);
+  eager.backward(dout);
+  EXPECT_LE(max_diff(xa.grad(), xb.grad()), tolerance(dtype, xb.grad()));
+  EXPECT_GT(max_abs(xa.grad()), 0.1);
+}
+
 TEST_P(FusedOps, TokenNllMatchesCrossEntropyWithIgnoredTargets) {
   const auto dtype = GetParam();
   torch::manual_seed(3);
