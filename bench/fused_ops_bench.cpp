@@ -2,7 +2,7 @@
 // replace, forward + backward, on the shapes of one `small` training step (16 samples x 64
 // tokens): SwiGLU on [1024, 1408], RMSNorm on [1024, 512], the per-token NLL on [1008, 8192].
 //
-//   BM_<Op>/<fused|eager>/<f32|bf16>
+//   BM_<Op>/<fused|eager>_<f32|bf16>
 //
 // Environment: OAP_BENCH_THREADS (intra-op threads; default: all cores).
 
@@ -76,16 +76,16 @@ void BM_TokenNll(benchmark::State& state, bool fused, std::string dtype) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_Swiglu, fused / f32, true, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Swiglu, eager / f32, false, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Swiglu, fused / bf16, true, "bf16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Swiglu, eager / bf16, false, "bf16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RmsNorm, fused / f32, true, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RmsNorm, eager / f32, false, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RmsNorm, fused / bf16, true, "bf16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RmsNorm, eager / bf16, false, "bf16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TokenNll, fused / f32, true, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TokenNll, eager / f32, false, "f32")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TokenNll, fused / bf16, true, "bf16")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TokenNll, eager / bf16, false, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Swiglu, fused_f32, true, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Swiglu, eager_f32, false, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Swiglu, fused_bf16, true, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Swiglu, eager_bf16, false, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RmsNorm, fused_f32, true, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RmsNorm, eager_f32, false, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RmsNorm, fused_bf16, true, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RmsNorm, eager_bf16, false, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TokenNll, fused_f32, true, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TokenNll, eager_f32, false, "f32")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TokenNll, fused_bf16, true, "bf16")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TokenNll, eager_bf16, false, "bf16")->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -24,7 +24,6 @@ add_library(oap_llm_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/peft_adapter.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kv_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/causal_lm.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/fused_ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_init.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sampling.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generator.cpp
@@ -38,17 +37,19 @@ target_include_directories(oap_llm_objects PRIVATE ${PROJECT_SOURCE_DIR}/include
 oap_target_options(oap_llm_objects)
 target_sources(oap PRIVATE $<TARGET_OBJECTS:oap_llm_objects>)
 
-# ScopedIntraOpThreads needs OpenMP's per-thread omp_set_num_threads; it is the only file
-# compiled with OpenMP (no precompiled header: that is built without it). LibTorch already runs
-# on libgomp, so linking it adds no library at run time.
+# Two files are compiled with OpenMP (without the precompiled header, which is built without
+# it): ScopedIntraOpThreads needs OpenMP's per-thread omp_set_num_threads, and the fused ops'
+# at::parallel_for is LibTorch header code that runs serially unless compiled with OpenMP.
+# LibTorch already runs on libgomp, so linking it adds no library at run time.
 find_package(OpenMP COMPONENTS CXX)
-target_sources(oap_llm_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp)
+set(oap_openmp_sources ${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fused_ops.cpp)
+target_sources(oap_llm_objects PRIVATE ${oap_openmp_sources})
 if(OpenMP_CXX_FOUND)
-  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp PROPERTIES
+  set_source_files_properties(${oap_openmp_sources} PROPERTIES
     COMPILE_OPTIONS "${OpenMP_CXX_FLAGS}" SKIP_PRECOMPILE_HEADERS ON)
   # The runtime library only: OpenMP::OpenMP_CXX would compile all of oap with -fopenmp.
   target_link_libraries(oap PRIVATE ${OpenMP_CXX_LIBRARIES})
 else()
-  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/intra_op_threads.cpp PROPERTIES
-    SKIP_PRECOMPILE_HEADERS ON)
+  set_source_files_properties(${oap_openmp_sources} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
 endif()
