@@ -11,6 +11,7 @@
 #endif
 
 #include "core/log.hpp"
+#include "llm/blas_check.hpp"
 #include "llm/fused_ops.hpp"
 #include "llm/intra_op_threads.hpp"
 #include "llm/torch_dtype.hpp"
@@ -92,6 +93,7 @@ std::unique_ptr<CausalLM> CausalLM::from_checkpoint(const ModelConfig& config,
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   if (options.tune_glibc_malloc && device.is_cpu()) tune_glibc_malloc_once();
+  if (device.is_cpu()) detail::warn_if_openblas_is_generic();
   const auto dtype = detail::scalar_type_from_name(options.dtype).value();  // validated above
 
   std::unique_ptr<CausalLM> m(new CausalLM());

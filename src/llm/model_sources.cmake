@@ -11,6 +11,7 @@ target_sources(oap PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/model_preset.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generation_options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/fused_kernels.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/blas_check.cpp
 )
 # The fused kernels are written for the auto-vectoriser, which needs -O3 (also in Debug builds).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/fused_kernels.cpp PROPERTIES
@@ -53,3 +54,4 @@ if(OpenMP_CXX_FOUND)
 else()
   set_source_files_properties(${oap_openmp_sources} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
 endif()
+target_link_libraries(oap PRIVATE ${CMAKE_DL_LIBS})  # dlsym (blas_check.cpp)

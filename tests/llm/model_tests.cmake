@@ -5,6 +5,7 @@ oap_add_test_binary(llm_model_test
   ${CMAKE_CURRENT_LIST_DIR}/model_config_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/causal_lm_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/fused_ops_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/blas_check_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/lora_linear_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_init_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generator_test.cpp
