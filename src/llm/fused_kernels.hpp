@@ -1,8 +1,9 @@
 #pragma once
-// Fused CPU kernels for the three element-wise stretches of a Llama forward/backward that eager
-// LibTorch runs as many passes over memory: RMSNorm, SwiGLU (silu(gate) * up) and the per-token
-// negative log-likelihood of a row of logits. Each computes in float32 and rounds once when it
-// stores (bfloat16 storage rounds to nearest even, as c10::BFloat16 does).
+// Fused CPU kernels for the four element-wise stretches of a Llama forward/backward that eager
+// LibTorch runs as many passes over memory: RMSNorm, SwiGLU (silu(gate) * up), the rotary
+// embedding and the per-token negative log-likelihood of a row of logits. Each computes in
+// float32 and rounds where the eager composition rounds (bfloat16 storage rounds to nearest
+// even, as c10::BFloat16 does).
 //
 // Why hand-written: LibTorch 1.13 (Debian 12) has no fused RMSNorm or SwiGLU, and its vectorised
 // math (at::vec) needs Sleef headers the project does not depend on. These loops are written for

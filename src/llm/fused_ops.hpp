@@ -1,8 +1,9 @@
 #pragma once
-// Autograd-aware tensor operations on the fused CPU kernels (fused_kernels.hpp): RMSNorm, SwiGLU
-// and the per-token NLL of logits. Each falls back to the eager LibTorch composition (same
-// results up to float32 rounding order) for tensors it has no kernel for: other devices, other
-// dtypes than float32 and bfloat16, or a norm weight that is being trained.
+// Autograd-aware tensor operations on the fused CPU kernels (fused_kernels.hpp): RMSNorm, SwiGLU,
+// the rotary embedding and the per-token NLL of logits. Each falls back to the eager LibTorch
+// composition (same results up to float32 rounding order) for tensors it has no kernel for: other
+// devices, other dtypes than float32 and bfloat16, or a norm weight (or rotary table) that is being
+// trained.
 //
 // Thread safety: stateless; safe to call concurrently. Work is split over LibTorch's intra-op
 // threads (at::parallel_for).

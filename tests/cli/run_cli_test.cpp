@@ -121,7 +121,7 @@ TEST(RunCli, KilledAnyTimeAndRunAgainLosesNoEventAndAppliesNoneTwice) {
     const auto inspect =
         run_cli("inspect --data-dir " + data.string() + " --user " + user + " --decisions 0");
     ASSERT_EQ(inspect.status, 0) << inspect.output;
-    const auto j = nlohmann::json::parse(inspect.output);
+    const auto j = nlohmann::json::parse(inspect.out);
     EXPECT_EQ(j.at("history_events"), 40) << user;
     EXPECT_EQ(j.at("decided_events"), 40) << user;
     EXPECT_EQ(j.at("detector_events"), 40) << user;
@@ -179,11 +179,11 @@ TEST(RunCli, ReportsInspectsGeneratesAndForgets) {
   ASSERT_EQ(f.status, 0) << f.output;
   EXPECT_EQ(last_json(f.output).at("events_removed"), 30);
   const auto gone = nlohmann::json::parse(
-      run_cli("inspect --data-dir " + data + " --user calm --decisions 0").output);
+      run_cli("inspect --data-dir " + data + " --user calm --decisions 0").out);
   EXPECT_EQ(gone.at("history_events"), 0);
   EXPECT_TRUE(gone.at("versions").empty());
   const auto kept = nlohmann::json::parse(
-      run_cli("inspect --data-dir " + data + " --user quiet --decisions 0").output);
+      run_cli("inspect --data-dir " + data + " --user quiet --decisions 0").out);
   EXPECT_EQ(kept.at("history_events"), 30);
   // Usage errors.
   EXPECT_EQ(run_cli("run --data-dir " + data).status, 2);
