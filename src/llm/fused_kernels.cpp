@@ -10,7 +10,10 @@
 // Each entry point is compiled three times (AVX-512, AVX2 + FMA, baseline x86-64) and the loader
 // picks the one the CPU runs (GCC function multi-versioning through an ifunc). The helpers below
 // are always inlined, so each copy vectorises them for its own instruction set.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// Sanitizer builds keep one baseline copy: an ifunc resolver runs during relocation, before a
+// sanitizer's runtime is set up.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #define OAP_FUSED_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
