@@ -159,10 +159,11 @@ OAP_FUSED_INLINE void swiglu_backward_range(const T* gate, const T* up, const T*
   }
 }
 
-template <class T>
-OAP_FUSED_INLINE void rope_forward_rows(const T* x, const T* cos, const T* sin, T* out,
-                                        std::int64_t heads, std::int64_t dim, std::int64_t begin,
-                                        std::int64_t end) {
+// The rotary embedding, and with kBackward its transpose: rotate_half^T(y * sin) is
+// rotate_half(y * sin') with sin' = -[sin[h:], sin[:h]], so one loop serves both directions.
+template <bool kBackward, class T>
+OAP_FUSED_INLINE void rope_rows(const T* x, const T* cos, const T* sin, T* out, std::int64_t heads,
+                                std::int64_t dim, std::int64_t begin, std::int64_t end) {
   const std::int64_t half = dim / 2;
   for (std::int64_t row = begin; row < end; ++row) {
     const T* c = cos + row * dim;
@@ -173,31 +174,10 @@ OAP_FUSED_INLINE void rope_forward_rows(const T* x, const T* cos, const T* sin, 
       for (std::int64_t j = 0; j < half; ++j) {
         const float lo = to_f32(xr[j]);
         const float hi = to_f32(xr[j + half]);
-        o[j] = store_as<T>(rounded<T>(lo * to_f32(c[j])) + rounded<T>(-hi * to_f32(s[j])));
-        o[j + half] = store_as<T>(rounded<T>(hi * to_f32(c[j + half])) +
-                                  rounded<T>(lo * to_f32(s[j + half])));
-      }
-    }
-  }
-}
-
-template <class T>
-OAP_FUSED_INLINE void rope_backward_rows(const T* dout, const T* cos, const T* sin, T* dx,
-                                         std::int64_t heads, std::int64_t dim, std::int64_t begin,
-                                         std::int64_t end) {
-  const std::int64_t half = dim / 2;
-  for (std::int64_t row = begin; row < end; ++row) {
-    const T* c = cos + row * dim;
-    const T* s = sin + row * dim;
-    for (std::int64_t head = 0; head < heads; ++head) {
-      const T* d = dout + (row * heads + head) * dim;
-      T* g = dx + (row * heads + head) * dim;
-      for (std::int64_t j = 0; j < half; ++j) {
-        const float lo = to_f32(d[j]);
-        const float hi = to_f32(d[j + half]);
-        g[j] = store_as<T>(rounded<T>(lo * to_f32(c[j])) + rounded<T>(hi * to_f32(s[j + half])));
-        g[j + half] =
-            store_as<T>(rounded<T>(hi * to_f32(c[j + half])) - rounded<T>(lo * to_f32(s[j])));
+        const float sin_lo = kBackward ? -to_f32(s[j + half]) : to_f32(s[j]);
+        const float sin_hi = kBackward ? -to_f32(s[j]) : to_f32(s[j + half]);
+        o[j] = store_as<T>(rounded<T>(lo * to_f32(c[j])) + rounded<T>(-hi * sin_lo));
+        o[j + half] = store_as<T>(rounded<T>(hi * to_f32(c[j + half])) + rounded<T>(lo * sin_hi));
       }
     }
   }
@@ -294,23 +274,23 @@ OAP_FUSED_CLONES void swiglu_backward(const Bf16* gate, const Bf16* up, const Bf
 OAP_FUSED_CLONES void rope_forward(const float* x, const float* cos, const float* sin, float* out,
                                    std::int64_t heads, std::int64_t dim, std::int64_t begin,
                                    std::int64_t end) {
-  rope_forward_rows(x, cos, sin, out, heads, dim, begin, end);
+  rope_rows<false>(x, cos, sin, out, heads, dim, begin, end);
 }
 OAP_FUSED_CLONES void rope_forward(const Bf16* x, const Bf16* cos, const Bf16* sin, Bf16* out,
                                    std::int64_t heads, std::int64_t dim, std::int64_t begin,
                                    std::int64_t end) {
-  rope_forward_rows(x, cos, sin, out, heads, dim, begin, end);
+  rope_rows<false>(x, cos, sin, out, heads, dim, begin, end);
 }
 
 OAP_FUSED_CLONES void rope_backward(const float* dout, const float* cos, const float* sin,
                                     float* dx, std::int64_t heads, std::int64_t dim,
                                     std::int64_t begin, std::int64_t end) {
-  rope_backward_rows(dout, cos, sin, dx, heads, dim, begin, end);
+  rope_rows<true>(dout, cos, sin, dx, heads, dim, begin, end);
 }
 OAP_FUSED_CLONES void rope_backward(const Bf16* dout, const Bf16* cos, const Bf16* sin, Bf16* dx,
                                     std::int64_t heads, std::int64_t dim, std::int64_t begin,
                                     std::int64_t end) {
-  rope_backward_rows(dout, cos, sin, dx, heads, dim, begin, end);
+  rope_rows<true>(dout, cos, sin, dx, heads, dim, begin, end);
 }
 
 OAP_FUSED_CLONES void token_nll_forward(const float* logits, const std::int64_t* target, float* nll,
