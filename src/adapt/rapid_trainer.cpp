@@ -43,20 +43,45 @@ void check_samples(const std::vector<TrainingSample>& samples, const char* which
   }
 }
 
-// Weighted mean NLL of sequences under an adapter (no autograd); NaN without sequences.
-double mean_nll(const CausalLM& model, const std::vector<Tokens>& seqs,
-                const std::vector<double>& weights, const LoraWeights& adapter,
-                std::size_t batch_size) {
-  if (seqs.empty()) return kNaN;
+struct GateLosses {
+  double trigger = kNaN;  // weighted mean NLL of the trigger samples
+  double heldout = kNaN;  // mean NLL of the held-out samples; NaN without any
+};
+
+// The gate's losses under an adapter (no autograd). Trigger and held-out samples are scored
+// together, shortest first, in batches of batch_size: one pass over all of them, with little
+// padding (a batch pads to its longest sample).
+GateLosses gate_losses(const CausalLM& model, const std::vector<Tokens>& trigger,
+                       const std::vector<double>& trigger_weights,
+                       const std::vector<Tokens>& heldout, const LoraWeights& adapter,
+                       std::size_t batch_size) {
+  std::vector<const Tokens*> all;
+  for (const auto& t : trigger) all.push_back(&t);
+  for (const auto& h : heldout) all.push_back(&h);
+  std::vector<std::size_t> order(all.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return all[a]->size() < all[b]->size(); });
+  std::vector<Tokens> sorted;
+  sorted.reserve(all.size());
+  for (const std::size_t i : order) sorted.push_back(*all[i]);
   const LoraWeights* one[] = {&adapter};
-  const auto scores = score(model, seqs, one, batch_size);
+  const auto scores = score(model, sorted, one, batch_size);
+  std::vector<double> nll(all.size());
+  for (std::size_t k = 0; k < order.size(); ++k) nll[order[k]] = scores[k].mean_nll;
+
+  GateLosses out;
   double total = 0.0, weight = 0.0;
-  for (std::size_t i = 0; i < scores.size(); ++i) {
-    const double w = weights.empty() ? 1.0 : weights[i];
-    total += w * scores[i].mean_nll;
-    weight += w;
+  for (std::size_t i = 0; i < trigger.size(); ++i) {
+    total += trigger_weights[i] * nll[i];
+    weight += trigger_weights[i];
   }
-  return weight > 0 ? total / weight : kNaN;
+  if (weight > 0) out.trigger = total / weight;
+  if (!heldout.empty()) {
+    out.heldout = std::accumulate(nll.begin() + static_cast<long>(trigger.size()), nll.end(), 0.0) /
+                  static_cast<double>(heldout.size());
+  }
+  return out;
 }
 
 // Per-sample mean token NLL [n] of left-padded sequences, with autograd into the adapter.
@@ -186,8 +211,9 @@ TrainingResult RapidTrainer::train(const LoraWeights& start, const TrainingData&
   r.trigger_samples = trigger.size();
   r.replay_samples = replay.size();
   r.heldout_samples = heldout.size();
-  r.trigger_loss_before = mean_nll(model, trigger, trigger_w, start, o.batch_size);
-  r.heldout_loss_before = mean_nll(model, heldout, {}, start, o.batch_size);
+  const auto before = gate_losses(model, trigger, trigger_w, heldout, start, o.batch_size);
+  r.trigger_loss_before = before.trigger;
+  r.heldout_loss_before = before.heldout;
   r.heldout_loss_after = r.heldout_loss_before;
   r.trigger_loss_after = r.trigger_loss_before;
 
@@ -271,8 +297,9 @@ TrainingResult RapidTrainer::train(const LoraWeights& start, const TrainingData&
     finite = finite && torch::isfinite(p).all().item<bool>();
   }
   // result.weights shares the trained tensors; its pairs carry no dropout.
-  r.trigger_loss_after = mean_nll(model, trigger, trigger_w, result.weights, o.batch_size);
-  r.heldout_loss_after = mean_nll(model, heldout, {}, result.weights, o.batch_size);
+  const auto after = gate_losses(model, trigger, trigger_w, heldout, result.weights, o.batch_size);
+  r.trigger_loss_after = after.trigger;
+  r.heldout_loss_after = after.heldout;
   judge(r, o, finite);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
