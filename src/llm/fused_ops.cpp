@@ -16,8 +16,10 @@ using torch::autograd::variable_list;
 // Elements per at::parallel_for chunk: below this, a second thread costs more than it saves.
 constexpr std::int64_t kGrainElements = 32768;
 
+// A kernel for t: on the CPU, float32 or bfloat16, not empty (the eager ops handle empty shapes).
 bool has_kernel(const at::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+  return t.device().is_cpu() && t.numel() > 0 &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
 }
 
 std::int64_t row_grain(std::int64_t cols) {

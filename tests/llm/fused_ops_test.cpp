@@ -170,6 +170,25 @@ TEST_P(FusedOps, NanReachesTheOutputsOfItsRowOnly) {
   EXPECT_EQ(s[3].item<float>(), 0.0f);
 }
 
+TEST_P(FusedOps, EmptyShapesGiveEmptyResults) {
+  const auto dtype = GetParam();
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(
+      detail::rms_norm(torch::zeros({0, 8}).to(dtype), torch::ones({8}).to(dtype), 1e-6).sizes(),
+      (std::vector<std::int64_t>{0, 8}));
+  EXPECT_EQ(
+      detail::rms_norm(torch::zeros({3, 0}).to(dtype), torch::ones({0}).to(dtype), 1e-6).sizes(),
+      (std::vector<std::int64_t>{3, 0}));
+  EXPECT_EQ(detail::swiglu(torch::zeros({0}).to(dtype), torch::zeros({0}).to(dtype)).numel(), 0);
+  EXPECT_EQ(
+      detail::token_nll(torch::zeros({0, 5}).to(dtype), torch::zeros({0}, torch::kLong)).numel(),
+      0);
+  EXPECT_EQ(detail::rope(torch::zeros({1, 0, 2, 4}).to(dtype), torch::zeros({1, 0, 4}).to(dtype),
+                         torch::zeros({1, 0, 4}).to(dtype))
+                .numel(),
+            0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, FusedOps, ::testing::Values(torch::kFloat, torch::kBFloat16),
                          [](const auto& info) {
                            return std::string(info.param == torch::kFloat ? "Float32" : "Bfloat16");
