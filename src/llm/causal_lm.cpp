@@ -168,13 +168,18 @@ at::Tensor CausalLM::token_nll(const at::Tensor& hidden, const at::Tensor& targe
             "CausalLM::token_nll: targets must be [" + std::to_string(hidden.size(0)) + "], got " +
                 shape_str(targets.sizes()));
   const auto t = targets.to(hidden.device(), torch::kLong);
+  // One reduction when every target is a token (the usual case); the element-wise search for
+  // the offending one only when some is not.
   if (t.numel() > 0) {
-    const auto bad = t.ne(-100).logical_and(t.lt(0).logical_or(t.ge(config_.vocab_size)));
-    OAP_CHECK(!bad.any().item<bool>(), InvalidArgument,
-              "CausalLM::token_nll: target " +
-                  std::to_string(t.masked_select(bad)[0].item<std::int64_t>()) +
-                  " outside the vocabulary [0, " + std::to_string(config_.vocab_size) +
-                  ") and not -100");
+    const auto [lo, hi] = at::aminmax(t);
+    if (lo.item<std::int64_t>() < 0 || hi.item<std::int64_t>() >= config_.vocab_size) {
+      const auto bad = t.ne(-100).logical_and(t.lt(0).logical_or(t.ge(config_.vocab_size)));
+      OAP_CHECK(!bad.any().item<bool>(), InvalidArgument,
+                "CausalLM::token_nll: target " +
+                    std::to_string(t.masked_select(bad)[0].item<std::int64_t>()) +
+                    " outside the vocabulary [0, " + std::to_string(config_.vocab_size) +
+                    ") and not -100");
+    }
   }
   return detail::token_nll(torch::nn::functional::linear(hidden, lm_head_), t);
 }

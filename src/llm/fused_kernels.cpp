@@ -81,10 +81,18 @@ OAP_FUSED_INLINE float exp_f32(float x_in) {
   return x_in != x_in ? x_in : e;
 }
 
-OAP_FUSED_INLINE float sum_lanes(const float (&acc)[kLanes]) {
-  float total = 0;
-  for (std::int64_t k = 0; k < kLanes; ++k) total += acc[k];
-  return total;
+// The sum of f(j) for j in [0, n): kLanes independent partial sums, then the tail.
+template <class F>
+OAP_FUSED_INLINE float lane_sum(std::int64_t n, F f) {
+  float acc[kLanes] = {};
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (std::int64_t k = 0; k < kLanes; ++k) acc[k] += f(j + k);
+  }
+  float sum = 0;
+  for (std::int64_t k = 0; k < kLanes; ++k) sum += acc[k];
+  for (; j < n; ++j) sum += f(j);
+  return sum;
 }
 
 template <class T>
@@ -94,19 +102,11 @@ OAP_FUSED_INLINE void rms_norm_forward_rows(const T* x, const T* w, T* y, float*
   for (std::int64_t row = begin; row < end; ++row) {
     const T* xr = x + row * cols;
     T* yr = y + row * cols;
-    float acc[kLanes] = {};
-    std::int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) {
-      for (std::int64_t k = 0; k < kLanes; ++k) {
-        const float v = to_f32(xr[j + k]);
-        acc[k] += v * v;
-      }
-    }
-    float sum = sum_lanes(acc);
-    for (; j < cols; ++j) sum += to_f32(xr[j]) * to_f32(xr[j]);
+    const float sum = lane_sum(cols, [&](std::int64_t j) { return to_f32(xr[j]) * to_f32(xr[j]); });
     const float s = 1.0f / std::sqrt(sum / static_cast<float>(cols) + eps);
     rstd[row] = s;
-    for (j = 0; j < cols; ++j) yr[j] = store_as<T>(to_f32(w[j]) * rounded<T>(to_f32(xr[j]) * s));
+    for (std::int64_t j = 0; j < cols; ++j)
+      yr[j] = store_as<T>(to_f32(w[j]) * rounded<T>(to_f32(xr[j]) * s));
   }
 }
 
@@ -118,20 +118,13 @@ OAP_FUSED_INLINE void rms_norm_backward_rows(const T* x, const T* w, const float
     const T* xr = x + row * cols;
     const T* dyr = dy + row * cols;
     T* dxr = dx + row * cols;
-    float acc[kLanes] = {};
-    std::int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) {
-      for (std::int64_t k = 0; k < kLanes; ++k) {
-        acc[k] += rounded<T>(to_f32(dyr[j + k]) * to_f32(w[j + k])) * to_f32(xr[j + k]);
-      }
-    }
-    float dot = sum_lanes(acc);
-    for (; j < cols; ++j) dot += rounded<T>(to_f32(dyr[j]) * to_f32(w[j])) * to_f32(xr[j]);
+    // g = the normalised row's gradient as eager autograd rounds it.
+    auto g = [&](std::int64_t j) { return rounded<T>(to_f32(dyr[j]) * to_f32(w[j])); };
+    const float dot = lane_sum(cols, [&](std::int64_t j) { return g(j) * to_f32(xr[j]); });
     const float s = rstd[row];
     const float coef = s * s * s * dot / static_cast<float>(cols);
-    for (j = 0; j < cols; ++j) {
-      const float g = rounded<T>(to_f32(dyr[j]) * to_f32(w[j]));
-      dxr[j] = store_as<T>(s * g - to_f32(xr[j]) * coef);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      dxr[j] = store_as<T>(s * g(j) - to_f32(xr[j]) * coef);
     }
   }
 }
@@ -198,12 +191,7 @@ OAP_FUSED_INLINE void token_nll_forward_rows(const T* logits, const std::int64_t
     float m = mx[0];
     for (std::int64_t k = 1; k < kLanes; ++k) m = std::max(m, mx[k]);
     for (; j < vocab; ++j) m = std::max(m, to_f32(lr[j]));
-    float acc[kLanes] = {};
-    for (j = 0; j + kLanes <= vocab; j += kLanes) {
-      for (std::int64_t k = 0; k < kLanes; ++k) acc[k] += exp_f32(to_f32(lr[j + k]) - m);
-    }
-    float sum = sum_lanes(acc);
-    for (; j < vocab; ++j) sum += exp_f32(to_f32(lr[j]) - m);
+    const float sum = lane_sum(vocab, [&](std::int64_t j) { return exp_f32(to_f32(lr[j]) - m); });
     // A NaN logit is lost by max() but not by the sum: the row's lse (and loss) is NaN then.
     const float l = m + std::log(sum);
     lse[row] = l;

@@ -26,13 +26,17 @@ std::int64_t row_grain(std::int64_t cols) {
   return std::max<std::int64_t>(1, kGrainElements / cols);
 }
 
-// Calls f(pointer-of<T>) with T = float or std::uint16_t (bfloat16 bits) by t's dtype.
+// Runs f(T*{}, begin, end) over chunks of [0, n) on the intra-op threads, with T = float or
+// std::uint16_t (bfloat16 bits) by t's dtype (f picks its kernel's overload by T).
 template <class F>
-void with_element_type(const at::Tensor& t, F&& f) {
+void parallel_typed(const at::Tensor& t, std::int64_t n, std::int64_t grain, F&& f) {
+  auto run = [&]<class T>(T* tag) {
+    at::parallel_for(0, n, grain, [&](std::int64_t b, std::int64_t e) { f(tag, b, e); });
+  };
   if (t.scalar_type() == at::kFloat) {
-    f(static_cast<float*>(nullptr));
+    run(static_cast<float*>(nullptr));
   } else {
-    f(static_cast<std::uint16_t*>(nullptr));
+    run(static_cast<std::uint16_t*>(nullptr));
   }
 }
 
@@ -55,11 +59,9 @@ at::Tensor rms_norm_kernel(const at::Tensor& x, const at::Tensor& weight, double
   const std::int64_t rows = x.numel() / cols;
   auto y = at::empty_like(x);
   rstd = at::empty({rows}, x.options().dtype(at::kFloat));
-  with_element_type(x, [&]<class T>(T*) {
-    at::parallel_for(0, rows, row_grain(cols), [&](std::int64_t b, std::int64_t e) {
-      fused::rms_norm_forward(data<T>(x), data<T>(weight), data<T>(y), data<float>(rstd), cols,
-                              static_cast<float>(eps), b, e);
-    });
+  parallel_typed(x, rows, row_grain(cols), [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+    fused::rms_norm_forward(data<T>(x), data<T>(weight), data<T>(y), data<float>(rstd), cols,
+                            static_cast<float>(eps), b, e);
   });
   return y;
 }
@@ -82,11 +84,9 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
     const std::int64_t cols = x.size(-1);
     const std::int64_t rows = x.numel() / cols;
     auto dx = at::empty_like(x);
-    with_element_type(x, [&]<class T>(T*) {
-      at::parallel_for(0, rows, row_grain(cols), [&](std::int64_t b, std::int64_t e) {
-        fused::rms_norm_backward(data<T>(x), data<T>(weight), data<float>(rstd), data<T>(dy),
-                                 data<T>(dx), cols, b, e);
-      });
+    parallel_typed(x, rows, row_grain(cols), [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+      fused::rms_norm_backward(data<T>(x), data<T>(weight), data<float>(rstd), data<T>(dy),
+                               data<T>(dx), cols, b, e);
     });
     return {dx, at::Tensor(), at::Tensor()};
   }
@@ -94,11 +94,10 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
 
 at::Tensor swiglu_kernel(const at::Tensor& gate, const at::Tensor& up) {
   auto out = at::empty_like(gate);
-  with_element_type(gate, [&]<class T>(T*) {
-    at::parallel_for(0, gate.numel(), kGrainElements, [&](std::int64_t b, std::int64_t e) {
-      fused::swiglu_forward(data<T>(gate), data<T>(up), data<T>(out), b, e);
-    });
-  });
+  parallel_typed(gate, gate.numel(), kGrainElements,
+                 [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+                   fused::swiglu_forward(data<T>(gate), data<T>(up), data<T>(out), b, e);
+                 });
   return out;
 }
 
@@ -115,25 +114,29 @@ struct SwigluFunction : torch::autograd::Function<SwigluFunction> {
     const auto dout = grads[0].to(gate.scalar_type()).contiguous();
     auto d_gate = at::empty_like(gate);
     auto d_up = at::empty_like(up);
-    with_element_type(gate, [&]<class T>(T*) {
-      at::parallel_for(0, gate.numel(), kGrainElements, [&](std::int64_t b, std::int64_t e) {
-        fused::swiglu_backward(data<T>(gate), data<T>(up), data<T>(dout), data<T>(d_gate),
-                               data<T>(d_up), b, e);
-      });
-    });
+    parallel_typed(gate, gate.numel(), kGrainElements,
+                   [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+                     fused::swiglu_backward(data<T>(gate), data<T>(up), data<T>(dout),
+                                            data<T>(d_gate), data<T>(d_up), b, e);
+                   });
     return {d_gate, d_up};
   }
 };
 
-at::Tensor rope_kernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+// The rotary embedding of x [B, T, heads, dim], or with transpose its backward (x = the
+// output's gradient).
+at::Tensor rope_kernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                       bool transpose) {
   const std::int64_t rows = x.size(0) * x.size(1);
   const std::int64_t heads = x.size(2);
   const std::int64_t dim = x.size(3);
   auto out = at::empty_like(x);
-  with_element_type(x, [&]<class T>(T*) {
-    at::parallel_for(0, rows, row_grain(heads * dim), [&](std::int64_t b, std::int64_t e) {
+  parallel_typed(x, rows, row_grain(heads * dim), [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+    if (transpose) {
+      fused::rope_backward(data<T>(x), data<T>(cos), data<T>(sin), data<T>(out), heads, dim, b, e);
+    } else {
       fused::rope_forward(data<T>(x), data<T>(cos), data<T>(sin), data<T>(out), heads, dim, b, e);
-    });
+    }
   });
   return out;
 }
@@ -142,25 +145,14 @@ struct RopeFunction : torch::autograd::Function<RopeFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
                             const at::Tensor& sin) {
     ctx->save_for_backward({cos, sin});
-    return rope_kernel(x, cos, sin);
+    return rope_kernel(x, cos, sin, /*transpose=*/false);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto& cos = saved[0];
-    const auto& sin = saved[1];
     const auto dout = grads[0].to(cos.scalar_type()).contiguous();
-    const std::int64_t rows = dout.size(0) * dout.size(1);
-    const std::int64_t heads = dout.size(2);
-    const std::int64_t dim = dout.size(3);
-    auto dx = at::empty_like(dout);
-    with_element_type(dout, [&]<class T>(T*) {
-      at::parallel_for(0, rows, row_grain(heads * dim), [&](std::int64_t b, std::int64_t e) {
-        fused::rope_backward(data<T>(dout), data<T>(cos), data<T>(sin), data<T>(dx), heads, dim, b,
-                             e);
-      });
-    });
-    return {dx, at::Tensor(), at::Tensor()};
+    return {rope_kernel(dout, cos, saved[1], /*transpose=*/true), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -170,11 +162,9 @@ at::Tensor token_nll_kernel(const at::Tensor& logits, const at::Tensor& targets,
   const std::int64_t vocab = logits.size(1);
   auto nll = at::empty({rows}, logits.options().dtype(at::kFloat));
   lse = at::empty({rows}, logits.options().dtype(at::kFloat));
-  with_element_type(logits, [&]<class T>(T*) {
-    at::parallel_for(0, rows, row_grain(vocab), [&](std::int64_t b, std::int64_t e) {
-      fused::token_nll_forward(data<T>(logits), data<std::int64_t>(targets), data<float>(nll),
-                               data<float>(lse), vocab, b, e);
-    });
+  parallel_typed(logits, rows, row_grain(vocab), [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+    fused::token_nll_forward(data<T>(logits), data<std::int64_t>(targets), data<float>(nll),
+                             data<float>(lse), vocab, b, e);
   });
   return nll;
 }
@@ -197,12 +187,11 @@ struct TokenNllFunction : torch::autograd::Function<TokenNllFunction> {
     const std::int64_t rows = logits.size(0);
     const std::int64_t vocab = logits.size(1);
     auto d_logits = at::empty_like(logits);
-    with_element_type(logits, [&]<class T>(T*) {
-      at::parallel_for(0, rows, row_grain(vocab), [&](std::int64_t b, std::int64_t e) {
-        fused::token_nll_backward(data<T>(logits), data<std::int64_t>(targets), data<float>(lse),
-                                  data<float>(grad), data<T>(d_logits), vocab, b, e);
-      });
-    });
+    parallel_typed(
+        logits, rows, row_grain(vocab), [&]<class T>(T*, std::int64_t b, std::int64_t e) {
+          fused::token_nll_backward(data<T>(logits), data<std::int64_t>(targets), data<float>(lse),
+                                    data<float>(grad), data<T>(d_logits), vocab, b, e);
+        });
     return {d_logits, at::Tensor()};
   }
 };
@@ -249,7 +238,7 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
   const auto c = cos.contiguous();
   const auto s = sin.contiguous();
   if (records_graph(xc)) return RopeFunction::apply(xc, c, s);
-  return rope_kernel(xc, c, s);
+  return rope_kernel(xc, c, s, /*transpose=*/false);
 }
 
 at::Tensor token_nll(const at::Tensor& logits, const at::Tensor& targets) {

@@ -227,6 +227,8 @@ TEST(CausalLMTokenNll, EqualsCrossEntropyOfTheLogitsAndRefusesBadTargets) {
               std::string::npos)
         << e.what();
   }
+  targets[5] = -5;  // negative, but not the ignored -100
+  EXPECT_THROW(model->token_nll(hidden, targets), InvalidArgument);
   EXPECT_THROW(model->token_nll(hidden, targets.narrow(0, 0, 13)), InvalidArgument);
   EXPECT_THROW(model->token_nll(hidden.narrow(1, 0, 5), targets), InvalidArgument);
 }
